@@ -1,0 +1,131 @@
+"""Build a content x look grid of real photos: every photo rendered in every look by code this
+project did not write (OpenCV's non-photorealistic filters, PIL filters).
+
+Photos come from scikit-image's bundled data (public-domain / CC0 / CC-BY images, see
+skimage/data/README.txt), so nothing is downloaded. Used by the README quick start (sample
+collection), by scripts/eval_retrieval.py and by the tests.
+
+    python scripts/sample_grid.py OUT_DIR [--photos 10] [--looks photo,watercolour,...] [--size 320]
+
+writes OUT_DIR/<look>/<photo>.jpg and OUT_DIR/labels.csv (path,style,content).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image, ImageFilter, ImageOps
+
+# Colour and grey photos bundled with scikit-image (no network needed).
+PHOTOS: tuple[str, ...] = (
+    "astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry",
+    "retina", "stereo_motorcycle", "camera", "clock", "coins", "moon",
+)
+
+
+def load_photo(name: str, size: int) -> np.ndarray:
+    """uint8 RGB array of a scikit-image sample photo, long side ``size``."""
+    from skimage import data
+
+    img = getattr(data, name)()
+    if isinstance(img, tuple):  # stereo_motorcycle -> (left, right, disparity)
+        img = img[0]
+    img = np.asarray(img)
+    if img.dtype != np.uint8:
+        img = (255 * (img.astype(np.float64) / max(float(img.max()), 1e-9))).astype(np.uint8)
+    if img.ndim == 2:
+        img = np.stack([img] * 3, axis=-1)
+    pil = Image.fromarray(img[..., :3])
+    pil.thumbnail((size, size), Image.Resampling.LANCZOS)
+    return np.asarray(pil)
+
+
+def _cv2():
+    import cv2
+
+    return cv2
+
+
+def _watercolour(img: np.ndarray) -> np.ndarray:
+    cv2 = _cv2()
+    return cv2.cvtColor(cv2.stylization(cv2.cvtColor(img, cv2.COLOR_RGB2BGR), sigma_s=60, sigma_r=0.45), cv2.COLOR_BGR2RGB)
+
+
+def _pencil(img: np.ndarray) -> np.ndarray:
+    cv2 = _cv2()
+    grey, _ = cv2.pencilSketch(cv2.cvtColor(img, cv2.COLOR_RGB2BGR), sigma_s=60, sigma_r=0.07, shade_factor=0.05)
+    return np.stack([grey] * 3, axis=-1)
+
+
+def _oil(img: np.ndarray) -> np.ndarray:
+    cv2 = _cv2()
+    return cv2.cvtColor(cv2.xphoto.oilPainting(cv2.cvtColor(img, cv2.COLOR_RGB2BGR), 7, 1), cv2.COLOR_BGR2RGB)
+
+
+def _emboss(img: np.ndarray) -> np.ndarray:
+    return np.asarray(Image.fromarray(img).filter(ImageFilter.EMBOSS))
+
+
+def _duotone(img: np.ndarray) -> np.ndarray:
+    grey = ImageOps.grayscale(Image.fromarray(img))
+    return np.asarray(ImageOps.colorize(ImageOps.autocontrast(grey), black="#1d0b3a", white="#ffd08a"))
+
+
+def _posterize(img: np.ndarray) -> np.ndarray:
+    pil = ImageOps.posterize(Image.fromarray(img), 2).filter(ImageFilter.EDGE_ENHANCE_MORE)
+    return np.asarray(pil)
+
+
+LOOKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "photo": lambda img: img,
+    "watercolour": _watercolour,
+    "pencil": _pencil,
+    "oil": _oil,
+    "emboss": _emboss,
+    "duotone": _duotone,
+    "posterize": _posterize,
+}
+
+
+def build_grid(out: Path, photos: tuple[str, ...] = PHOTOS, looks: tuple[str, ...] = tuple(LOOKS), size: int = 320) -> list[tuple[Path, str, str]]:
+    """Write every photo in every look as JPEG under ``out``; returns (path, look, photo) rows
+    and writes them to ``out/labels.csv``."""
+    rows: list[tuple[Path, str, str]] = []
+    for photo in photos:
+        img = load_photo(photo, size)
+        for look in looks:
+            path = out / look / f"{photo}.jpg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(LOOKS[look](img)).save(path, quality=92)
+            rows.append((path, look, photo))
+    with open(out / "labels.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", "style", "content"])
+        for path, look, photo in rows:
+            writer.writerow([path.relative_to(out).as_posix(), look, photo])
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--photos", type=int, default=len(PHOTOS), help="how many photos (max %(default)s)")
+    parser.add_argument("--looks", default=",".join(LOOKS), help="comma-separated looks")
+    parser.add_argument("--size", type=int, default=320, help="long side in pixels")
+    args = parser.parse_args(argv)
+    looks = tuple(args.looks.split(","))
+    unknown = [look for look in looks if look not in LOOKS]
+    if unknown:
+        parser.error(f"unknown looks {unknown}; known: {', '.join(LOOKS)}")
+    rows = build_grid(args.out, PHOTOS[: args.photos], looks, args.size)
+    print(f"wrote {len(rows)} images ({args.photos} photos x {len(looks)} looks) to {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

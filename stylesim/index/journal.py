@@ -1,0 +1,47 @@
+"""Pending batches: every encoded batch is written at once as one shard file (temp + rename),
+so a run killed at any point loses at most the batch in flight; the next writer merges the
+shards into the index before doing anything else."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+PENDING = "pending"
+
+
+def write_shard(root: Path, ids: np.ndarray, vectors: dict[str, np.ndarray], rows: list[dict]) -> Path:
+    """Atomically write one batch: raw vectors per descriptor and its metadata rows."""
+    folder = root / PENDING
+    folder.mkdir(exist_ok=True)
+    name = f"shard-{int(ids.min()):012d}-{uuid.uuid4().hex[:8]}.npz"
+    tmp = folder / (name + ".tmp")
+    with open(tmp, "wb") as f:
+        np.savez(f, ids=ids.astype(np.int64), meta=np.array(json.dumps(rows)), **{f"vec_{k}": v for k, v in vectors.items()})
+        f.flush()
+        os.fsync(f.fileno())
+    final = folder / name
+    os.replace(tmp, final)
+    return final
+
+
+def pending_shards(root: Path) -> list[Path]:
+    folder = root / PENDING
+    if not folder.is_dir():
+        return []
+    for stale in folder.glob("*.tmp"):  # a batch whose write was interrupted: never complete
+        stale.unlink(missing_ok=True)
+    return sorted(folder.glob("shard-*.npz"))
+
+
+def read_shard(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray], pd.DataFrame]:
+    with np.load(path, allow_pickle=False) as z:
+        ids = z["ids"]
+        vectors = {k[4:]: z[k] for k in z.files if k.startswith("vec_")}
+        rows = json.loads(str(z["meta"]))
+    return ids, vectors, pd.DataFrame(rows)

@@ -1,0 +1,65 @@
+"""The manifest: the single record of how an index's vectors were made. A query rebuilds its
+extractor from it, and a writer with other settings is refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from stylesim.descriptors.base import Descriptor
+from stylesim.encoding import WeightSource
+from stylesim.errors import ManifestMismatchError, StylesimError
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+
+
+def build_manifest(weights: WeightSource, image_size: int, descriptors: dict[str, Descriptor]) -> dict:
+    """Everything that decides the vectors (not where or when they were made), in its JSON
+    form so that it compares equal to a manifest read back from disk."""
+    return json.loads(json.dumps({
+        "format_version": FORMAT_VERSION,
+        "model": "vgg19",
+        "weights": weights.describe(),
+        "preprocessing": weights.preprocessing.as_dict(),
+        "image_size": image_size,
+        "layers": sorted({layer for d in descriptors.values() for layer in d.layers}),
+        "descriptors": {name: d.config() for name, d in descriptors.items()},
+    }))
+
+
+def differences(existing: dict, wanted: dict, prefix: str = "") -> list[str]:
+    """Human-readable list of settings that differ between two manifests."""
+    out: list[str] = []
+    for key in sorted(set(existing) | set(wanted)):
+        a, b = existing.get(key), wanted.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out.extend(differences(a, b, f"{prefix}{key}."))
+        elif a != b:
+            out.append(f"{prefix}{key}: index has {a!r}, this run asks for {b!r}")
+    return out
+
+
+def check_compatible(existing: dict, wanted: dict, root: Path) -> None:
+    """Raise ManifestMismatchError naming every differing setting."""
+    diff = differences(existing, wanted)
+    if diff:
+        raise ManifestMismatchError(
+            f"{root}: index was built with other settings; refusing to mix vectors ("
+            + "; ".join(diff)
+            + "). Use another --index, or delete this one to rebuild it."
+        )
+
+
+def read_manifest(root: Path) -> dict:
+    path = root / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise StylesimError(f"{root}: no index here (missing {MANIFEST}); build one with 'stylesim index FOLDER --index {root}'") from None
+    except (OSError, ValueError) as err:
+        raise StylesimError(f"{path}: unreadable manifest ({err})") from None
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ManifestMismatchError(f"{path}: index format version {version!r}; this stylesim reads version {FORMAT_VERSION}")
+    return manifest

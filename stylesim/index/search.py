@@ -1,0 +1,71 @@
+"""Nearest neighbours in one descriptor's index, or a weighted fusion of several.
+
+Fused score (``--by style``):  s(q, x) = sum_i w_i cos_i(q, x),  sum_i w_i = 1.
+Candidates are the union of each component's top k' (k' = max(10 k, 256), capped by the
+collection size); every candidate is then scored exactly on every component, so an item that
+is second-best on all components is not lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from stylesim.descriptors import STYLE_FUSION
+from stylesim.errors import StylesimError
+from stylesim.index.codec import vectors_for
+from stylesim.index.store import IndexStore
+
+FUSED = {"style": STYLE_FUSION}
+
+
+@dataclass
+class Hit:
+    id: int
+    score: float
+    scores: dict[str, float] = field(default_factory=dict)  # per component, for fused searches
+
+
+def search_modes(store: IndexStore) -> list[str]:
+    """What ``--by`` accepts for this index."""
+    return [*FUSED, *store.descriptors]
+
+
+def fusion_weights(by: str, store: IndexStore) -> dict[str, float]:
+    if by in store.descriptors:
+        return {by: 1.0}
+    if by in FUSED:
+        weights = {n: w for n, w in FUSED[by].items() if n in store.descriptors}
+        total = sum(weights.values())
+        return {n: w / total for n, w in weights.items()}
+    raise StylesimError(f"unknown --by {by!r}; this index offers: {', '.join(search_modes(store))}")
+
+
+def search_vectors(store: IndexStore, queries: dict[str, np.ndarray], by: str, k: int) -> list[list[Hit]]:
+    """Top ``k`` hits per query (all items when k exceeds the collection), best first."""
+    if k < 1:
+        raise StylesimError(f"-k must be at least 1, got {k}")
+    weights = fusion_weights(by, store)
+    n_items = len(store)
+    n_queries = len(next(iter(queries.values())))
+    if n_items == 0:
+        return [[] for _ in range(n_queries)]
+    k = min(k, n_items)
+    if len(weights) == 1:
+        (name,) = weights
+        scores, ids = store.vectors[name].search(np.ascontiguousarray(queries[name], np.float32), k)
+        return [[Hit(int(i), float(s)) for s, i in zip(srow, irow) if i >= 0] for srow, irow in zip(scores, ids)]
+    k_candidates = min(n_items, max(10 * k, 256))
+    per_component = {n: store.vectors[n].search(np.ascontiguousarray(queries[n], np.float32), k_candidates) for n in weights}
+    results = []
+    for q in range(n_queries):
+        candidates = np.unique(np.concatenate([per_component[n][1][q] for n in weights]))
+        candidates = candidates[candidates >= 0]
+        component_scores = {n: vectors_for(store.vectors[n], candidates) @ queries[n][q] for n in weights}
+        fused = sum(w * component_scores[n] for n, w in weights.items())
+        order = np.argsort(-fused, kind="stable")[:k]
+        results.append([
+            Hit(int(candidates[j]), float(fused[j]), {n: float(component_scores[n][j]) for n in weights}) for j in order
+        ])
+    return results
