@@ -8,6 +8,7 @@ before Ctrl-C is kept).
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from enum import Enum
@@ -50,6 +51,20 @@ class Format(str, Enum):
     paths = "paths"
 
 
+def _reports_errors(command):
+    """Turn StylesimError into one line on stderr and its exit status."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except StylesimError as error:
+            err.print(f"stylesim: error: {error}")
+            raise typer.Exit(error.exit_code)
+
+    return wrapper
+
+
 def _progress(quiet: bool) -> Progress:
     return Progress(
         TextColumn("[progress.description]{task.description}"),
@@ -63,6 +78,7 @@ def _progress(quiet: bool) -> Progress:
 
 
 @app.command()
+@_reports_errors
 def index(
     paths: List[Path] = typer.Argument(..., help="Image files and folders (searched recursively)."),
     index_dir: Optional[Path] = IndexOption,
@@ -101,6 +117,7 @@ def index(
 
 
 @app.command()
+@_reports_errors
 def search(
     queries: List[Path] = typer.Argument(..., help="Query images (one model load for all)."),
     by: By = typer.Option(By.style, "--by", "-b", help="style (fusion of gram, adain, colour), gram, adain, content or colour."),
@@ -118,6 +135,7 @@ def search(
 
 
 @app.command()
+@_reports_errors
 def info(
     index_dir: Optional[Path] = IndexOption,
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
@@ -148,9 +166,6 @@ def info(
 def main() -> None:
     try:
         app()
-    except StylesimError as error:
-        err.print(f"stylesim: error: {error}")
-        sys.exit(error.exit_code)
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(EXIT_INTERRUPTED)

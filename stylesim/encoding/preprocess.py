@@ -67,6 +67,8 @@ def to_model_input(
 ) -> torch.Tensor:
     """Turn uint8 RGB pixels, shape (N, H, W, 3) or (H, W, 3), into the normalised float32
     (N, 3, H, W) tensor that the weights expect."""
+    if isinstance(pixels, np.ndarray) and not pixels.flags.writeable:
+        pixels = pixels.copy()
     x = torch.as_tensor(pixels)
     if x.ndim == 3:
         x = x.unsqueeze(0)

@@ -1,0 +1,3 @@
+from stylesim.cli import main
+
+main()

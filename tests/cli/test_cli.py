@@ -1,0 +1,74 @@
+import csv
+import io
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from stylesim.cli import app
+from tests.conftest import GRID_LOOKS, GRID_PHOTOS
+
+runner = CliRunner()
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_json_output_schema_many_queries_in_order(grid_dir, grid_index):
+    queries = [grid_dir / "oil" / "rocket.jpg", grid_dir / "photo" / "astronaut.jpg", grid_dir / "pencil" / "chelsea.jpg"]
+    result = run("search", *queries, "--by", "style", "-k", "3", "--format", "json", "--index", grid_index)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert isinstance(data, list) and [q["query"] for q in data] == [str(q) for q in queries]
+    for q in data:
+        assert q["by"] == "style" and len(q["results"]) == 3
+        for rank, r in enumerate(q["results"], start=1):
+            assert r["rank"] == rank
+            assert isinstance(r["score"], float) and isinstance(r["id"], int) and isinstance(r["path"], str)
+        assert q["results"][0]["path"] == q["query"]  # an indexed image finds itself first
+
+
+def test_k_larger_than_collection_returns_everything(grid_dir, grid_index):
+    result = run("search", grid_dir / "oil" / "rocket.jpg", "--by", "content", "-k", "1000", "--format", "paths", "--index", grid_index)
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert len(lines) == len(GRID_PHOTOS) * len(GRID_LOOKS) and len(set(lines)) == len(lines)
+
+
+@pytest.mark.parametrize("by", ["gram", "adain", "colour"])
+def test_single_descriptor_modes_and_csv(grid_dir, grid_index, by):
+    result = run("search", grid_dir / "duotone" / "coffee.jpg", "--by", by, "-k", "2", "--format", "csv", "--index", grid_index)
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["rank"] for r in rows] == ["1", "2"] and rows[0]["by"] == by
+
+
+def test_table_output_and_info(grid_dir, grid_index):
+    result = run("search", grid_dir / "oil" / "rocket.jpg", "--index", grid_index, "-k", "2")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0].startswith("# ") and len(result.stdout.splitlines()) == 3
+    info = run("info", "--index", grid_index, "--json")
+    facts = json.loads(info.stdout)
+    assert facts["items"] == 16 and facts["images"] == 16
+    assert all(d["bytes_per_item"] <= 4096 for d in facts["descriptors"].values())
+
+
+def test_errors_are_one_line_and_non_zero(grid_dir, grid_index, tmp_path):
+    unknown = run("search", grid_dir / "oil" / "rocket.jpg", "--by", "mood", "--index", grid_index)
+    assert unknown.exit_code == 2 and "mood" in unknown.output
+    missing = run("search", grid_dir / "oil" / "rocket.jpg", "--index", tmp_path / "none")
+    assert missing.exit_code == 1 and "no index here" in missing.output
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not an image")
+    unreadable = run("search", bad, "--index", grid_index)
+    assert unreadable.exit_code == 1
+    assert unreadable.output.strip().count("\n") == 0 and str(bad) in unreadable.output and "not an image" in unreadable.output
+    absent = run("search", tmp_path / "absent.jpg", "--index", grid_index)
+    assert absent.exit_code == 1 and "not found" in absent.output
+
+
+def test_index_env_variable(grid_dir, grid_index, monkeypatch):
+    monkeypatch.setenv("STYLESIM_INDEX", str(grid_index))
+    result = run("search", grid_dir / "oil" / "rocket.jpg", "-k", "1", "--format", "paths")
+    assert result.exit_code == 0 and result.stdout.strip() == str(grid_dir / "oil" / "rocket.jpg")

@@ -1,0 +1,118 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from stylesim.collection.decode import decode_for_encoding
+from stylesim.descriptors.adain import channel_mean_std
+from stylesim.descriptors.colour import colour_histogram
+from stylesim.descriptors.content import instance_normalise
+from stylesim.descriptors.gram import gram_matrix, gram_vector
+from stylesim.descriptors.sketch import CountSketch
+from stylesim.descriptors.standardise import Standardiser
+from tests.conftest import GRID_LOOKS, GRID_PHOTOS, TEST_SIZE, photo
+
+
+def cos(a, b) -> float:
+    a, b = np.ravel(a).astype(np.float64), np.ravel(b).astype(np.float64)
+    return float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+
+
+def test_gram_matrix_matches_plain_formula():
+    f = torch.randn(2, 5, 3, 4)
+    g = gram_matrix(f)
+    for n in range(2):
+        for i in range(5):
+            for j in range(5):
+                expected = sum(float(f[n, i, y, x] * f[n, j, y, x]) for y in range(3) for x in range(4)) / 12
+                assert math.isclose(float(g[n, i, j]), expected, rel_tol=1e-5, abs_tol=1e-6)
+
+
+def test_channel_mean_std_and_instance_norm_match_formulas():
+    f = torch.rand(1, 3, 5, 5) * 4
+    mean, std = channel_mean_std(f, eps=0.0)
+    torch.testing.assert_close(mean[0], f[0].reshape(3, -1).mean(1))
+    torch.testing.assert_close(std[0], f[0].reshape(3, -1).std(1, unbiased=False))
+    z = instance_normalise(f, eps=0.0)
+    torch.testing.assert_close(z.mean(dim=(2, 3)), torch.zeros(1, 3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(z.std(dim=(2, 3), unbiased=False), torch.ones(1, 3), atol=1e-4, rtol=0)
+
+
+def test_gram_vector_inner_product_is_layer_averaged_frobenius():
+    feats = {"relu1_1": torch.rand(2, 64, 6, 6), "relu2_1": torch.rand(2, 128, 3, 3)}
+    v = gram_vector(feats, ("relu1_1", "relu2_1"))
+    assert torch.allclose(v.norm(dim=1), torch.ones(2), atol=1e-5)
+    expected = 0.0
+    for layer in feats:
+        p = gram_matrix(feats[layer]).sqrt()
+        p = p / p.flatten(1).norm(dim=1).view(-1, 1, 1)
+        expected += float((p[0] * p[1]).sum()) / 2
+    assert math.isclose(float(v[0] @ v[1]), expected, rel_tol=1e-4)
+
+
+def test_count_sketch_preserves_inner_products_and_is_seeded():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(20, 30000, generator=g)
+    x = x / x.norm(dim=1, keepdim=True)
+    x[1] = 0.8 * x[0] + 0.6 * x[1]  # a pair with cosine ~0.8
+    sketch = CountSketch(30000, 2048, seed=3)
+    y = sketch(x)
+    true = (x @ x.T).numpy()
+    approx = (y @ y.T).numpy()
+    assert np.abs(true - approx).max() < 0.15
+    assert abs(approx[0, 1] - true[0, 1]) < 0.1
+    torch.testing.assert_close(CountSketch(30000, 2048, seed=3)(x), y)
+    assert not torch.allclose(CountSketch(30000, 2048, seed=4)(x), y)
+
+
+def test_gram_and_adain_do_not_depend_on_image_size(tmp_path, extractor):
+    """The same photo saved at 512 px and 200 px gives (almost) the same style vectors."""
+    from PIL import Image
+
+    img = Image.fromarray(photo("chelsea", 512))
+    big, small = tmp_path / "big.png", tmp_path / "small.png"
+    img.save(big)
+    img.resize((200, round(200 * img.height / img.width)), Image.Resampling.LANCZOS).save(small)
+    a = extractor(decode_for_encoding(str(big), TEST_SIZE).pixels)
+    b = extractor(decode_for_encoding(str(small), TEST_SIZE).pixels)
+    other = extractor(decode_for_encoding(str(tmp_path / "big.png"), TEST_SIZE).pixels * 0 + 128)
+    assert cos(a["gram"], b["gram"]) > 0.99
+    assert cos(a["adain"], b["adain"]) > 0.99
+    assert np.abs(a["adain"] - b["adain"]).sum() < 0.15 * np.abs(a["adain"] - other["adain"]).sum()
+
+
+def test_content_is_invariant_to_style(grid_dir, extractor):
+    """Each photo's restyled versions are nearer to it than to any other photo, by content,
+    and the content vector moves less under restyling than the style vectors do."""
+    vec = {(p, look): extractor(decode_for_encoding(str(grid_dir / look / f"{p}.jpg"), TEST_SIZE).pixels) for p in GRID_PHOTOS for look in GRID_LOOKS}
+    for p in GRID_PHOTOS:
+        for look in GRID_LOOKS[1:]:
+            sims = {q: cos(vec[(p, look)]["content"], vec[(q, "photo")]["content"]) for q in GRID_PHOTOS}
+            assert max(sims, key=sims.get) == p, (p, look, sims)
+    same = np.mean([cos(vec[(p, "photo")]["content"], vec[(p, look)]["content"]) for p in GRID_PHOTOS for look in GRID_LOOKS[1:]])
+    other = np.mean([cos(vec[(p, "photo")]["content"], vec[(q, "photo")]["content"]) for p in GRID_PHOTOS for q in GRID_PHOTOS if p != q])
+    assert same > other + 0.3
+
+
+def test_standardiser_round_trip_and_centring():
+    rng = np.random.default_rng(0)
+    raw = rng.normal(5.0, [1.0] * 3 + [100.0] * 2, size=(50, 5))
+    st = Standardiser.fit(raw, [3, 2], "block")
+    unit, norms = st.apply(raw)
+    assert np.allclose(np.linalg.norm(unit, axis=1), 1, atol=1e-5)
+    np.testing.assert_allclose(st.invert(unit, norms), raw, rtol=1e-4)
+    z = (raw - st.mean) / st.scale
+    # block scaling: both blocks carry the same mean squared norm
+    assert math.isclose((z[:, :3] ** 2).sum(1).mean(), (z[:, 3:] ** 2).sum(1).mean(), rel_tol=1e-6)
+    centred = Standardiser.fit(raw, [5], "centre")
+    assert np.allclose(centred.scale, 1) and np.allclose(centred.mean, raw.mean(0))
+
+
+def test_colour_histogram_is_a_unit_sqrt_histogram():
+    pixels = np.zeros((2, 4, 4, 3), np.uint8)
+    pixels[1, :2] = 255
+    h = colour_histogram(pixels).numpy()
+    assert h.shape == (2, 512)
+    assert np.allclose(np.linalg.norm(h, axis=1), 1)
+    assert h[0, 0] == pytest.approx(1.0) and h[1, 0] == pytest.approx(math.sqrt(0.5))

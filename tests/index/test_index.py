@@ -1,0 +1,152 @@
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pytest
+from PIL import Image
+
+from stylesim import api
+from stylesim.errors import IndexLockedError, ManifestMismatchError, StylesimError
+from stylesim.index.manifest import read_manifest
+from stylesim.index.store import IndexStore
+from tests.conftest import GRID_LOOKS, GRID_PHOTOS, TEST_SIZE, photo
+
+
+def paths_in(root: Path) -> list[str]:
+    return sorted(IndexStore.open(root).items["path"])
+
+
+def test_round_trip_content_and_style(grid_dir, grid_index):
+    store = IndexStore.open(grid_index)
+    assert len(store) == 16
+    assert set(store.vectors) == {"gram", "adain", "content", "colour"}
+    assert all(index.ntotal == 16 for index in store.vectors.values())
+    row = store.items.iloc[0]
+    assert row["width"] > 0 and row["height"] > 0 and len(row["sha256"]) == 64 and row["kind"] == "image"
+    query = str(grid_dir / "oil" / "chelsea.jpg")
+    by_content = api.search([query], grid_index, by="content", k=4, device="cpu")[0]["results"]
+    assert by_content[0]["path"] == query and by_content[0]["score"] > 0.99
+    assert all("chelsea" in r["path"] for r in by_content), by_content  # same photo, every look
+    pencil = str(grid_dir / "pencil" / "coffee.jpg")
+    by_style = api.search([pencil], grid_index, by="style", k=4, device="cpu")[0]["results"]
+    assert sum("/pencil/" in r["path"] for r in by_style) >= 3, by_style  # chance: 3 of 15
+    assert [r["score"] for r in by_style] == sorted((r["score"] for r in by_style), reverse=True)
+    assert set(by_style[0]["scores"]) == {"gram", "adain", "colour"}
+
+
+def test_storage_per_item_is_at_most_4kb(grid_index):
+    store = IndexStore.open(grid_index)
+    for name, d in store.descriptors.items():
+        assert d.bytes_per_item <= 4096, name
+        assert faiss.downcast_index(store.vectors[name].index).code_size == d.bytes_per_item
+
+
+def test_incremental_add_change_delete(tmp_path):
+    coll, root = tmp_path / "coll", tmp_path / "index"
+    coll.mkdir()
+    for name in ("astronaut", "chelsea", "coffee"):
+        Image.fromarray(photo(name)).save(coll / f"{name}.png")
+    r = api.build_index([coll], root, size=TEST_SIZE)
+    assert (r.added, r.unchanged, r.removed) == (3, 0, 0)
+    ids_before = dict(zip(IndexStore.open(root).items["path"], IndexStore.open(root).items["id"]))
+
+    r = api.build_index([coll], root, size=TEST_SIZE)  # nothing changed
+    assert (r.added, r.unchanged, r.removed) == (3 - 3, 3, 0)
+
+    Image.fromarray(photo("rocket")).save(coll / "rocket.png")  # new
+    Image.fromarray(photo("camera")).save(coll / "coffee.png")  # changed content, same name
+    os.remove(coll / "chelsea.png")  # deleted
+    r = api.build_index([coll], root, size=TEST_SIZE)
+    assert (r.added, r.unchanged, r.removed) == (2, 1, 1)
+    store = IndexStore.open(root)
+    assert paths_in(root) == sorted(str(coll / f) for f in ("astronaut.png", "coffee.png", "rocket.png"))
+    assert store.items["path"].is_unique
+    assert store.items.set_index("path").loc[str(coll / "astronaut.png"), "id"] == ids_before[str(coll / "astronaut.png")]
+    # the changed file's vectors are the new picture's: it finds itself by content
+    hit = api.search([str(coll / "coffee.png")], root, by="content", k=1)[0]["results"][0]
+    assert hit["path"] == str(coll / "coffee.png") and hit["score"] > 0.99
+    assert all(v.ntotal == 3 for v in store.vectors.values())
+
+    # indexing another folder into the same index keeps the first folder's items
+    other = tmp_path / "other"
+    other.mkdir()
+    Image.fromarray(photo("clock")).save(other / "clock.png")
+    r = api.build_index([other], root, size=TEST_SIZE)
+    assert (r.added, r.removed) == (1, 0) and len(IndexStore.open(root)) == 4
+
+
+def test_refuses_other_settings_and_concurrent_writer(tmp_path, grid_dir):
+    root = tmp_path / "index"
+    api.build_index([grid_dir / "pencil"], root, size=TEST_SIZE)
+    with pytest.raises(ManifestMismatchError, match="image_size: index has 96, this run asks for 128"):
+        api.build_index([grid_dir / "pencil"], root, size=128)
+    manifest = read_manifest(root)
+    with IndexStore.open_for_writing(root, manifest):
+        with pytest.raises(IndexLockedError, match="another stylesim process"):
+            IndexStore.open_for_writing(root, manifest)
+    # a manifest edited to other weights is refused at query time
+    tampered = json.loads((root / "manifest.json").read_text())
+    tampered["weights"]["sha256"] = "0" * 64
+    (root / "manifest.json").write_text(json.dumps(tampered))
+    with pytest.raises(ManifestMismatchError, match="differ from the ones the index was built with"):
+        api.search([str(grid_dir / "pencil" / "coffee.jpg")], root, by="gram")
+
+
+def test_missing_index_is_a_clear_error(tmp_path):
+    with pytest.raises(StylesimError, match="no index here"):
+        api.search([str(tmp_path / "q.jpg")], tmp_path / "nothing")
+
+
+def test_kill_minus_nine_loses_at_most_the_batch_in_flight(tmp_path):
+    coll, root = tmp_path / "coll", tmp_path / "index"
+    coll.mkdir()
+    base = photo("astronaut", 256)
+    for i in range(24):  # distinct images: crops of one photo
+        Image.fromarray(np.ascontiguousarray(base[i * 4 : i * 4 + 128, i * 3 : i * 3 + 128])).save(coll / f"crop{i:02d}.png")
+    cmd = [sys.executable, "-m", "stylesim", "index", str(coll), "--index", str(root), "--size", "64", "--batch-size", "2", "--workers", "1", "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((root / "pending").glob("shard-*.npz"))) < 3:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    journalled = len(list((root / "pending").glob("shard-*.npz")))
+    assert journalled >= 3, "the run was not caught mid-way"
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "recovered from an interrupted run" in result.stderr
+    store = IndexStore.open(root)
+    assert len(store) == 24 and store.items["path"].is_unique
+    assert not list((root / "pending").glob("*"))
+    # the second run encoded only what the first had not journalled
+    added = int(result.stderr.split(" added")[0].split()[-1])
+    recovered = int(result.stderr.split(", ")[1].split()[0])
+    assert recovered >= 2 * journalled and added == 24
+
+
+def test_ctrl_c_keeps_encoded_batches(tmp_path):
+    coll, root = tmp_path / "coll", tmp_path / "index"
+    coll.mkdir()
+    base = photo("coffee", 256)
+    for i in range(16):
+        Image.fromarray(np.ascontiguousarray(base[i * 5 : i * 5 + 120, :160])).save(coll / f"c{i:02d}.png")
+    cmd = [sys.executable, "-m", "stylesim", "index", str(coll), "--index", str(root), "--size", "64", "--batch-size", "2", "--workers", "1", "-q"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((root / "pending").glob("shard-*.npz"))) < 2:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr
+    kept = len(IndexStore.open(root))
+    assert kept >= 4  # committed at once, not only journalled
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    assert result.returncode == 0 and len(IndexStore.open(root)) == 16
