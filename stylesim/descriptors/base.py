@@ -51,6 +51,7 @@ def signed_sqrt(x: torch.Tensor) -> torch.Tensor:
 
 
 def flatten_spatial(feature: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) -> (N, C, H*W) in float32 (statistics are accumulated in fp32)."""
+    """(N, C, H, W) -> (N, H*W, C) positions x channels, in float32 (statistics are accumulated
+    in fp32). A view, without copying, of the encoder's channels-last activations."""
     n, c, h, w = feature.shape
-    return feature.reshape(n, c, h * w).float()
+    return feature.permute(0, 2, 3, 1).reshape(n, h * w, c).float()

@@ -37,7 +37,7 @@ DEFAULT_GRAM_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_
 def gram_matrix(feature: torch.Tensor) -> torch.Tensor:
     """G = F F^T / (H W) for a batch (N, C, H, W) -> (N, C, C), accumulated in float32."""
     f = flatten_spatial(feature)
-    return torch.bmm(f, f.transpose(1, 2)) / f.shape[-1]
+    return torch.bmm(f.transpose(1, 2), f) / f.shape[1]
 
 
 class _UpperTriangle:

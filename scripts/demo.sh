@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# README quick start #1: install, build the sample collection (12 real photos x 7 looks), index
+# it into indexes/default, and search it by style and by content.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m pip install --quiet --disable-pip-version-check -e '.[eval]'
+python3 scripts/sample_grid.py samples
+stylesim index samples --index indexes/default || [ $? -eq 3 ]
+stylesim info --index indexes/default
+echo "== style of samples/pencil/coffee.jpg (any subject):" >&2
+stylesim search samples/pencil/coffee.jpg --by style -k 6 --index indexes/default
+echo "== content of samples/oil/chelsea.jpg (same subject, any look):" >&2
+stylesim search samples/oil/chelsea.jpg --by content -k 6 --index indexes/default
