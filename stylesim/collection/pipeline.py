@@ -57,11 +57,12 @@ def plan_changes(store: IndexStore, walk: WalkResult) -> Plan:
     known = {p: (s, m) for p, s, m in zip(items["path"], items["size"], items["mtime_ns"])} if len(items) else {}
     todo = [f for f in walk.files if known.get(f.path) != (f.size, f.mtime_ns)]
     unchanged = len(walk.files) - len(todo)
+    if not len(items):
+        return Plan(todo, unchanged, np.zeros(0, dtype=np.int64))
     present = {f.path for f in walk.files}
-    stale = [
-        i for i, p in zip(items.index, items["path"]) if _under(p, walk.roots) and p not in present and items.at[i, "kind"] == "image"
-    ] if len(items) else []
-    return Plan(todo, unchanged, np.asarray(stale, dtype=np.int64))
+    under = items["path"].map(lambda p: _under(p, walk.roots)).astype(bool)
+    stale = items.index[under & ~items["path"].isin(present) & (items["kind"] == "image")]
+    return Plan(todo, unchanged, stale.to_numpy(dtype=np.int64))
 
 
 class _Batcher:
