@@ -2,7 +2,7 @@
 
     python scripts/eval_retrieval.py                       # built-in photo x look grid
     python scripts/eval_retrieval.py FOLDER LABELS.csv     # your data: CSV path,style,content
-    options: --size 256  --json out.json  --no-uncompressed
+    options: --size 256  --json out.json  --no-uncompressed  --sweep-fusion
 
 The collection is indexed with ``stylesim`` into a temporary index (the real pipeline: decode,
 encode, collection standardisation, quantised storage); every item is then a query against all
@@ -101,6 +101,17 @@ def per_style(sims: np.ndarray, styles: np.ndarray) -> dict[str, float]:
     return out
 
 
+def sweep_fusion(sims: dict[str, np.ndarray], styles: np.ndarray, contents: np.ndarray) -> list[tuple[tuple[float, float, float], dict]]:
+    """Style metrics of every weighting w_gram + w_adain + w_colour = 1 on a 0.1 grid."""
+    out = []
+    for g in range(11):
+        for a in range(11 - g):
+            w = (g / 10, a / 10, (10 - g - a) / 10)
+            fused = w[0] * sims["gram"] + w[1] * sims["adain"] + w[2] * sims["colour"]
+            out.append((w, evaluate_rankings(ranking_from_scores(fused), styles, contents)))
+    return sorted(out, key=lambda x: -x[1]["mAP@10"])
+
+
 def print_table(results: dict, file=sys.stdout) -> None:
     print(f"{'descriptor':<22} {'style mAP@10':>12} {'P@1':>5} {'CSD-mAP@10':>10} {'leak@5':>7} | {'content mAP@10':>14} {'P@1':>5} {'leak@5':>7}", file=file)
     for name, r in results.items():
@@ -119,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=api.DEFAULT_SIZE)
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--no-uncompressed", action="store_true", help="skip the uncompressed-gram comparison")
+    parser.add_argument("--sweep-fusion", action="store_true", help="also rank every gram/adain/colour weighting (step 0.1) by style mAP@10")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="stylesim-eval-") as tmp:
         tmp = Path(tmp)
@@ -145,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(paths)} images, {len(set(styles) - {''})} labelled styles, {len(set(contents) - {''})} contents, size {args.size}")
     print_table(results)
     print("\nstyle mAP@10 per look (--by style):", ", ".join(f"{k} {v:.2f}" for k, v in per_style(sims["style"], styles).items()))
+    if args.sweep_fusion:
+        print("\nfusion sweep (style mAP@10, leak@5), best first; default", STYLE_FUSION)
+        for weights, m in sweep_fusion(sims, styles, contents)[:8]:
+            print(f"  gram {weights[0]:.1f} adain {weights[1]:.1f} colour {weights[2]:.1f}: {m['mAP@10']:.3f}  {m['leakage@5']:.3f}")
     if args.json:
         args.json.write_text(json.dumps({"size": args.size, "n": len(paths), "results": results}, indent=2) + "\n")
     return 0
