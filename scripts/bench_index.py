@@ -7,7 +7,7 @@
     (c) the naive per-image loop of the seeds: load one file, resize, forward, one Gram matrix
         per style layer.
 
-    python scripts/bench_index.py [--images 84] [--size 256] [--batch-size 16] [--workers 2]
+    python scripts/bench_index.py [--images 200] [--size 256] [--batch-size 16] [--workers 2]
 
 Images: the sample grid (real photos x looks, scripts/sample_grid.py), cycled with crops to
 reach --images. Prints img/s for each and the ratio (a)/(b).

@@ -20,7 +20,7 @@ class Descriptor(ABC):
     name: str
     layers: tuple[str, ...]
     dim: int
-    codec: str  # storage: "fp16" (2 bytes/dim) or "sq8" (1 byte/dim, fixed range)
+    codec: str  # storage: "fp16" (2 bytes/dim)
     collection_norm: str = "none"
 
     @abstractmethod
@@ -37,7 +37,7 @@ class Descriptor(ABC):
 
     @property
     def bytes_per_item(self) -> int:
-        return self.dim * (2 if self.codec == "fp16" else 1)
+        return self.dim * 2
 
 
 def l2_normalise(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:

@@ -75,7 +75,7 @@ class GramDescriptor(Descriptor):
     name = "gram"
     collection_norm = "centre"
 
-    def __init__(self, layers: tuple[str, ...] = DEFAULT_GRAM_LAYERS, dim: int = 2048, seed: int = 0, codec: str = "sq8") -> None:
+    def __init__(self, layers: tuple[str, ...] = DEFAULT_GRAM_LAYERS, dim: int = 2048, seed: int = 0, codec: str = "fp16") -> None:
         self.layers = tuple(layers)
         self.full_dim = sum(c * (c + 1) // 2 for c in (layer_channels(layer) for layer in self.layers))
         self.dim = dim if dim > 0 else self.full_dim

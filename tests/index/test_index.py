@@ -150,3 +150,30 @@ def test_ctrl_c_keeps_encoded_batches(tmp_path):
     assert kept >= 4  # committed at once, not only journalled
     result = subprocess.run(cmd, capture_output=True, text=True)
     assert result.returncode == 0 and len(IndexStore.open(root)) == 16
+
+
+def test_refit_after_growth_matches_a_fresh_build(tmp_path, grid_dir):
+    """Growing 4 -> 8 items refits the collection statistics from the stored vectors; the
+    result equals an index built from all 8 at once (up to 8-bit storage error)."""
+    from stylesim.index.codec import all_vectors
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, looks in ((first, ("pencil",)), (second, ("oil",))):
+        folder.mkdir()
+        for look in looks:
+            for p in GRID_PHOTOS:
+                shutil.copy(grid_dir / look / f"{p}.jpg", folder / f"{look}-{p}.jpg")
+    grown = tmp_path / "grown"
+    api.build_index([first], grown, size=TEST_SIZE)
+    report = api.build_index([second], grown, size=TEST_SIZE)
+    assert set(report.refitted) == {"gram", "adain", "colour"}
+    fresh = tmp_path / "fresh"
+    api.build_index([first, second], fresh, size=TEST_SIZE)
+    a, b = IndexStore.open(grown), IndexStore.open(fresh)
+    for name in ("gram", "adain", "colour"):
+        np.testing.assert_allclose(a.stats[name].mean, b.stats[name].mean, rtol=0.02, atol=1e-3)
+        va = dict(zip(a.items.loc[all_vectors(a.vectors[name])[0], "path"], all_vectors(a.vectors[name])[1]))
+        vb = dict(zip(b.items.loc[all_vectors(b.vectors[name])[0], "path"], all_vectors(b.vectors[name])[1]))
+        for path in va:
+            cosine = float(va[path] @ vb[path] / np.linalg.norm(va[path]) / np.linalg.norm(vb[path]))
+            assert cosine > 0.98, (name, path, cosine)
