@@ -23,7 +23,7 @@ from stylesim.collection.decode import DEFAULT_MAX_PIXELS, DecodedImage, decode_
 from stylesim.collection.walk import FileEntry, Skip, WalkResult
 from stylesim.descriptors.extract import DescriptorExtractor
 from stylesim.errors import DecodeError
-from stylesim.index.store import IndexStore
+from stylesim.index.store import IndexStore, is_under
 
 
 @dataclass
@@ -47,10 +47,6 @@ class Plan:
     stale_ids: np.ndarray  # entries to remove: deleted, or now unreadable
 
 
-def _under(path: str, roots: list[str]) -> bool:
-    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
-
-
 def plan_changes(store: IndexStore, walk: WalkResult) -> Plan:
     """Which files need encoding and which index entries are stale."""
     items = store.items
@@ -60,7 +56,7 @@ def plan_changes(store: IndexStore, walk: WalkResult) -> Plan:
     if not len(items):
         return Plan(todo, unchanged, np.zeros(0, dtype=np.int64))
     present = {f.path for f in walk.files}
-    under = items["path"].map(lambda p: _under(p, walk.roots)).astype(bool)
+    under = items["path"].map(lambda p: is_under(p, walk.roots)).astype(bool)
     stale = items.index[under & ~items["path"].isin(present) & (items["kind"] == "image")]
     return Plan(todo, unchanged, stale.to_numpy(dtype=np.int64))
 
@@ -183,24 +179,20 @@ def index_collection(
         on_plan(len(plan.todo))
     skips = list(walk.skipped)
     try:
-        encoded, decode_skips = encode_files(store, extractor, plan.todo, size, batch_size, workers, max_pixels, on_progress)
-        skips += decode_skips
+        skips += encode_files(store, extractor, plan.todo, size, batch_size, workers, max_pixels, on_progress)[1]
     except KeyboardInterrupt:
-        report.interrupted = True
-        report.added = store.merge_pending() + report.resumed
-        report.refitted = store.refit_if_needed()
-        store.commit()
-        report.total = len(store)
-        report.seconds = time.perf_counter() - start
-        raise
-    skipped_paths = {s.path for s in skips}
-    unreadable = store.items.index[store.items["path"].isin(skipped_paths)].to_numpy() if len(store.items) else np.zeros(0, np.int64)
-    report.removed = store.remove(np.union1d(plan.stale_ids, unreadable))
+        report.interrupted = True  # keep what was encoded; stale entries are handled next run
+    if not report.interrupted:
+        skipped_paths = {s.path for s in skips}
+        unreadable = store.items.index[store.items["path"].isin(skipped_paths)].to_numpy()
+        report.removed = store.remove(np.union1d(plan.stale_ids, unreadable))
+        store.set_skipped(skips_frame(skips), walk.roots)
+        report.skipped = skips
     report.added = store.merge_pending() + report.resumed
     report.refitted = store.refit_if_needed()
-    store.set_skipped(skips_frame(skips), walk.roots)
     store.commit()
-    report.skipped = skips
     report.total = len(store)
     report.seconds = time.perf_counter() - start
+    if report.interrupted:
+        raise KeyboardInterrupt
     return report

@@ -17,7 +17,7 @@ from stylesim.descriptors.base import Descriptor
 
 def colour_histogram(pixels: np.ndarray | torch.Tensor, bins: int = 8) -> torch.Tensor:
     """(N, H, W, 3) or (H, W, 3) uint8 RGB -> (N, bins**3) float32 sqrt-histograms (unit length)."""
-    x = torch.as_tensor(np.asarray(pixels) if not isinstance(pixels, torch.Tensor) else pixels)
+    x = torch.as_tensor(pixels)
     if x.ndim == 3:
         x = x.unsqueeze(0)
     q = (x.long() * bins) // 256

@@ -60,6 +60,11 @@ ITEM_DTYPES: dict[str, str] = {
 SKIP_DTYPES: dict[str, str] = {"path": "string", "reason": "string", "size": "Int64", "mtime_ns": "Int64"}
 
 
+def is_under(path: str, roots: list[str]) -> bool:
+    """True if ``path`` is one of ``roots`` or inside one of them (absolute paths)."""
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
 def empty_frame(dtypes: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()})
 
@@ -246,7 +251,7 @@ class IndexStore:
             x = np.asarray(raw[name], np.float32)
             if d.collection_norm != "none":
                 if name not in self.stats:
-                    self.stats[name] = Standardiser.fit(x, d.blocks(), "block" if d.collection_norm == "block" else "centre")
+                    self.stats[name] = Standardiser.fit(x, d.blocks(), d.collection_norm)
                 unit, norms = self.stats[name].apply(x)
                 rows[f"norm_{name}"] = norms
             else:
@@ -282,7 +287,7 @@ class IndexStore:
             ids, unit = codec.all_vectors(self.vectors[name])
             norms = self.items.loc[ids, f"norm_{name}"].to_numpy(np.float32)
             raw = stats.invert(unit, norms)
-            new = Standardiser.fit(raw, d.blocks(), "block" if d.collection_norm == "block" else "centre")
+            new = Standardiser.fit(raw, d.blocks(), d.collection_norm)
             unit, norms = new.apply(raw)
             index = codec.new_index(d.dim, d.codec)
             index.add_with_ids(unit, ids)
@@ -296,7 +301,7 @@ class IndexStore:
         """Replace the skip records under ``roots`` (this run's inputs) by ``skipped``."""
         old = self.skipped
         if len(old):
-            under = old["path"].map(lambda p: any(p == r or p.startswith(r.rstrip("/") + "/") for r in roots))
+            under = old["path"].map(lambda p: is_under(p, roots))
             old = old[~under.astype(bool)]
         frames = [f for f in (old, skipped.astype(SKIP_DTYPES)) if len(f)]
         self.skipped = pd.concat(frames, ignore_index=True) if frames else empty_frame(SKIP_DTYPES)
