@@ -15,13 +15,14 @@ import numpy as np
 
 from stylesim.collection.decode import DEFAULT_MAX_PIXELS, decode_for_encoding
 from stylesim.collection.pipeline import IndexReport, index_collection
-from stylesim.collection.walk import walk_inputs
+from stylesim.collection.video import Sampling, extract_frame, split_frame_reference
+from stylesim.collection.walk import VIDEO_EXTENSIONS, walk_inputs
 from stylesim.descriptors import build_descriptors
 from stylesim.descriptors.extract import DescriptorExtractor
 from stylesim.encoding import VGG19Encoder, default_batch_size, default_decode_workers, resolve_device, resolve_weights
 from stylesim.errors import DecodeError, ManifestMismatchError, StylesimError
 from stylesim.index.manifest import build_manifest
-from stylesim.index.search import fusion_weights, search_vectors
+from stylesim.index.search import fusion_weights, search_grouped, search_vectors
 from stylesim.index.store import IndexStore
 
 DEFAULT_INDEX = "indexes/default"
@@ -63,8 +64,10 @@ def build_index(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     on_plan: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    sampling: Sampling | None = None,
 ) -> IndexReport:
-    """Index (or bring up to date) the images under ``inputs``."""
+    """Index (or bring up to date) the images and videos under ``inputs`` (videos sampled
+    as ``sampling`` says: scene changes by default)."""
     if size < 32:
         raise StylesimError(f"--size must be at least 32 pixels, got {size}")
     root = resolve_index_dir(index)
@@ -78,22 +81,37 @@ def build_index(
         extractor = make_extractor(store.manifest, device)
         batch_size = batch_size or default_batch_size(extractor.encoder.device)
         workers = workers or default_decode_workers(extractor.encoder.device)
-        return index_collection(store, extractor, walk, size, batch_size, workers, max_pixels, on_plan, on_progress)
+        return index_collection(store, extractor, walk, size, batch_size, workers, max_pixels, on_plan, on_progress, sampling)
+
+
+def load_query(path: str, size: int) -> np.ndarray:
+    """Encoder-input pixels of a query: an image file, or ``VIDEO@TIME`` (a frame of a video);
+    StylesimError naming the query if it cannot be used."""
+    if not os.path.exists(path):
+        reference = split_frame_reference(path)
+        if reference is None:
+            raise StylesimError(f"{path}: query image not found")
+        video, seconds = reference
+        if not os.path.isfile(video):
+            raise StylesimError(f"{video}: video not found (query {path})")
+        try:
+            return np.asarray(extract_frame(video, seconds, size)[0])
+        except DecodeError as err:
+            raise StylesimError(f"{path}: cannot use as a query: {err.reason}") from None
+    if os.path.isdir(path):
+        raise StylesimError(f"{path}: is a folder; give image files as queries")
+    if os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS:
+        raise StylesimError(f"{path}: is a video; query one of its frames as {path}@TIME (e.g. {path}@00:00:05)")
+    try:
+        return decode_for_encoding(path, size).pixels
+    except DecodeError as err:
+        raise StylesimError(f"{path}: cannot use as a query: {err.reason}") from None
 
 
 def encode_queries(paths: list[str], extractor: DescriptorExtractor, size: int, batch_size: int | None = None) -> dict[str, np.ndarray]:
-    """Raw descriptor vectors for query images, in order; StylesimError naming the first
-    unreadable query (before any search runs)."""
-    images = []
-    for path in paths:
-        if not os.path.exists(path):
-            raise StylesimError(f"{path}: query image not found")
-        if os.path.isdir(path):
-            raise StylesimError(f"{path}: is a folder; give image files as queries")
-        try:
-            images.append(decode_for_encoding(path, size).pixels)
-        except DecodeError as err:
-            raise StylesimError(f"{path}: cannot use as a query: {err.reason}") from None
+    """Raw descriptor vectors for query images (or ``VIDEO@TIME`` frames), in order;
+    StylesimError naming the first unusable query (before any search runs)."""
+    images = [load_query(path, size) for path in paths]
     batch_size = batch_size or default_batch_size(extractor.encoder.device)
     order: dict[tuple[int, int], list[int]] = {}
     for i, img in enumerate(images):
@@ -115,30 +133,53 @@ def search(
     k: int = 10,
     device: str = "auto",
     batch_size: int | None = None,
+    group_by: str | None = None,
+    moments: int = 3,
 ) -> list[dict]:
     """One result object per query, in query order:
-    ``{"query", "by", "results": [{"rank", "score", "path", "id", ...}]}``."""
+    ``{"query", "by", "results": [{"rank", "score", "path", "id", ...}]}``.
+    With ``group_by="video"`` each result is a video (or a lone image) ranked by its best
+    frame, with its best ``moments`` as ``{"time", "score", "id", "frame"}``."""
     if not queries:
         raise StylesimError("give at least one query image")
+    if group_by not in (None, "video"):
+        raise StylesimError(f"unknown --group-by {group_by!r}; use video")
     store = IndexStore.open(resolve_index_dir(index))
     weights = fusion_weights(by, store)  # validates --by before the model loads
     extractor = make_extractor(store.manifest, device)
     raw = encode_queries(queries, extractor, int(store.manifest["image_size"]), batch_size)
     vectors = store.prepare_queries({name: raw[name] for name in weights})
+    if group_by:
+        groups = search_grouped(store, vectors, by, k, moments)
+        return [{"query": q, "by": by, "group_by": group_by, "results": [_group_result(store, rank, g) for rank, g in enumerate(gs, 1)]} for q, gs in zip(queries, groups)]
     hits = search_vectors(store, vectors, by, k)
-    out = []
-    for query, query_hits in zip(queries, hits):
-        results = []
-        for rank, hit in enumerate(query_hits, start=1):
-            item = store.items.loc[hit.id]
-            result = {"rank": rank, "score": round(hit.score, 6), "path": item["path"], "id": hit.id, "kind": item["kind"], "width": int(item["width"]), "height": int(item["height"])}
-            if item["kind"] == "frame":
-                result.update(video=item["video"], time=float(item["time"]))
-            if hit.scores:
-                result["scores"] = {n: round(s, 6) for n, s in hit.scores.items()}
-            results.append(result)
-        out.append({"query": query, "by": by, "results": results})
-    return out
+    return [{"query": q, "by": by, "results": [_hit_result(store, rank, h) for rank, h in enumerate(qh, 1)]} for q, qh in zip(queries, hits)]
+
+
+def _hit_result(store: IndexStore, rank: int, hit) -> dict:
+    item = store.items.loc[hit.id]
+    result = {"rank": rank, "score": round(hit.score, 6), "path": item["path"], "id": hit.id, "kind": item["kind"], "width": int(item["width"]), "height": int(item["height"])}
+    if item["kind"] == "frame":
+        result.update(video=item["video"], time=float(item["time"]), frame=int(item["frame"]))
+    if hit.scores:
+        result["scores"] = {n: round(s, 6) for n, s in hit.scores.items()}
+    return result
+
+
+def _group_result(store: IndexStore, rank: int, group) -> dict:
+    best = _hit_result(store, rank, group.hits[0])
+    if best["kind"] != "frame":
+        return best
+    frames = store.items[store.items["video"] == group.key]
+    return {
+        "rank": rank, "score": best["score"], "path": group.key, "kind": "video",
+        "width": best["width"], "height": best["height"],
+        "duration": float(frames["duration"].iloc[0]), "frames": len(frames),
+        "moments": [
+            {k: v for k, v in _hit_result(store, rank, h).items() if k in ("id", "score", "time", "frame", "scores")}
+            for h in group.hits
+        ],
+    }
 
 
 def index_info(index: str | Path | None = None) -> dict:

@@ -8,7 +8,7 @@ import json
 import math
 
 FORMATS = ("table", "json", "csv", "paths")
-CSV_COLUMNS = ("query", "by", "rank", "score", "path", "id", "kind", "width", "height", "video", "time")
+CSV_COLUMNS = ("query", "by", "rank", "score", "path", "id", "kind", "width", "height", "video", "time", "frame")
 
 
 def format_time(seconds: float) -> str:
@@ -26,8 +26,16 @@ def _where(result: dict) -> str:
     return result["path"]
 
 
+def _rows(result: dict) -> list[dict]:
+    """CSV rows of one result: a grouped video gives one row per moment."""
+    if result.get("kind") != "video":
+        return [result]
+    return [{**result, "kind": "frame", "video": result["path"], **moment} for moment in result["moments"]]
+
+
 def render(results: list[dict], fmt: str) -> str:
-    """Text for stdout (ends with a newline unless empty)."""
+    """Text for stdout (ends with a newline unless empty). Grouped results (``kind`` "video")
+    list their moments under the video in tables, one CSV row per moment."""
     if fmt == "json":
         return json.dumps(results, indent=2, ensure_ascii=False) + "\n"
     if fmt == "paths":
@@ -38,13 +46,16 @@ def render(results: list[dict], fmt: str) -> str:
         writer.writeheader()
         for q in results:
             for r in q["results"]:
-                writer.writerow({"query": q["query"], "by": q["by"], **r})
+                for row in _rows(r):
+                    writer.writerow({"query": q["query"], "by": q["by"], **row})
         return buf.getvalue()
     if fmt == "table":
         blocks = []
         for q in results:
             lines = [f"# {q['query']}  (by {q['by']}, {len(q['results'])} results)"]
-            lines += [f"{r['rank']:>4}  {r['score']:.4f}  {_where(r)}" for r in q["results"]]
+            for r in q["results"]:
+                lines.append(f"{r['rank']:>4}  {r['score']:.4f}  {_where(r)}")
+                lines += [f"{'':>4}  {m['score']:.4f}    @ {format_time(m['time'])}" for m in r.get("moments", [])]
             blocks.append("\n".join(lines) + "\n")
         return "\n".join(blocks)
     raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")

@@ -1,15 +1,23 @@
 """reader -> encoder -> journal: decode files in worker threads while the model runs, batch
 them by input shape, encode each batch once for every descriptor, and journal it at once.
 
+Images are decoded by a thread pool and journalled batch by batch. A video is sampled by its
+own thread (collection/video.py) while the model encodes the frames already sampled; all of a
+video's frames are journalled together once the video is done, so an index never holds half
+a video.
+
 Incremental rules (per file path, under the folders and files given in this run):
-  same size and mtime as indexed   -> unchanged, not read
-  new, or size/mtime changed       -> (re-)encoded; the new entry replaces the old one
+  same size and mtime as indexed   -> unchanged, not read (videos: also the same sampling)
+  new, or size/mtime changed       -> (re-)encoded; the new entries replace the old ones
   indexed but gone from disk        -> removed
-  cannot be decoded                 -> skipped with the reason (and an older entry removed)
+  cannot be decoded                 -> skipped with the reason (and older entries removed)
+  video partly decodable            -> its good frames are kept; reported as damaged
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from stylesim.collection.decode import DEFAULT_MAX_PIXELS, DecodedImage, decode_for_encoding
+from stylesim.collection.video import SampledFrame, SampleReport, Sampling, sample_video
 from stylesim.collection.walk import FileEntry, Skip, WalkResult
 from stylesim.descriptors.extract import DescriptorExtractor
 from stylesim.errors import DecodeError
@@ -28,12 +37,15 @@ from stylesim.index.store import IndexStore, is_under
 
 @dataclass
 class IndexReport:
-    added: int = 0
+    added: int = 0  # items: images and video frames
+    videos: int = 0  # videos sampled in this run
+    frames: int = 0  # frames they gave
     unchanged: int = 0
     removed: int = 0
     resumed: int = 0  # items recovered from an interrupted run's journal
     ignored: int = 0
     skipped: list[Skip] = field(default_factory=list)
+    damaged: list[Skip] = field(default_factory=list)  # videos only partly decodable (frames kept)
     refitted: list[str] = field(default_factory=list)
     seconds: float = 0.0
     interrupted: bool = False
@@ -47,17 +59,21 @@ class Plan:
     stale_ids: np.ndarray  # entries to remove: deleted, or now unreadable
 
 
-def plan_changes(store: IndexStore, walk: WalkResult) -> Plan:
+def plan_changes(store: IndexStore, walk: WalkResult, sampling: Sampling | None = None) -> Plan:
     """Which files need encoding and which index entries are stale."""
     items = store.items
-    known = {p: (s, m) for p, s, m in zip(items["path"], items["size"], items["mtime_ns"])} if len(items) else {}
-    todo = [f for f in walk.files if known.get(f.path) != (f.size, f.mtime_ns)]
+    spec = (sampling or Sampling()).spec()
+    known = {}
+    if len(items):
+        for p, s, m, sp in zip(items["path"], items["size"], items["mtime_ns"], items["sampling"]):
+            known[p] = (s, m, sp if isinstance(sp, str) else None)
+    todo = [f for f in walk.files if known.get(f.path) != (f.size, f.mtime_ns, spec if f.kind == "video" else None)]
     unchanged = len(walk.files) - len(todo)
     if not len(items):
         return Plan(todo, unchanged, np.zeros(0, dtype=np.int64))
     present = {f.path for f in walk.files}
     under = items["path"].map(lambda p: is_under(p, walk.roots)).astype(bool)
-    stale = items.index[under & ~items["path"].isin(present) & (items["kind"] == "image")]
+    stale = items.index[under & ~items["path"].isin(present)]
     return Plan(todo, unchanged, stale.to_numpy(dtype=np.int64))
 
 
@@ -151,6 +167,93 @@ def encode_files(
     return encoded, skips
 
 
+@dataclass
+class VideoResult:
+    frames: int = 0
+    skip: Skip | None = None  # nothing usable
+    damaged: Skip | None = None  # frames kept, but part of the file could not be decoded
+
+
+_DONE = object()
+
+
+def _sample_in_thread(entry: FileEntry, sampling: Sampling, size: int, report: SampleReport, out: queue.Queue, stop: threading.Event) -> None:
+    """Producer: sampled frames into ``out``, then an exception or _DONE."""
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    try:
+        for frame in sample_video(entry.path, sampling, size, report):
+            if not put(frame):
+                return
+        put(_DONE)
+    except BaseException as err:  # handed to the consumer, which raises or reports it
+        put(err)
+
+
+def encode_video(
+    store: IndexStore, extractor: DescriptorExtractor, entry: FileEntry, sampling: Sampling, size: int, batch_size: int
+) -> VideoResult:
+    """Sample one video in a background thread while the model encodes its frames in batches;
+    journal all of its frames as one shard at the end."""
+    report = SampleReport()
+    frames: queue.Queue = queue.Queue(maxsize=max(4, 2 * batch_size))
+    stop = threading.Event()
+    thread = threading.Thread(target=_sample_in_thread, args=(entry, sampling, size, report, frames, stop), name="video-decode", daemon=True)
+    thread.start()
+    sampled: list[SampledFrame] = []
+    raw_parts: dict[str, list[np.ndarray]] = {}
+    pending: list[SampledFrame] = []
+
+    def encode(batch: list[SampledFrame]) -> None:
+        for name, vectors in extractor(np.stack([f.pixels for f in batch])).items():
+            raw_parts.setdefault(name, []).append(vectors)
+        sampled.extend(batch)
+
+    try:
+        while True:
+            item = frames.get()
+            if item is _DONE:
+                break
+            if isinstance(item, DecodeError):
+                return VideoResult(skip=Skip(entry.path, item.reason, entry.size, entry.mtime_ns))
+            if isinstance(item, BaseException):
+                raise item
+            pending.append(item)
+            if len(pending) >= batch_size:
+                encode(pending)
+                pending = []
+        if pending:
+            encode(pending)
+    finally:
+        stop.set()
+        thread.join()
+    for f in sampled:
+        f.pixels = None  # free the pictures; only the vectors are kept
+    info = report.info
+    ids = store.allocate_ids(len(sampled))
+    rows = [
+        {
+            "path": entry.path, "kind": "frame", "size": entry.size, "mtime_ns": entry.mtime_ns, "sha256": report.sha256,
+            "width": info.width, "height": info.height, "video": entry.path, "time": f.time, "frame": f.index,
+            "duration": info.duration, "fps": info.fps, "sampling": sampling.spec(),
+        }
+        for f in sampled
+    ]
+    store.write_pending(ids, {name: np.concatenate(parts) for name, parts in raw_parts.items()}, rows)
+    damaged = None
+    if report.problem:
+        damaged = Skip(entry.path, f"{report.problem}; kept {len(sampled)} frames", entry.size, entry.mtime_ns)
+    return VideoResult(frames=len(sampled), damaged=damaged)
+
+
 def skips_frame(skips: list[Skip]) -> pd.DataFrame:
     return pd.DataFrame(
         {"path": [s.path for s in skips], "reason": [s.reason for s in skips], "size": [s.size for s in skips], "mtime_ns": [s.mtime_ns for s in skips]}
@@ -167,19 +270,34 @@ def index_collection(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     on_plan: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    sampling: Sampling | None = None,
 ) -> IndexReport:
     """Bring ``store`` up to date with ``walk`` and commit. On KeyboardInterrupt the batches
-    already encoded are committed before the interrupt propagates."""
+    (and whole videos) already encoded are committed before the interrupt propagates."""
     start = time.perf_counter()
+    sampling = sampling or Sampling()
     report = IndexReport(ignored=walk.ignored)
     report.resumed = store.merge_pending()  # an interrupted run's batches come first
-    plan = plan_changes(store, walk)
+    plan = plan_changes(store, walk, sampling)
     report.unchanged = plan.unchanged
     if on_plan:
         on_plan(len(plan.todo))
     skips = list(walk.skipped)
+    images = [f for f in plan.todo if f.kind == "image"]
+    videos = [f for f in plan.todo if f.kind == "video"]
     try:
-        skips += encode_files(store, extractor, plan.todo, size, batch_size, workers, max_pixels, on_progress)[1]
+        skips += encode_files(store, extractor, images, size, batch_size, workers, max_pixels, on_progress)[1]
+        for entry in videos:
+            result = encode_video(store, extractor, entry, sampling, size, batch_size)
+            if result.skip:
+                skips.append(result.skip)
+            else:
+                report.videos += 1
+                report.frames += result.frames
+            if result.damaged:
+                report.damaged.append(result.damaged)
+            if on_progress:
+                on_progress(1)
     except KeyboardInterrupt:
         report.interrupted = True  # keep what was encoded; stale entries are handled next run
     if not report.interrupted:

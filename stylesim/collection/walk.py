@@ -25,6 +25,7 @@ class FileEntry:
     path: str  # absolute, symbolic links not resolved (what the user sees)
     size: int
     mtime_ns: int
+    kind: str = "image"  # "image" or "video" (by extension)
 
 
 @dataclass(frozen=True)
@@ -67,13 +68,11 @@ def _check_file(path: str, explicit: bool) -> FileEntry | Skip | None:
         return st
     if not stat.S_ISREG(st.st_mode):
         return Skip(path, "not a regular file")
-    if ext in VIDEO_EXTENSIONS:
-        return Skip(path, "video file: video indexing is not supported yet", st.st_size, st.st_mtime_ns)
     if not os.access(path, os.R_OK):
         return Skip(path, "permission denied", st.st_size, st.st_mtime_ns)
     if st.st_size == 0:
         return Skip(path, "empty file", 0, st.st_mtime_ns)
-    return FileEntry(path, st.st_size, st.st_mtime_ns)
+    return FileEntry(path, st.st_size, st.st_mtime_ns, "video" if ext in VIDEO_EXTENSIONS else "image")
 
 
 def walk_inputs(inputs: list[str | Path]) -> WalkResult:

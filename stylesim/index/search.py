@@ -69,3 +69,35 @@ def search_vectors(store: IndexStore, queries: dict[str, np.ndarray], by: str, k
             Hit(int(candidates[j]), float(fused[j]), {n: float(component_scores[n][j]) for n in weights}) for j in order
         ])
     return results
+
+
+@dataclass
+class Group:
+    key: str  # the video's path (frames) or the image's path
+    score: float  # the best hit's score
+    hits: list[Hit]  # the group's best hits, best first
+
+
+def search_grouped(store: IndexStore, queries: dict[str, np.ndarray], by: str, k: int, per_group: int = 3) -> list[list[Group]]:
+    """Top ``k`` videos (or lone images) per query, ranked by their best frame, each with its
+    ``per_group`` best frames. Searches deeper until ``k`` groups are found or the whole
+    collection has been ranked."""
+    n_items = len(store)
+    keys = store.items["video"].where(store.items["kind"] == "frame", store.items["path"])
+    depth = min(n_items, max(20 * k, 100))
+    while True:
+        per_query = search_vectors(store, queries, by, depth)
+        grouped = []
+        for hits in per_query:
+            groups: dict[str, Group] = {}
+            for hit in hits:
+                key = keys.loc[hit.id]
+                group = groups.get(key)
+                if group is None:
+                    groups[key] = Group(key, hit.score, [hit])
+                elif len(group.hits) < per_group:
+                    group.hits.append(hit)
+            grouped.append(list(groups.values()))  # insertion order = best hit first
+        if depth >= n_items or all(len(g) >= k for g in grouped):
+            return [g[:k] for g in grouped]
+        depth = min(n_items, depth * 4)

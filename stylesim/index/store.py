@@ -47,7 +47,7 @@ REFIT_FACTOR = 1.5
 ITEM_DTYPES: dict[str, str] = {
     "id": "int64",
     "path": "string",
-    "kind": "string",  # "image" (later also "frame")
+    "kind": "string",  # "image" or "frame" (of a video)
     "size": "int64",
     "mtime_ns": "int64",
     "sha256": "string",
@@ -56,6 +56,9 @@ ITEM_DTYPES: dict[str, str] = {
     "video": "string",  # for frames: the video file
     "time": "float64",  # for frames: seconds from the start
     "frame": "Int64",  # for frames: frame number
+    "duration": "float64",  # for frames: the video's duration (s)
+    "fps": "float64",  # for frames: the video's average frame rate
+    "sampling": "string",  # for frames: how the video was sampled (re-sampled when it changes)
 }
 SKIP_DTYPES: dict[str, str] = {"path": "string", "reason": "string", "size": "Int64", "mtime_ns": "Int64"}
 
@@ -175,7 +178,11 @@ class IndexStore:
                 self.vectors[name] = faiss.read_index(str(gen / f"{name}.faiss"))
             except RuntimeError as err:
                 raise StylesimError(f"{gen / (name + '.faiss')}: unreadable FAISS index ({str(err).splitlines()[0]})") from None
-        self.items = pd.read_parquet(gen / "items.parquet").set_index("id", drop=False)
+        items = pd.read_parquet(gen / "items.parquet")
+        for column, dtype in self.items.dtypes.items():  # columns added since the index was made
+            if column not in items:
+                items[column] = pd.Series([None] * len(items), dtype="object").astype(dtype)
+        self.items = items[list(self.items.columns)].set_index("id", drop=False)
         self.items.index.name = None
         self.skipped = pd.read_parquet(gen / "skipped.parquet")
         with np.load(gen / "stats.npz") as z:
@@ -218,7 +225,7 @@ class IndexStore:
         self._require_writable()
         shards = journal.pending_shards(self.root)
         all_ids, all_raw, all_rows = [], {n: [] for n in self.descriptors}, []
-        for path in shards:
+        for number, path in enumerate(shards):
             try:
                 ids, vectors, rows = journal.read_shard(path)
             except (OSError, ValueError, KeyError) as err:
@@ -227,7 +234,7 @@ class IndexStore:
             if not fresh.any():
                 continue
             all_ids.append(ids[fresh])
-            all_rows.append(rows.loc[fresh])
+            all_rows.append(rows.loc[fresh].assign(_shard=number))
             for name in self.descriptors:
                 all_raw[name].append(vectors[name][fresh])
         self._merged_shards = shards
@@ -235,9 +242,10 @@ class IndexStore:
             return 0
         ids = np.concatenate(all_ids)
         rows = pd.concat(all_rows, ignore_index=True)
-        # A later batch of the same path wins (the file changed between runs).
-        keep = ~rows["path"].duplicated(keep="last").to_numpy()
-        ids, rows = ids[keep], rows[keep].reset_index(drop=True)
+        # The latest shard holding a path wins (the file changed between runs); a video's
+        # frames are journalled together in one shard.
+        keep = (rows["_shard"] == rows.groupby("path")["_shard"].transform("max")).to_numpy()
+        ids, rows = ids[keep], rows[keep].drop(columns="_shard").reset_index(drop=True)
         raw = {name: np.concatenate(parts)[keep] for name, parts in all_raw.items()}
         replaced = self.items.index[self.items["path"].isin(set(rows["path"]))].to_numpy()
         self.remove(replaced)
