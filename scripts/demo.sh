@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# README quick start #1: install, build the sample collection (12 real photos x 7 looks), index
-# it into indexes/default, and search it by style and by content.
+# README quick start #1: install, build the sample collection (12 real photos x 7 looks, 3 short
+# videos), index it into indexes/default, and search it by style, by content and by video.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check -e '.[eval]'
 python3 scripts/sample_grid.py samples
+python3 scripts/sample_videos.py samples/clips
 stylesim index samples --index indexes/default || [ $? -eq 3 ]
 stylesim info --index indexes/default
 echo "== style of samples/pencil/coffee.jpg (any subject):" >&2
 stylesim search samples/pencil/coffee.jpg --by style -k 6 --index indexes/default
 echo "== content of samples/oil/chelsea.jpg (same subject, any look):" >&2
 stylesim search samples/oil/chelsea.jpg --by content -k 6 --index indexes/default
+echo "== videos whose frames show samples/photo/chelsea.jpg, with their best moments:" >&2
+stylesim search samples/photo/chelsea.jpg --by content --group-by video -k 3 --index indexes/default
