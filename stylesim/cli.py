@@ -1,4 +1,4 @@
-"""The ``stylesim`` command line: index, search, info, frame.
+"""The ``stylesim`` command line: index, search, info, frame, restyle.
 
 Data goes to stdout, progress and messages to stderr. Exit status: 0 success; 1 error (one
 line on stderr naming the file and what is wrong); 2 usage error; 3 ``index`` finished but
@@ -213,9 +213,141 @@ def frame(
     sys.stdout.write(f"{out}\n")
 
 
+class Method(str, Enum):
+    gatys = "gatys"
+    adain = "adain"
+
+
+class Optimiser(str, Enum):
+    lbfgs = "lbfgs"
+    adam = "adam"
+
+
+class Preserve(str, Enum):
+    luminance = "luminance"
+    stats = "stats"
+
+
+@app.command()
+@_reports_errors
+def restyle(
+    contents: List[str] = typer.Argument(..., help="Content images (or VIDEO@TIME frames)."),
+    style: Optional[List[str]] = typer.Option(None, "--style", "-s", help="Style image(s); several are blended (see --style-weights)."),
+    style_weights: Optional[List[float]] = typer.Option(None, "--style-weights", help="Blend weights, one per --style (normalised to sum 1)."),
+    style_like: Optional[str] = typer.Option(None, "--style-like", help="Find the styles: the --top images of --index that look most like this one, each rendered separately."),
+    top: int = typer.Option(3, "--top", min=1, help="With --style-like: how many retrieved styles."),
+    index_dir: Optional[Path] = IndexOption,
+    method: Method = typer.Option(Method.gatys, "--method", "-m", help="gatys (optimisation, any style, slow) or adain (feed-forward, needs the trained decoder)."),
+    size: int = typer.Option(512, "--size", help="Long side of the result in pixels (aspect ratio kept)."),
+    out: Path = typer.Option(Path("out"), "--out", "-o", help="Folder for the results and index.html (the contact sheet)."),
+    steps: int = typer.Option(300, "--steps", min=1, help="Gatys: optimisation steps (per pyramid level)."),
+    optimiser: Optimiser = typer.Option(Optimiser.lbfgs, "--optimiser", help="Gatys: lbfgs (the paper's) or adam."),
+    lr: Optional[float] = typer.Option(None, "--lr", help="Gatys: learning rate (default 1 for lbfgs, 0.01 for adam)."),
+    content_weight: float = typer.Option(1.0, "--content-weight", help="Gatys: content loss weight."),
+    style_weight: float = typer.Option(10.0, "--style-weight", help="Gatys: style loss weight (losses are layer-balanced, see README)."),
+    tv_weight: float = typer.Option(10.0, "--tv-weight", help="Gatys: total-variation weight (smoothness)."),
+    content_layer: str = typer.Option("relu4_2", "--content-layer", help="Gatys: content layer (Gatys et al. 2016)."),
+    style_layers: str = typer.Option("relu1_1,relu2_1,relu3_1,relu4_1,relu5_1", "--style-layers", help="Gatys: style layers, comma-separated (Gatys et al. 2016)."),
+    init: str = typer.Option("content", "--init", help="Gatys: start from content, noise, or an image file."),
+    seed: int = typer.Option(0, "--seed", help="Seed for the noise start (results repeat exactly with the same seed and settings)."),
+    deterministic: bool = typer.Option(False, "--deterministic", help="Use only deterministic torch kernels (slower on GPU; CPU runs repeat anyway)."),
+    style_scale: float = typer.Option(1.0, "--style-scale", help="Style image's long side relative to the result's: > 1 gives finer strokes, < 1 bigger ones."),
+    pyramid: Optional[str] = typer.Option(None, "--pyramid", help="Gatys: coarse-to-fine sizes, e.g. 256,512 (the last one is the result's size)."),
+    preserve_color: bool = typer.Option(False, "--preserve-color", help="Keep the content's colours."),
+    preserve_method: Preserve = typer.Option(Preserve.luminance, "--preserve-method", help="luminance (transfer brightness only) or stats (recolour the style to the content's colour statistics first)."),
+    alpha: float = typer.Option(1.0, "--alpha", min=0.0, max=1.0, help="AdaIN: 0 = content, 1 = full style."),
+    mask: Optional[str] = typer.Option(None, "--mask", help="AdaIN with two styles: the first goes where the mask is white, the second elsewhere."),
+    decoder: Optional[str] = typer.Option(None, "--decoder", help="AdaIN decoder file (default: the installed one, or $STYLESIM_ADAIN_DECODER)."),
+    device: str = DeviceOption,
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Render CONTENTS in the style of --style images, or of the images an index finds with
+    --style-like; writes one PNG per content x style set, and OUT/index.html to look at them."""
+    import torch
+
+    from stylesim.transfer.gatys import GatysSettings
+    from stylesim.transfer.pyramid import parse_pyramid
+    from stylesim.transfer.restyle import RestyleSettings, restyle as run_restyle, style_ref, styles_like
+
+    if bool(style) == bool(style_like):
+        raise StylesimError("give either --style IMAGE... or --style-like QUERY (with --index)")
+    if deterministic:
+        torch.use_deterministic_algorithms(True)
+    sizes = parse_pyramid(pyramid) if pyramid else ()
+    gatys = GatysSettings(
+        content_layer=content_layer, style_layers=tuple(x.strip() for x in style_layers.split(",") if x.strip()),
+        content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight, optimiser=optimiser.value,
+        steps=steps, learning_rate=lr, init=init, seed=seed, size=sizes[-1] if sizes else size, pyramid=sizes,
+        style_scale=style_scale, preserve_colour=preserve_method.value if preserve_color else None,
+    )
+    settings = RestyleSettings(method=method.value, out=out, gatys=gatys, alpha=alpha, mask=mask, decoder=decoder, device=device)
+    if style_like:
+        sets = [[ref] for ref in styles_like(style_like, index_dir, top, contents, device)]
+        weights = None
+        for ref in (r for group in sets for r in group):
+            err.print(f"style: {ref.spec} (score {ref.score:.3f})")
+    else:
+        sets = [[style_ref(s) for s in style]]
+        weights = style_weights or None
+    levels = len(gatys.sizes) if method == Method.gatys else 1
+    steps_per_job = steps * levels if method == Method.gatys else 1
+    progress = _progress(quiet)  # started with the first job, after the inputs are checked
+    task = progress.add_task("restyle", total=None)
+    status = {"name": ""}
+
+    def on_job(job: int, total: int, name: str) -> None:
+        progress.start()
+        status["name"] = f"[{job}/{total}] {name}"
+        progress.update(task, description=status["name"], total=total * steps_per_job, completed=(job - 1) * steps_per_job)
+
+    def on_step(level: int, step: int, losses: dict) -> None:
+        progress.update(task, advance=1, description=f"{status['name']}  loss {losses['total']:.4g}")
+
+    try:
+        outputs, sheet = run_restyle(contents, sets, weights, settings, on_job, on_step)
+    finally:
+        progress.stop()
+    for o in outputs:
+        ratios = ", ".join(f"{r:.2f}" for r in o.style_ratio.values())
+        err.print(f"{o.path.name}: {o.seconds:.1f} s, style distance / content's {ratios}, structure {o.structure:.3f}")
+    err.print(f"contact sheet: {sheet}")
+    sys.stdout.write("".join(f"{o.path}\n" for o in outputs))
+
+
+MULTI_VALUE_OPTIONS = {"restyle": ("--style", "-s", "--style-weights")}
+
+
+def expand_multi_value_options(argv: list[str]) -> list[str]:
+    """Let ``--style a.jpg b.jpg`` mean ``--style a.jpg --style b.jpg`` (the values run to the
+    next option), as users write it; click itself takes one value per option."""
+    if not argv or argv[0] not in MULTI_VALUE_OPTIONS:
+        return argv
+    names = MULTI_VALUE_OPTIONS[argv[0]]
+    out, current = [argv[0]], None
+    for token in argv[1:]:
+        if token in names:
+            current = token
+            continue
+        if token.startswith("-") and not _is_number(token):
+            current = None
+        elif current is not None:
+            out += [current, token]
+            continue
+        out.append(token)
+    return out
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+        return True
+    except ValueError:
+        return False
+
+
 def main() -> None:
     try:
-        app()
+        app(args=expand_multi_value_options(sys.argv[1:]))
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(EXIT_INTERRUPTED)

@@ -75,11 +75,18 @@ def to_model_input(
     if x.ndim != 4 or x.shape[-1] != 3:
         raise ValueError(f"expected (N, H, W, 3) RGB pixels, got shape {tuple(x.shape)}")
     x = x.to(device=device, non_blocking=True).permute(0, 3, 1, 2).float()
+    return normalise_rgb(x / 255.0, preprocessing).contiguous()
+
+
+def normalise_rgb(x: torch.Tensor, preprocessing: Preprocessing) -> torch.Tensor:
+    """Differentiable: float RGB in [0, 1], shape (N, 3, H, W), to the network's input
+    (channel order, scale, mean and std of ``preprocessing``). Used directly by the style
+    transfer, which optimises images in [0, 1]."""
     if preprocessing.channel_order == "BGR":
         x = x.flip(1)
     elif preprocessing.channel_order != "RGB":
         raise ValueError(f"unknown channel order {preprocessing.channel_order!r}")
-    x = x * (preprocessing.scale / 255.0)
-    mean = torch.tensor(preprocessing.mean, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(preprocessing.std, device=x.device).view(1, 3, 1, 1)
-    return ((x - mean) / std).contiguous()
+    x = x * preprocessing.scale
+    mean = torch.tensor(preprocessing.mean, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    std = torch.tensor(preprocessing.std, device=x.device, dtype=x.dtype).view(1, 3, 1, 1)
+    return (x - mean) / std

@@ -1,0 +1,232 @@
+"""AdaIN style transfer (Huang & Belongie 2017, "Arbitrary Style Transfer in Real-time with
+Adaptive Instance Normalization"): encoder f = VGG19 to relu4_1, the AdaIN operation, and a
+decoder g trained to invert f:
+
+    AdaIN(x, y) = sigma(y) (x - mu(x)) / sigma(x) + mu(y)                  eq. 8
+    T(c, s, alpha) = g( alpha AdaIN(f(c), f(s)) + (1 - alpha) f(c) )      eq. 14
+    interpolation:  g( sum_k w_k AdaIN(f(c), f(s_k)) ),  sum_k w_k = 1    sec. 7.2
+    spatial control: AdaIN on the masked regions separately, each with its own style
+
+mu and sigma are per-channel statistics over space (``descriptors.adain.channel_mean_std``).
+
+The decoder mirrors the encoder (ReflectionPad + 3x3 conv + ReLU, nearest x2 upsampling, no
+normalisation layers; 512 -> 256 | up | 256 x 3, 256 -> 128 | up | 128, 128 -> 64 | up | 64,
+64 -> 3), ~3.5 M parameters, and outputs RGB in [0, 1]. Its weights are trained by the project
+on a GPU (a separate issue); ``load_decoder`` refuses anything but a verified file.
+
+Decoder file: ``adain_decoder.pt`` (``torch.save`` of {"format", "version", "encoder":
+{"weights_sha256", "layer", "padding"}, "state_dict"}) with ``adain_decoder.json`` beside it
+({"sha256": of the .pt file, "trained": notes}). Loading checks the hash, the format, every
+tensor's name and shape, and that the encoder weights are the ones it was trained against.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from stylesim.descriptors.adain import channel_mean_std
+from stylesim.encoding import VGG19Encoder
+from stylesim.encoding.preprocess import normalise_rgb
+from stylesim.errors import StylesimError
+from stylesim.transfer.colour import PRESERVE_METHODS, keep_luminance, match_colour_statistics
+from stylesim.transfer.image import shape_for, to_image, to_tensor
+from stylesim.transfer.losses import blend
+
+DECODER_FORMAT = "stylesim-adain-decoder"
+DECODER_VERSION = 1
+ADAIN_LAYER = "relu4_1"
+DEFAULT_DECODER = Path(__file__).resolve().parent / "weights" / "adain_decoder.pt"
+DECODER_ENV = "STYLESIM_ADAIN_DECODER"
+
+
+class DecoderMissingError(StylesimError):
+    """No AdaIN decoder is installed; the message says where it was looked for and what to do."""
+
+
+# ----------------------------------------------------------------------------- the operation
+def adain(content: torch.Tensor, style: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """AdaIN(x, y) (eq. 8) for features (N, C, H, W); ``style`` may have another size."""
+    c_mean, c_std = channel_mean_std(content, eps)
+    s_mean, s_std = channel_mean_std(style, eps)
+    normalised = (content - c_mean[..., None, None]) / c_std[..., None, None]
+    return normalised * s_std[..., None, None] + s_mean[..., None, None]
+
+
+def masked_adain(content: torch.Tensor, style: torch.Tensor, mask: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """AdaIN inside ``mask`` only: the content's statistics are taken over the masked positions
+    and the result is defined there (zero elsewhere). ``mask`` is (N, 1, H, W) in {0, 1}."""
+    weight = mask / mask.sum(dim=(2, 3), keepdim=True).clamp_min(1.0)
+    mean = (content * weight).sum(dim=(2, 3), keepdim=True)
+    std = (((content - mean) ** 2 * weight).sum(dim=(2, 3), keepdim=True) + eps).sqrt()
+    s_mean, s_std = channel_mean_std(style, eps)
+    return mask * ((content - mean) / std * s_std[..., None, None] + s_mean[..., None, None])
+
+
+def stylised_features(
+    content: torch.Tensor,
+    styles: Sequence[torch.Tensor],
+    weights: Sequence[float],
+    alpha: float = 1.0,
+    mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The decoder's input: alpha * target + (1 - alpha) * f(c) (eq. 14). Without a mask the
+    target is the weighted interpolation of AdaIN(f(c), f(s_k)); with a mask (two styles) it is
+    AdaIN with style 1 inside the mask and style 2 outside."""
+    if not 0.0 <= alpha <= 1.0:
+        raise StylesimError(f"--alpha must be between 0 and 1, got {alpha}")
+    if mask is None:
+        target = blend([adain(content, s) for s in styles], weights)
+    else:
+        if len(styles) != 2:
+            raise StylesimError(f"a mask takes exactly two styles (inside, outside), got {len(styles)}")
+        m = F.interpolate(mask, size=content.shape[-2:], mode="nearest")
+        target = masked_adain(content, styles[0], m) + masked_adain(content, styles[1], 1.0 - m)
+    return alpha * target + (1.0 - alpha) * content
+
+
+# ----------------------------------------------------------------------------- the decoder
+def _block(c_in: int, c_out: int, relu: bool = True) -> list[nn.Module]:
+    layers: list[nn.Module] = [nn.ReflectionPad2d(1), nn.Conv2d(c_in, c_out, 3)]
+    return layers + [nn.ReLU()] if relu else layers
+
+
+class AdaINDecoder(nn.Module):
+    """relu4_1 features (N, 512, H/8, W/8) -> RGB (N, 3, H, W) in [0, 1] (the architecture of
+    Huang & Belongie's decoder; sigmoid-free, clamped at inference)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        up = lambda: nn.Upsample(scale_factor=2, mode="nearest")  # noqa: E731
+        self.net = nn.Sequential(
+            *_block(512, 256), up(),
+            *_block(256, 256), *_block(256, 256), *_block(256, 256), *_block(256, 128), up(),
+            *_block(128, 128), *_block(128, 64), up(),
+            *_block(64, 64), *_block(64, 3, relu=False),
+        )
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.net(features)
+
+
+@dataclass
+class DecoderFile:
+    path: Path
+    sha256: str
+    encoder_sha256: str
+    padding: str
+
+
+def decoder_path(explicit: str | Path | None = None) -> Path:
+    """``--decoder``, else ``$STYLESIM_ADAIN_DECODER``, else the packaged location."""
+    return Path(explicit or os.environ.get(DECODER_ENV) or DEFAULT_DECODER).expanduser()
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_suffix(".json")
+
+
+def save_decoder(decoder: AdaINDecoder, path: Path, encoder_sha256: str, padding: str, notes: dict | None = None) -> DecoderFile:
+    """Write a decoder and its sidecar (hash and training notes) in the verified format."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in decoder.state_dict().items()}
+    torch.save({"format": DECODER_FORMAT, "version": DECODER_VERSION, "encoder": {"weights_sha256": encoder_sha256, "layer": ADAIN_LAYER, "padding": padding}, "state_dict": state}, path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    _sidecar(path).write_text(json.dumps({"sha256": digest, "trained": notes or {}}, indent=2) + "\n")
+    return DecoderFile(path, digest, encoder_sha256, padding)
+
+
+def load_decoder(path: str | Path | None, encoder_sha256: str, device: torch.device | str = "cpu") -> tuple[AdaINDecoder, DecoderFile]:
+    """The verified decoder at ``decoder_path(path)``; DecoderMissingError if there is none,
+    StylesimError naming the file and the problem if it does not verify."""
+    file = decoder_path(path)
+    if not file.is_file():
+        raise DecoderMissingError(
+            f"no AdaIN decoder is installed ({file} does not exist). Its weights are trained by the project on a GPU "
+            f"and have not been shipped yet; put a trained decoder there (or pass --decoder FILE.pt, or set ${DECODER_ENV}), "
+            f"or use --method gatys, which needs no trained weights"
+        )
+    sidecar = _sidecar(file)
+    if not sidecar.is_file():
+        raise StylesimError(f"{file}: no {sidecar.name} beside it with the file's sha256; refusing an unverified decoder")
+    try:
+        expected = json.loads(sidecar.read_text())["sha256"]
+    except (ValueError, KeyError) as err:
+        raise StylesimError(f"{sidecar}: unreadable ({err})") from None
+    digest = hashlib.sha256(file.read_bytes()).hexdigest()
+    if digest != expected:
+        raise StylesimError(f"{file}: sha256 {digest[:12]} does not match {sidecar.name} ({str(expected)[:12]}); the file is damaged or was replaced")
+    try:
+        blob = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad file
+        raise StylesimError(f"{file}: not a decoder file ({err})") from None
+    if not isinstance(blob, dict) or blob.get("format") != DECODER_FORMAT or blob.get("version") != DECODER_VERSION:
+        raise StylesimError(f"{file}: not a {DECODER_FORMAT} version {DECODER_VERSION} file")
+    meta = blob.get("encoder", {})
+    if meta.get("weights_sha256") != encoder_sha256:
+        raise StylesimError(
+            f"{file}: trained against encoder weights {str(meta.get('weights_sha256'))[:12]}, but the encoder in use has {encoder_sha256[:12]}"
+        )
+    decoder = AdaINDecoder()
+    wanted = {k: tuple(v.shape) for k, v in decoder.state_dict().items()}
+    state = blob.get("state_dict", {})
+    got = {k: tuple(v.shape) for k, v in state.items()}
+    if got != wanted:
+        diff = sorted(set(wanted.items()) ^ set(got.items()))[:3]
+        raise StylesimError(f"{file}: tensor names or shapes differ from the decoder architecture (e.g. {diff})")
+    decoder.load_state_dict(state)
+    decoder.requires_grad_(False).eval().to(device)
+    return decoder, DecoderFile(file, digest, encoder_sha256, str(meta.get("padding", "zeros")))
+
+
+# ----------------------------------------------------------------------------- the transfer
+@torch.no_grad()
+def adain_transfer(
+    encoder: VGG19Encoder,
+    decoder: AdaINDecoder,
+    content: Image.Image,
+    styles: Sequence[Image.Image],
+    style_weights: Sequence[float] | None = None,
+    size: int = 512,
+    alpha: float = 1.0,
+    preserve_colour: str | None = None,
+    mask: Image.Image | None = None,
+    style_scale: float = 1.0,
+) -> Image.Image:
+    """Render ``content`` (long side ``size``, aspect kept) in ``styles``; see the module doc."""
+    if preserve_colour not in (None, *PRESERVE_METHODS):
+        raise StylesimError(f"unknown colour preservation {preserve_colour!r}; use {' or '.join(PRESERVE_METHODS)}")
+    if not styles:
+        raise StylesimError("give at least one style image")
+    weights = list(style_weights) if style_weights is not None else [1.0] * len(styles)
+    device = encoder.device
+    shape = shape_for(*content.size, size)
+    shape = (max(8, shape[0] // 8 * 8), max(8, shape[1] // 8 * 8))  # the decoder upsamples x8
+    c = to_tensor(content, shape, device)
+    style_long = max(16, round(max(shape) * style_scale))
+    s = [to_tensor(img, shape_for(*img.size, style_long), device) for img in styles]
+    if preserve_colour == "stats":
+        s = [match_colour_statistics(x, c) for x in s]
+
+    def f(x: torch.Tensor) -> torch.Tensor:
+        return encoder(normalise_rgb(x, encoder.preprocessing))[ADAIN_LAYER]
+
+    m = None
+    if mask is not None:
+        m = to_tensor(mask.convert("L").convert("RGB"), shape, device)[:, :1].round()
+    t = stylised_features(f(c), [f(x) for x in s], weights, alpha, m)
+    out = decoder(t.contiguous()).clamp(0, 1)
+    if out.shape[-2:] != c.shape[-2:]:
+        out = F.interpolate(out, size=c.shape[-2:], mode="bilinear", align_corners=False)
+    if preserve_colour == "luminance":
+        out = keep_luminance(out, c)
+    return to_image(out)
