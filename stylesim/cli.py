@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from stylesim.errors import StylesimError
+from stylesim.transfer import defaults as _gatys  # defaults shown in --help (no torch import)
 
 EXIT_SKIPPED = 3
 EXIT_INTERRUPTED = 130
@@ -243,9 +244,9 @@ def restyle(
     steps: int = typer.Option(300, "--steps", min=1, help="Gatys: optimisation steps (per pyramid level)."),
     optimiser: Optimiser = typer.Option(Optimiser.lbfgs, "--optimiser", help="Gatys: lbfgs (the paper's) or adam."),
     lr: Optional[float] = typer.Option(None, "--lr", help="Gatys: learning rate (default 1 for lbfgs, 0.01 for adam)."),
-    content_weight: float = typer.Option(1.0, "--content-weight", help="Gatys: content loss weight."),
-    style_weight: float = typer.Option(10.0, "--style-weight", help="Gatys: style loss weight (losses are layer-balanced, see README)."),
-    tv_weight: float = typer.Option(10.0, "--tv-weight", help="Gatys: total-variation weight (smoothness)."),
+    content_weight: float = typer.Option(_gatys.CONTENT_WEIGHT, "--content-weight", help="Gatys: content loss weight."),
+    style_weight: float = typer.Option(_gatys.STYLE_WEIGHT, "--style-weight", help="Gatys: style loss weight (losses are layer-balanced, see README)."),
+    tv_weight: float = typer.Option(_gatys.TV_WEIGHT, "--tv-weight", help="Gatys: total-variation weight (smoothness)."),
     content_layer: str = typer.Option("relu4_2", "--content-layer", help="Gatys: content layer (Gatys et al. 2016)."),
     style_layers: str = typer.Option("relu1_1,relu2_1,relu3_1,relu4_1,relu5_1", "--style-layers", help="Gatys: style layers, comma-separated (Gatys et al. 2016)."),
     init: str = typer.Option("content", "--init", help="Gatys: start from content, noise, or an image file."),

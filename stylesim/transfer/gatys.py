@@ -8,9 +8,9 @@ Defaults and their sources:
 - L-BFGS with learning rate 1 (one iteration per step): the paper's optimiser and the default
   of every mature implementation (Johnson's neural-style, pystiche); Adam (lr 0.01 on pixels
   in [0, 1]) as the alternative.
-- weights a = 1, b = STYLE_WEIGHT, t = TV_WEIGHT: chosen on this project's encoder (the
-  original Caffe VGG19, inputs 0..255, max pooling) with ``scripts/eval_transfer.py``; the
-  paper's a/b = 1e-3..1e-4 refers to its own loss scales (sum, not mean; rescaled weights).
+- weights a = 1, b = 10, t = 10 (``transfer.defaults``, where the measurement is): the
+  paper's a/b = 1e-3..1e-4 refers to its own loss scales (sum, not mean; a rescaled network),
+  ours are relative errors (``transfer.losses``).
 - image stays in [0, 1]: clamped after every Adam step; L-BFGS runs free and the result is
   clamped (clamping inside L-BFGS breaks its curvature pairs).
 """
@@ -29,13 +29,12 @@ from stylesim.encoding import VGG19Encoder
 from stylesim.encoding.layers import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, layer_index
 from stylesim.encoding.preprocess import normalise_rgb
 from stylesim.errors import StylesimError
+from stylesim.transfer.defaults import CONTENT_WEIGHT, STYLE_WEIGHT, TV_WEIGHT
 from stylesim.transfer.colour import PRESERVE_METHODS, keep_luminance, match_colour_statistics
 from stylesim.transfer.image import load_image, shape_for, to_image, to_tensor
 from stylesim.transfer.losses import ContentLoss, GramStyleLoss, TotalVariationLoss
 from stylesim.transfer.pyramid import level_shapes, resample
 
-STYLE_WEIGHT = 1e-2
-TV_WEIGHT = 10.0
 OPTIMISERS = ("lbfgs", "adam")
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.01}
 
@@ -44,7 +43,7 @@ DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.01}
 class GatysSettings:
     content_layer: str = GATYS_CONTENT_LAYER
     style_layers: tuple[str, ...] = GATYS_STYLE_LAYERS
-    content_weight: float = 1.0
+    content_weight: float = CONTENT_WEIGHT
     style_weight: float = STYLE_WEIGHT
     tv_weight: float = TV_WEIGHT
     optimiser: str = "lbfgs"

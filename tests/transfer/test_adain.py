@@ -1,0 +1,100 @@
+"""AdaIN: the operation against its formula, interpolation, masks, and the decoder loader
+(verification, the no-decoder message). No trained decoder exists yet, so nothing here judges
+AdaIN output quality."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from stylesim.cli import app
+from stylesim.descriptors.adain import channel_mean_std
+from stylesim.encoding import resolve_weights
+from stylesim.errors import StylesimError
+from stylesim.transfer.adain import AdaINDecoder, DecoderMissingError, adain, load_decoder, masked_adain, save_decoder, stylised_features
+
+g = torch.Generator().manual_seed(1)
+
+
+def feats(h=6, w=8):
+    return torch.rand((1, 16, h, w), generator=g) * 4 + torch.rand((1, 16, 1, 1), generator=g)
+
+
+def test_adain_gives_the_content_the_style_statistics():
+    c, s = feats(), feats(5, 5)
+    out = adain(c, s)
+    (m_out, s_out), (m_s, s_s) = channel_mean_std(out), channel_mean_std(s)
+    assert torch.allclose(m_out, m_s, atol=1e-4) and torch.allclose(s_out, s_s, atol=1e-3)
+    # the normalised pattern is the content's
+    zc = (c - c.mean((2, 3), keepdim=True)) / c.std((2, 3), unbiased=False, keepdim=True)
+    zo = (out - out.mean((2, 3), keepdim=True)) / out.std((2, 3), unbiased=False, keepdim=True)
+    assert torch.allclose(zc, zo, atol=1e-3)
+
+
+def test_alpha_and_interpolation():
+    c, s1, s2 = feats(), feats(), feats()
+    assert torch.allclose(stylised_features(c, [s1], [1.0], alpha=0.0), c)
+    assert torch.allclose(stylised_features(c, [s1, s2], [3, 1]), 0.75 * adain(c, s1) + 0.25 * adain(c, s2), atol=1e-5)
+    half = stylised_features(c, [s1], [1.0], alpha=0.5)
+    assert torch.allclose(half, 0.5 * adain(c, s1) + 0.5 * c, atol=1e-5)
+    with pytest.raises(StylesimError):
+        stylised_features(c, [s1], [1.0], alpha=1.5)
+
+
+def test_mask_gives_each_region_its_own_style():
+    c, s1, s2 = feats(8, 8), feats(), feats()
+    mask = torch.zeros((1, 1, 8, 8))
+    mask[..., :, :4] = 1
+    out = stylised_features(c, [s1, s2], [1, 1], mask=mask)
+    left, right = out[..., :, :4], out[..., :, 4:]
+    assert torch.allclose(channel_mean_std(left)[0], channel_mean_std(s1)[0], atol=1e-4)
+    assert torch.allclose(channel_mean_std(right)[0], channel_mean_std(s2)[0], atol=1e-4)
+    assert torch.allclose(masked_adain(c, s1, mask)[..., 4:], torch.zeros_like(right))
+
+
+def test_decoder_architecture():
+    decoder = AdaINDecoder()
+    assert 3.4e6 < sum(p.numel() for p in decoder.parameters()) < 3.6e6
+    assert decoder(torch.zeros((1, 512, 4, 5))).shape == (1, 3, 32, 40)
+
+
+def test_no_decoder_is_a_clear_error_and_writes_nothing(tmp_path):
+    with pytest.raises(DecoderMissingError, match="no AdaIN decoder is installed"):
+        load_decoder(tmp_path / "none.pt", "x")
+    from tests.conftest import photo
+    from PIL import Image
+
+    Image.fromarray(photo("chelsea", 64)).save(tmp_path / "c.png")
+    Image.fromarray(photo("coffee", 64)).save(tmp_path / "s.png")
+    result = CliRunner().invoke(app, ["restyle", str(tmp_path / "c.png"), "--style", str(tmp_path / "s.png"), "--method", "adain",
+                                      "--decoder", str(tmp_path / "none.pt"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "no AdaIN decoder is installed" in result.output and "--method gatys" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_decoder_file_is_verified(tmp_path):
+    sha = resolve_weights().sha256
+    path = tmp_path / "adain_decoder.pt"
+    save_decoder(AdaINDecoder(), path, sha, "reflect", {"note": "untrained, for the loader test"})
+    start = time.perf_counter()
+    decoder, info = load_decoder(path, sha)
+    assert time.perf_counter() - start < 2.0 and info.padding == "reflect" and isinstance(decoder, AdaINDecoder)
+    with pytest.raises(StylesimError, match="trained against encoder weights"):
+        load_decoder(path, "0" * 64)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(StylesimError, match="does not match"):
+        load_decoder(path, sha)
+    wrong = AdaINDecoder()
+    wrong.net[1] = torch.nn.Conv2d(512, 128, 3)
+    save_decoder(wrong, path, sha, "reflect")
+    with pytest.raises(StylesimError, match="shapes differ"):
+        load_decoder(path, sha)
+    path.with_suffix(".json").unlink()
+    with pytest.raises(StylesimError, match="unverified"):
+        load_decoder(path, sha)
