@@ -28,8 +28,26 @@ PHOTOS: tuple[str, ...] = (
 )
 
 
+def extra_photos() -> tuple[str, ...]:
+    """Names (``mate:<name>``) of the 12 nature photos of Debian's mate-backgrounds, fetched
+    and cached by debian_data.py; DataUnavailable where apt cannot fetch them."""
+    from debian_data import mate_nature_photos
+
+    return tuple(f"mate:{name}" for name, _ in mate_nature_photos())
+
+
 def load_photo(name: str, size: int) -> np.ndarray:
-    """uint8 RGB array of a scikit-image sample photo, long side ``size``."""
+    """uint8 RGB array of a scikit-image sample photo (or ``mate:<name>``, see
+    ``extra_photos``), long side ``size``."""
+    if name.startswith("mate:"):
+        from debian_data import mate_nature_photos
+
+        path = dict(mate_nature_photos())[name[5:]]
+        with Image.open(path) as pil:
+            pil.draft("RGB", (size, size))
+            pil = pil.convert("RGB")
+            pil.thumbnail((size, size), Image.Resampling.LANCZOS)
+            return np.asarray(pil)
     from skimage import data
 
     img = getattr(data, name)()
@@ -99,7 +117,7 @@ def build_grid(out: Path, photos: tuple[str, ...] = PHOTOS, looks: tuple[str, ..
     for photo in photos:
         img = load_photo(photo, size)
         for look in looks:
-            path = out / look / f"{photo}.jpg"
+            path = out / look / f"{photo.replace('mate:', 'mate-')}.jpg"
             path.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(LOOKS[look](img)).save(path, quality=92)
             rows.append((path, look, photo))

@@ -1,4 +1,4 @@
-"""The ``stylesim`` command line: index, search, info, frame, restyle.
+"""The ``stylesim`` command line: index, search, info, frame, restyle, eval.
 
 Data goes to stdout, progress and messages to stderr. Exit status: 0 success; 1 error (one
 line on stderr naming the file and what is wrong); 2 usage error; 3 ``index`` finished but
@@ -214,6 +214,31 @@ def frame(
     sys.stdout.write(f"{out}\n")
 
 
+@app.command("eval")
+@_reports_errors
+def evaluate(
+    folder: Path = typer.Argument(..., help="A labelled collection."),
+    labels: Optional[Path] = typer.Argument(None, help="CSV with columns path,style,content (default FOLDER/labels.csv); either label may be empty."),
+    size: int = typer.Option(256, "--size", help="Encoder input size, as for index."),
+    as_json: Optional[Path] = typer.Option(None, "--json", help="Also write the report as JSON here."),
+    uncompressed: bool = typer.Option(False, "--uncompressed", help="Add the uncompressed Gram vector (a second encoding pass)."),
+    sweep_compression: bool = typer.Option(False, "--sweep-compression", help="Gram sketch sizes 256..4096 against quality and bytes."),
+    sweep_fusion: bool = typer.Option(False, "--sweep-fusion", help="Rank every gram/adain/colour weighting of --by style."),
+    device: str = DeviceOption,
+) -> None:
+    """Measure style and content retrieval on FOLDER: P@1, P@5, mAP@10, CSD mAP@10, Recall@10
+    and leakage per descriptor, with colour-histogram and thumbnail baselines."""
+    from stylesim.evaluation.harness import evaluate_collection, render_report
+
+    report = evaluate_collection(
+        folder, labels or folder / "labels.csv", size=size, uncompressed=uncompressed, compression=sweep_compression,
+        fusion=sweep_fusion, device=device, log=lambda m: err.print(m),
+    )
+    sys.stdout.write(render_report(report))
+    if as_json:
+        as_json.write_text(json.dumps(report, indent=2) + "\n")
+
+
 class Method(str, Enum):
     gatys = "gatys"
     adain = "adain"
@@ -273,6 +298,9 @@ def restyle(
     if bool(style) == bool(style_like):
         raise StylesimError("give either --style IMAGE... or --style-like QUERY (with --index)")
     if deterministic:
+        import os
+
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # required by deterministic cuBLAS
         torch.use_deterministic_algorithms(True)
     sizes = parse_pyramid(pyramid) if pyramid else ()
     gatys = GatysSettings(

@@ -1,0 +1,231 @@
+"""Retrieval evaluation of a labelled collection (``stylesim eval``, scripts/eval_retrieval.py).
+
+The collection is indexed into a temporary index through the real pipeline (decode, encode,
+collection standardisation, float16 storage); every labelled item then queries all the others.
+For every descriptor the index stores (gram, adain, content, colour), the fused ``style``, and
+two baselines computed here (``thumbnail``: an 8x8 RGB thumbnail, centred, cosine; the colour
+histogram is the ``colour`` descriptor), it reports for each label (style, content): P@1, P@5,
+mAP@10 (AP truncated at 10), CSD's mAP@10 (mean of P@1..P@10), Recall@10 and leakage@5 (P@5
+measured with the other label). Items with an empty label are in the database but do not
+query for that label.
+
+Optional: ``gram (uncompressed)`` (the full Gram vector, centred, float32, in memory), a
+compression sweep (count sketches of the full vector to 256..4096 dims, float16, centred), and
+a fusion-weight sweep.
+"""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from PIL import Image
+
+from stylesim.collection.decode import decode_for_encoding
+from stylesim.descriptors import STYLE_FUSION
+from stylesim.descriptors.gram import gram_vector
+from stylesim.descriptors.sketch import CountSketch
+from stylesim.errors import StylesimError
+from stylesim.evaluation.metrics import average_precision_at_k, evaluate_rankings, ranking_from_scores
+from stylesim.index.codec import all_vectors
+from stylesim.index.store import IndexStore
+
+COMPRESSION_DIMS = (256, 512, 1024, 2048, 4096)
+THUMBNAIL_SIDE = 8
+
+
+@dataclass
+class Labelled:
+    paths: list[str]
+    styles: np.ndarray  # object array, "" = not a style query
+    contents: np.ndarray
+
+
+def read_labels(folder: Path, labels_csv: Path, unlabelled_styles: set[str] = frozenset()) -> Labelled:
+    """Rows of ``labels_csv`` (``path,style,content``; paths relative to ``folder``)."""
+    if not labels_csv.is_file():
+        raise StylesimError(f"{labels_csv}: labels file not found (CSV with columns path,style,content)")
+    paths, styles, contents = [], [], []
+    with open(labels_csv, newline="") as f:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames or "path" not in reader.fieldnames:
+            raise StylesimError(f"{labels_csv}: needs a header with columns path,style,content")
+        for row in reader:
+            path = Path(row["path"])
+            paths.append(str(path if path.is_absolute() else (folder / path).resolve()))
+            style = (row.get("style") or "").strip()
+            styles.append("" if style in unlabelled_styles else style)
+            contents.append((row.get("content") or "").strip())
+    if not paths:
+        raise StylesimError(f"{labels_csv}: no rows")
+    return Labelled(paths, np.array(styles, dtype=object), np.array(contents, dtype=object))
+
+
+def stored_similarities(index_dir: Path, paths: list[str]) -> dict[str, np.ndarray]:
+    """(n, n) cosine matrices per stored descriptor, rows in ``paths`` order, plus the fused
+    ``style`` with the search weights."""
+    store = IndexStore.open(index_dir)
+    by_path = {p: i for i, p in zip(store.items.index, store.items["path"])}
+    missing = [p for p in paths if p not in by_path]
+    if missing:
+        raise StylesimError(f"{missing[0]}: labelled but not indexed ({len(missing)} such files; see the skipped files)")
+    wanted = np.array([by_path[p] for p in paths])
+    sims = {}
+    for name, index in store.vectors.items():
+        ids, vecs = all_vectors(index)
+        pos = {int(i): j for j, i in enumerate(ids)}
+        v = vecs[[pos[int(i)] for i in wanted]].astype(np.float64)
+        sims[name] = v @ v.T
+    sims["style"] = sum(w * sims[n] for n, w in STYLE_FUSION.items() if n in sims)
+    return sims
+
+
+def centred_cosine(vectors: np.ndarray) -> np.ndarray:
+    v = np.asarray(vectors, np.float64)
+    v = v - v.mean(axis=0)
+    v /= np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    return v @ v.T
+
+
+def thumbnail_similarity(paths: list[str], side: int = THUMBNAIL_SIDE) -> np.ndarray:
+    """Baseline: cosine of centred side x side RGB thumbnails."""
+    vectors = []
+    for p in paths:
+        with Image.open(p) as img:
+            vectors.append(np.asarray(img.convert("RGB").resize((side, side), Image.Resampling.BOX), np.float64).ravel())
+    return centred_cosine(np.stack(vectors))
+
+
+def raw_gram_vectors(paths: list[str], index_dir: Path, size: int, device: str = "cpu") -> np.ndarray:
+    """The uncompressed Gram vectors (the gram descriptor's input) of ``paths``."""
+    from stylesim import api
+
+    store = IndexStore.open(index_dir)
+    extractor = api.make_extractor(store.manifest, device)
+    layers = store.descriptors["gram"].layers
+    out = []
+    for p in paths:
+        features = extractor.encoder.encode(decode_for_encoding(p, size).pixels)
+        out.append(gram_vector(features, layers).cpu().numpy()[0])
+    return np.stack(out)
+
+
+def compression_sweep(raw: np.ndarray, labels: Labelled, dims=COMPRESSION_DIMS, seed: int = 0) -> list[dict]:
+    """Style metrics of the gram vector sketched to each size, stored in float16, centred."""
+    x = torch.from_numpy(raw.astype(np.float32))
+    rows = []
+    for dim in dims:
+        sketch = CountSketch(x.shape[1], dim, seed)(x).numpy().astype(np.float16).astype(np.float64)
+        metrics = evaluate_rankings(ranking_from_scores(centred_cosine(sketch)), labels.styles, labels.contents)
+        rows.append({"dim": dim, "bytes_per_item": 2 * dim, **metrics})
+    metrics = evaluate_rankings(ranking_from_scores(centred_cosine(raw)), labels.styles, labels.contents)
+    rows.append({"dim": raw.shape[1], "bytes_per_item": 4 * raw.shape[1], **metrics})
+    return rows
+
+
+def evaluate(sims: dict[str, np.ndarray], labels: Labelled) -> dict[str, dict[str, dict[str, float]]]:
+    out = {}
+    for name, s in sims.items():
+        ranking = ranking_from_scores(s)
+        out[name] = {
+            "style": evaluate_rankings(ranking, labels.styles, labels.contents),
+            "content": evaluate_rankings(ranking, labels.contents, labels.styles),
+        }
+    return out
+
+
+def per_label(sims: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """mAP@10 of the queries of each label value."""
+    ranking = ranking_from_scores(sims)
+    out = {}
+    for value in sorted(set(labels) - {""}):
+        queries = np.where(labels == value)[0]
+        if len(queries) < 2:
+            continue
+        out[value] = float(np.mean([average_precision_at_k(labels[ranking[q]] == value, 10, len(queries) - 1) for q in queries]))
+    return out
+
+
+def sweep_fusion(sims: dict[str, np.ndarray], labels: Labelled) -> list[tuple[tuple[float, float, float], dict]]:
+    """Style metrics of every weighting w_gram + w_adain + w_colour = 1 on a 0.1 grid, best first."""
+    out = []
+    for g in range(11):
+        for a in range(11 - g):
+            w = (g / 10, a / 10, (10 - g - a) / 10)
+            fused = w[0] * sims["gram"] + w[1] * sims["adain"] + w[2] * sims["colour"]
+            out.append((w, evaluate_rankings(ranking_from_scores(fused), labels.styles, labels.contents)))
+    return sorted(out, key=lambda x: -x[1].get("mAP@10", 0.0))
+
+
+def evaluate_collection(
+    folder: Path,
+    labels_csv: Path,
+    size: int = 256,
+    unlabelled_styles: set[str] = frozenset(),
+    uncompressed: bool = True,
+    compression: bool = False,
+    fusion: bool = False,
+    device: str = "cpu",
+    log: Callable[[str], None] = lambda _: None,
+) -> dict:
+    """Index ``folder`` into a temporary index and measure it; returns a JSON-able report."""
+    from stylesim import api
+
+    labels = read_labels(folder, labels_csv, unlabelled_styles)
+    report: dict = {"folder": str(folder), "size": size, "n": len(labels.paths),
+                    "styles": len(set(labels.styles) - {""}), "contents": len(set(labels.contents) - {""})}
+    with tempfile.TemporaryDirectory(prefix="stylesim-eval-") as tmp:
+        index_dir = Path(tmp) / "index"
+        start = time.perf_counter()
+        built = api.build_index([folder], index_dir, size=size, device=device)
+        report["index_seconds"] = round(time.perf_counter() - start, 1)
+        report["skipped"] = [{"path": s.path, "reason": s.reason} for s in built.skipped]
+        log(f"indexed {built.added} images in {report['index_seconds']} s at size {size}")
+        sims = stored_similarities(index_dir, labels.paths)
+        store = IndexStore.open(index_dir)
+        report["bytes_per_item"] = {n: d.bytes_per_item for n, d in store.descriptors.items()}
+        sims["thumbnail"] = thumbnail_similarity(labels.paths)
+        report["bytes_per_item"]["thumbnail"] = 3 * THUMBNAIL_SIDE**2
+        raw = raw_gram_vectors(labels.paths, index_dir, size, device) if (uncompressed or compression) else None
+    if raw is not None and uncompressed:
+        sims["gram (uncompressed)"] = centred_cosine(raw)
+    report["results"] = evaluate(sims, labels)
+    report["per_style"] = per_label(sims["style"], labels.styles)
+    report["per_style_colour"] = per_label(sims["colour"], labels.styles)
+    if compression and raw is not None:
+        report["compression"] = compression_sweep(raw, labels)
+    if fusion:
+        report["fusion"] = [{"gram": w[0], "adain": w[1], "colour": w[2], **m} for w, m in sweep_fusion(sims, labels)[:10]]
+    return report
+
+
+def render_report(report: dict) -> str:
+    """The report as text tables."""
+    nan = float("nan")
+    lines = [f"{report['n']} images, {report['styles']} styles, {report['contents']} contents, size {report['size']} ({report['folder']})",
+             f"{'descriptor':<22} {'style mAP@10':>12} {'P@1':>5} {'P@5':>5} {'CSD-mAP@10':>10} {'R@10':>5} {'leak@5':>7} | "
+             f"{'content mAP@10':>14} {'P@1':>5} {'P@5':>5} {'leak@5':>7}"]
+    for name, r in report["results"].items():
+        s, c = r["style"], r["content"]
+        lines.append(
+            f"{name:<22} {s.get('mAP@10', nan):>12.3f} {s.get('P@1', nan):>5.2f} {s.get('P@5', nan):>5.2f} {s.get('CSD-mAP@10', nan):>10.3f} "
+            f"{s.get('Recall@10', nan):>5.2f} {s.get('leakage@5', nan):>7.3f} | {c.get('mAP@10', nan):>14.3f} {c.get('P@1', nan):>5.2f} "
+            f"{c.get('P@5', nan):>5.2f} {c.get('leakage@5', nan):>7.3f}"
+        )
+    if report["per_style"] and len(report["per_style"]) <= 12:
+        lines.append("style mAP@10 per style (--by style): " + ", ".join(f"{k} {v:.2f}" for k, v in report["per_style"].items()))
+    if "compression" in report:
+        lines.append("gram compression (count sketch, float16, centred): dims  bytes/item  style mAP@10  leak@5")
+        for row in report["compression"]:
+            lines.append(f"  {row['dim']:>7}  {row['bytes_per_item']:>9}  {row.get('mAP@10', nan):>12.3f}  {row.get('leakage@5', nan):>6.3f}")
+    if "fusion" in report:
+        lines.append(f"fusion sweep (style mAP@10, leak@5), best first; default {STYLE_FUSION}")
+        for row in report["fusion"]:
+            lines.append(f"  gram {row['gram']:.1f} adain {row['adain']:.1f} colour {row['colour']:.1f}: {row.get('mAP@10', nan):.3f}  {row.get('leakage@5', nan):.3f}")
+    return "\n".join(lines) + "\n"
