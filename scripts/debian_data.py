@@ -49,7 +49,10 @@ def fetch_package(package: str) -> Path:
             raise DataUnavailable(f"{package}: apt-get download produced no .deb")
         partial = target.with_name(target.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
-        subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(partial)], check=True)
+        partial.mkdir(parents=True)
+        unpack = subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(partial)], capture_output=True, text=True)
+        if unpack.returncode != 0:
+            raise DataUnavailable(f"{package}: dpkg-deb could not unpack {debs[0].name} ({unpack.stderr.strip()})")
         shutil.rmtree(target, ignore_errors=True)
         partial.rename(target)
         (target / ".complete").write_text(debs[0].name + "\n")

@@ -3,7 +3,12 @@ by scripts/debian_data.py): every pattern is one class, and each class gets CROP
 (random scale 0.5-1 of a 3x3 tiling, random position, random 90-degree rotation), resized to
 SIZE. A query crop should find the other crops of its pattern.
 
-    python scripts/sample_textures.py OUT_DIR [--crops 4] [--size 192] [--seed 0]
+With --recolour every crop's hue is also rotated by a random angle and its saturation scaled by
+0.6-1.4: the pattern stays, the palette changes, so a colour histogram cannot recognise it and
+the set measures texture. (Without it, each pattern's crops share one palette, and a colour
+histogram alone finds them: mAP@10 0.99.)
+
+    python scripts/sample_textures.py OUT_DIR [--crops 4] [--size 192] [--seed 0] [--recolour]
 
 writes OUT_DIR/<folder>/<pattern>-<k>.jpg and OUT_DIR/labels.csv (path,style,content with an
 empty content: the set measures style only).
@@ -37,7 +42,16 @@ def random_crop(pattern: Image.Image, size: int, rng: np.random.Generator) -> Im
     return crop.resize((size, size), Image.Resampling.LANCZOS)
 
 
-def build_textures(out: Path, crops: int = 4, size: int = 192, seed: int = 0) -> list[tuple[Path, str]]:
+def recolour(image: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """Hue rotated by a random angle, saturation scaled by 0.6-1.4 (brightness kept)."""
+    h, s, v = (np.asarray(c, np.float32) for c in image.convert("HSV").split())
+    h = (h + rng.uniform(0, 256)) % 256
+    s = np.clip(s * rng.uniform(0.6, 1.4), 0, 255)
+    hsv = [Image.fromarray(c.round().astype(np.uint8), "L") for c in (h, s, v)]
+    return Image.merge("HSV", hsv).convert("RGB")
+
+
+def build_textures(out: Path, crops: int = 4, size: int = 192, seed: int = 0, recoloured: bool = False) -> list[tuple[Path, str]]:
     """Write the crops; returns (path, class) rows and writes out/labels.csv."""
     rng = np.random.default_rng(seed)
     rows: list[tuple[Path, str]] = []
@@ -47,7 +61,8 @@ def build_textures(out: Path, crops: int = 4, size: int = 192, seed: int = 0) ->
         for k in range(crops):
             path = out / folder / f"{name}-{k}.jpg"
             path.parent.mkdir(parents=True, exist_ok=True)
-            random_crop(pattern, size, rng).save(path, quality=92)
+            crop = random_crop(pattern, size, rng)
+            (recolour(crop, rng) if recoloured else crop).save(path, quality=92)
             rows.append((path, f"{folder}/{name}"))
     with open(out / "labels.csv", "w", newline="") as f:
         writer = csv.writer(f)
@@ -63,8 +78,9 @@ def main() -> int:
     parser.add_argument("--crops", type=int, default=4)
     parser.add_argument("--size", type=int, default=192)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--recolour", action="store_true", help="random hue and saturation per crop")
     args = parser.parse_args()
-    rows = build_textures(args.out, args.crops, args.size, args.seed)
+    rows = build_textures(args.out, args.crops, args.size, args.seed, args.recolour)
     print(f"wrote {len(rows)} crops of {len({r[1] for r in rows})} patterns to {args.out}", file=sys.stderr)
     return 0
 

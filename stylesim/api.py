@@ -18,7 +18,7 @@ from stylesim.collection.pipeline import IndexReport, index_collection
 from stylesim.collection.video import Sampling, extract_frame, split_frame_reference
 from stylesim.collection.walk import VIDEO_EXTENSIONS, walk_inputs
 from stylesim.descriptors import build_descriptors
-from stylesim.descriptors.extract import DescriptorExtractor
+from stylesim.descriptors.extract import DEFAULT_NETWORK_INPUT, DescriptorExtractor
 from stylesim.encoding import VGG19Encoder, default_batch_size, default_decode_workers, resolve_device, resolve_weights
 from stylesim.errors import DecodeError, ManifestMismatchError, StylesimError
 from stylesim.index.manifest import build_manifest
@@ -46,7 +46,8 @@ def make_extractor(manifest: dict, device: str = "auto") -> DescriptorExtractor:
         )
     descriptors = build_descriptors(manifest["descriptors"])
     layers = tuple(manifest["layers"])
-    return DescriptorExtractor(VGG19Encoder(weights, layers, resolve_device(device)), descriptors)
+    # indexes made before ``network_input`` existed fed the network RGB
+    return DescriptorExtractor(VGG19Encoder(weights, layers, resolve_device(device)), descriptors, manifest.get("network_input", "rgb"))
 
 
 def _preprocessing_name(recorded: dict) -> str:
@@ -74,7 +75,7 @@ def build_index(
     walk = walk_inputs(list(inputs))
     source = resolve_weights(weights)
     descriptors = build_descriptors()
-    manifest = build_manifest(source, size, descriptors)
+    manifest = build_manifest(source, size, descriptors, DEFAULT_NETWORK_INPUT)
     if source.name == "file":
         manifest["weights"]["path"] = str(source.path)
     with IndexStore.open_for_writing(root, manifest) as store:

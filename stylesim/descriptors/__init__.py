@@ -15,11 +15,11 @@ REGISTRY: dict[str, type[Descriptor]] = {
     "colour": ColourDescriptor,
 }
 
-# ``--by style``: weighted sum of cosines (weights sum to 1), chosen on the look x photo grid by
-# ``scripts/eval_retrieval.py --sweep-fusion``: the best weightings form a plateau (style mAP@10
-# 0.518-0.526 for gram 0.3-0.7, adain 0-0.1, colour 0.3-0.7); this is its middle, keeping a
-# little adain. The previous 0.5 / 0.2 / 0.3 gave 0.509.
-STYLE_FUSION: dict[str, float] = {"gram": 0.5, "adain": 0.1, "colour": 0.4}
+# ``--by style``: weighted sum of cosines (weights sum to 1), chosen by
+# ``scripts/eval_retrieval.py --sweep-fusion`` on the 24-photo x 7-look grid with luminance
+# network input and gram at relu3_1 + relu4_1: 0.5 / 0.2 / 0.3 is at the top of a flat plateau
+# (see README, "Retrieval quality"); colour carries the palette the network no longer sees.
+STYLE_FUSION: dict[str, float] = {"gram": 0.5, "adain": 0.2, "colour": 0.3}
 
 
 def build_descriptors(config: dict[str, dict] | None = None) -> dict[str, Descriptor]:

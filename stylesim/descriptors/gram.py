@@ -8,17 +8,20 @@ For each style layer l with activations F^l of shape C_l x (H_l W_l):
     P^l   = sign(G^l) sqrt(|G^l|) / ||.||_F          improved bilinear pooling (Lin & Maji)
     u^l   = upper triangle of P^l, off-diagonal x sqrt(2)   so <u^l, u'^l> = <P^l, P'^l>_F
     v     = [u^1, ..., u^L] / sqrt(L)                every layer weighs the same, ||v|| = 1
-    gram  = CountSketch(v)                           ~306k numbers (relu1..5) -> ``dim``
+    gram  = CountSketch(v)                           164k numbers (relu3_1, relu4_1) -> ``dim``
 
 The index then centres the sketches on the collection mean and L2-normalises them
 (``collection_norm = "centre"``; centring commutes with the linear sketch). Without centring,
 the cosine of two gram vectors estimates (1/L) sum_l <P^l, P'^l>_F, the normalised Gatys style
 similarity averaged over layers.
 
-Default layers relu1_1..relu4_1: on the look x photo grid (scripts/eval_retrieval.py) adding
-relu5_1 lowered style mAP@10 from 0.46 to 0.42 and raised content leakage, since the deepest
-layer's correlations describe objects more than rendering. Sketch size: 1024, 2048, 4096 and
-the full 305k-dim vector gave the same mAP@10 within 0.005.
+Default layers relu3_1 + relu4_1 (164 224 numbers before the sketch), on the luminance
+network input (``descriptors.extract``). On the 24-photo x 7-look grid (scripts/eval_retrieval.py,
+fused --by style mAP@10): relu1_1..relu4_1 0.699, relu2_1..relu4_1 0.712, relu3_1 + relu4_1
+0.729, relu4_1 alone 0.730. The low layers mostly repeat what the colour histogram and AdaIN
+statistics already say; relu3/4 correlations describe the brushwork (oil, watercolour). With RGB
+input, adding relu5_1 had lowered mAP@10 (0.46 -> 0.42): the deepest layer describes objects.
+Sketch size: 256 to 4096 dims and the full vector score the same within 0.02 (README).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from stylesim.descriptors.base import Descriptor, flatten_spatial, signed_sqrt
 from stylesim.descriptors.sketch import CountSketch
 from stylesim.encoding.layers import layer_channels
 
-DEFAULT_GRAM_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+DEFAULT_GRAM_LAYERS: tuple[str, ...] = ("relu3_1", "relu4_1")
 
 
 def gram_matrix(feature: torch.Tensor) -> torch.Tensor:

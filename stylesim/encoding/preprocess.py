@@ -62,6 +62,18 @@ def input_shape(width: int, height: int, size: int) -> tuple[int, int]:
     return min(bucket_shapes(size), key=lambda hw: abs(math.log(hw[1] / hw[0]) - target))
 
 
+# ITU-R BT.601 luma weights (R, G, B).
+LUMA = (0.299, 0.587, 0.114)
+
+
+def luminance_rgb(pixels: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """RGB pixels (N, H, W, 3) -> float pixels of the same shape whose three channels all hold
+    the luma Y = 0.299 R + 0.587 G + 0.114 B (the network then sees only light and dark)."""
+    x = torch.as_tensor(pixels).float()
+    y = x @ torch.tensor(LUMA, dtype=x.dtype, device=x.device)
+    return y.unsqueeze(-1).expand(*y.shape, 3)
+
+
 def to_model_input(
     pixels: np.ndarray | torch.Tensor, preprocessing: Preprocessing, device: torch.device | str = "cpu"
 ) -> torch.Tensor:

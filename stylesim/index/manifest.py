@@ -14,7 +14,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 
 
-def build_manifest(weights: WeightSource, image_size: int, descriptors: dict[str, Descriptor]) -> dict:
+def build_manifest(weights: WeightSource, image_size: int, descriptors: dict[str, Descriptor], network_input: str = "luminance") -> dict:
     """Everything that decides the vectors (not where or when they were made), in its JSON
     form so that it compares equal to a manifest read back from disk."""
     return json.loads(json.dumps({
@@ -22,6 +22,7 @@ def build_manifest(weights: WeightSource, image_size: int, descriptors: dict[str
         "model": "vgg19",
         "weights": weights.describe(),
         "preprocessing": weights.preprocessing.as_dict(),
+        "network_input": network_input,
         "image_size": image_size,
         "layers": sorted({layer for d in descriptors.values() for layer in d.layers}),
         "descriptors": {name: d.config() for name, d in descriptors.items()},

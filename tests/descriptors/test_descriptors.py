@@ -116,3 +116,24 @@ def test_colour_histogram_is_a_unit_sqrt_histogram():
     assert h.shape == (2, 512)
     assert np.allclose(np.linalg.norm(h, axis=1), 1)
     assert h[0, 0] == pytest.approx(1.0) and h[1, 0] == pytest.approx(math.sqrt(0.5))
+
+
+def test_network_sees_luminance_only_colour_histogram_sees_colour(extractor):
+    """Same luma, other colours (hue rotated in YIQ, so Y is unchanged): every network
+    descriptor is identical, the colour histogram is not."""
+    from stylesim.encoding.preprocess import LUMA
+
+    rgb = photo("coffee", TEST_SIZE).astype(np.float64)
+    luma = np.array(LUMA)
+    y = rgb @ luma
+    chroma = (rgb - y[..., None])[..., [2, 0, 1]]  # the colours moved to other channels
+    chroma -= (chroma @ luma)[..., None]  # with no luma of their own
+    swapped = np.clip(y[..., None] + 0.6 * chroma, 0, 255)  # muted a little to stay in gamut
+    assert extractor.network_input == "luminance"
+    a = extractor(rgb.round().astype(np.uint8)[None])
+    b = extractor(swapped.round().astype(np.uint8)[None])
+    same_luma = np.abs(swapped.round() @ np.array(LUMA) - rgb.round() @ np.array(LUMA))
+    assert np.percentile(same_luma, 95) < 1.0 and same_luma.mean() < 1.0  # rounding and a little clipping only
+    for name in ("gram", "adain", "content"):
+        assert cos(a[name], b[name]) > 0.99, name
+    assert cos(a["colour"], b["colour"]) < 0.9
