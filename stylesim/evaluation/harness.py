@@ -111,7 +111,7 @@ def raw_gram_vectors(paths: list[str], index_dir: Path, size: int, device: str =
     layers = store.descriptors["gram"].layers
     out = []
     for p in paths:
-        features = extractor.encoder.encode(decode_for_encoding(p, size).pixels)
+        features = extractor.features(decode_for_encoding(p, size).pixels)  # the index's network input
         out.append(gram_vector(features, layers).cpu().numpy()[0])
     return np.stack(out)
 
