@@ -2,7 +2,8 @@
 cached, for the evaluation sets:
 
 - `gimp-data`: GIMP's 60-odd seamless patterns (wood, stone, fabric, paper, water…), in GIMP's
-  own .pat format (read here; Pillow reads only some of them). GPL-3+ (debian/copyright).
+  own .pat format (read here; Pillow reads only some of them). GPL-3+ and other free licences
+  (debian/copyright, "Files: *").
 - `mate-backgrounds`: 12 nature photos (nature/*.jpg). GPL-2+ (debian/copyright).
 
 Cache: $STYLESIM_DATA_CACHE, else ~/.cache/stylesim/debian/<package>/ (the unpacked .deb).
