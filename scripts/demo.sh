@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # README quick start #1: install, build the sample collection (12 real photos x 7 looks, 3 short
-# videos), index it into indexes/default, and search it by style, by content and by video.
+# videos), index it into indexes/default, search it by style, by content and by video, and restyle
+# a photo in the styles the index finds (contact sheet: out/demo/index.html).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check -e '.[eval]'
@@ -14,3 +15,5 @@ echo "== content of samples/oil/chelsea.jpg (same subject, any look):" >&2
 stylesim search samples/oil/chelsea.jpg --by content -k 6 --index indexes/default
 echo "== videos whose frames show samples/photo/chelsea.jpg, with their best moments:" >&2
 stylesim search samples/photo/chelsea.jpg --by content --group-by video -k 3 --index indexes/default
+echo "== restyle samples/photo/chelsea.jpg in the 2 styles nearest to samples/pencil/coffee.jpg (Gatys, small and quick; open out/demo/index.html):" >&2
+stylesim restyle samples/photo/chelsea.jpg --index indexes/default --style-like samples/pencil/coffee.jpg --top 2 --size 192 --steps 60 --out out/demo
