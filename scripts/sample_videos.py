@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -52,30 +53,39 @@ def shot_frames(shot: Shot, fps: int, width: int, height: int) -> list[np.ndarra
     return frames
 
 
-def write_video(path: Path, shots: list[Shot], fps: int = 10, width: int = 192, height: int = 144, rotation: int = 0, faststart: bool = True) -> list[float]:
-    """Encode ``shots`` as H.264 (yuv420p) into ``path``; returns each shot's start time (s).
-    ``rotation`` stores the pictures turned clockwise by that angle and records a display
-    rotation that turns them back (what phone cameras do)."""
+def write_timed_video(path: Path, pictures: list[np.ndarray], times_ms: list[int], rotation: int = 0, faststart: bool = True) -> None:
+    """Encode ``pictures`` (equal-sized uint8 RGB) as H.264 shown at ``times_ms`` (any spacing:
+    variable frame rates are allowed). ``rotation`` stores the pictures turned clockwise by that
+    angle and records a display rotation that turns them back (what phone cameras do)."""
     import av
 
+    height, width = pictures[0].shape[:2]
     options = {"movflags": "faststart"} if faststart else {}
-    starts, t = [], 0.0
     with av.open(str(path), "w", options=options) as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stored_w, stored_h = (height, width) if rotation % 180 else (width, height)
-        stream.width, stream.height, stream.pix_fmt = stored_w, stored_h, "yuv420p"
+        gaps = np.diff(times_ms) if len(times_ms) > 1 else [1000]
+        stream = out.add_stream("libx264", rate=Fraction(1000, int(np.median(gaps))))
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)  # millisecond timestamps
+        stream.width, stream.height = (height, width) if rotation % 180 else (width, height)
+        stream.pix_fmt = "yuv420p"
         if rotation:
             stream.set_display_rotation(rotation)
-        for shot in shots:
-            starts.append(t)
-            frames = shot_frames(shot, fps, width, height)
-            t += len(frames) / fps
-            for picture in frames:
-                stored = np.ascontiguousarray(np.rot90(picture, -(rotation // 90))) if rotation else picture
-                for packet in stream.encode(av.VideoFrame.from_ndarray(stored, format="rgb24")):
-                    out.mux(packet)
+        for picture, t in zip(pictures, times_ms):
+            stored = np.ascontiguousarray(np.rot90(picture, -(rotation // 90))) if rotation else picture
+            frame = av.VideoFrame.from_ndarray(stored, format="rgb24")
+            frame.pts, frame.time_base = int(t), Fraction(1, 1000)
+            for packet in stream.encode(frame):
+                out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
+
+
+def write_video(path: Path, shots: list[Shot], fps: int = 10, width: int = 192, height: int = 144, rotation: int = 0, faststart: bool = True) -> list[float]:
+    """``shots`` cut one after the other at a constant ``fps``; returns each shot's start (s)."""
+    starts, pictures = [], []
+    for shot in shots:
+        starts.append(len(pictures) / fps)
+        pictures += shot_frames(shot, fps, width, height)
+    write_timed_video(path, pictures, [round(1000 * i / fps) for i in range(len(pictures))], rotation, faststart)
     return starts
 
 

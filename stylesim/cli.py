@@ -210,7 +210,8 @@ def frame(
         image.save(out)
     except (OSError, ValueError) as error:
         raise StylesimError(f"{out}: cannot write the image ({error})") from None
-    err.print(f"{video}@{format_time(exact)} (frame {number}, {image.width}x{image.height})")
+    frame_number = f"frame {number}, " if number is not None else ""
+    err.print(f"{video}@{format_time(exact)} ({frame_number}{image.width}x{image.height})")
     sys.stdout.write(f"{out}\n")
 
 

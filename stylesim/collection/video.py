@@ -236,6 +236,7 @@ def sample_video(path: str, sampling: Sampling, size: int, report: SampleReport)
         last_time = -math.inf
         next_tick = 0.0
         shape = None
+        last_frame_time = 0.0
         for frame in _decoded_frames(container, stream, report, path):
             index = report.decoded
             report.decoded += 1
@@ -244,6 +245,7 @@ def sample_video(path: str, sampling: Sampling, size: int, report: SampleReport)
                 info.width, info.height = _display_size(frame.width, frame.height, stream.sample_aspect_ratio, info.rotation)
                 shape = input_shape(info.width, info.height, size)
             t = frame.time if frame.time is not None else (index / info.fps if info.fps else float(index))
+            last_frame_time = max(last_frame_time, t)
             if sampling.mode == "keyframes":
                 index = int(round(t * info.fps)) if info.fps else index
             if sampling.mode == "every" and t + 1e-6 < next_tick:
@@ -267,6 +269,9 @@ def sample_video(path: str, sampling: Sampling, size: int, report: SampleReport)
             yield SampledFrame(float(t), index, _rgb(frame, info.rotation, shape))
         if info.duration == 0.0 and report.decoded and info.fps:
             info.duration = report.decoded / info.fps
+        shown_until = last_frame_time + (1.0 / info.fps if info.fps else 0.0)
+        if report.decoded and shown_until > info.duration:  # containers can under-report (variable frame rate)
+            info.duration = shown_until
         elif report.decoded and info.duration - report.read_until > max(0.5, 3.0 / (info.fps or 1.0)):
             ended = f"data ends at {report.read_until:.2f} s of {info.duration:.2f} s (file truncated?)"
             report.problem = f"{ended}; {report.problem}" if report.problem else ended
@@ -276,9 +281,13 @@ def sample_video(path: str, sampling: Sampling, size: int, report: SampleReport)
         container.close()
 
 
+EXACT_INDEX_SECONDS = 120.0  # up to here a frame is found by decoding from the start (exact number)
+
+
 def _frame_at(container, stream, target: float, seek: bool):
-    """(frame, time) of the last frame starting at or before ``target``; with ``seek``, decoding
-    starts at the key frame before it (None if the seek landed after the target)."""
+    """(frame, time, number) of the last frame starting at or before ``target``. With ``seek``,
+    decoding starts at the key frame before it and the number is unknown (None); None if the
+    seek landed after the target."""
     if seek:
         if stream.time_base is None:
             return None
@@ -286,19 +295,23 @@ def _frame_at(container, stream, target: float, seek: bool):
     else:
         container.seek(0, stream=stream, backward=True)
     chosen = None
+    count = 0
     for frame in _decoded_frames(container, stream, SampleReport(), ""):
         if frame.time is None:
             continue
         if frame.time > target:
             break
-        chosen = (frame, float(frame.time))
+        chosen = (frame, float(frame.time), None if seek else count)
+        count += 1
     return chosen
 
 
-def extract_frame(path: str, seconds: float, size: int | None = None) -> tuple[Image.Image, float, int]:
+def extract_frame(path: str, seconds: float, size: int | None = None) -> tuple[Image.Image, float, int | None]:
     """The picture shown at ``seconds`` (the last frame starting at or before it, so the
-    millisecond times printed in results find their frame), its exact time and frame number.
-    With ``size``, resized to the encoder input shape; else full resolution."""
+    millisecond times printed in results find their frame), its exact time, and its frame
+    number: exact within the first EXACT_INDEX_SECONDS (decoded from the start), None further
+    on (decoded from the nearest key frame before it). With ``size``, resized to the encoder
+    input shape; else full resolution."""
     import av
 
     if seconds < 0:
@@ -310,11 +323,13 @@ def extract_frame(path: str, seconds: float, size: int | None = None) -> tuple[I
         if info.duration and seconds > info.duration + 1e-3:
             raise StylesimError(f"{path}: {seconds:.3f} s is past the end of the video ({info.duration:.3f} s)")
         target = seconds + 5e-4
-        chosen = _frame_at(container, stream, target, seek=True) or _frame_at(container, stream, target, seek=False)
+        if seconds <= EXACT_INDEX_SECONDS:
+            chosen = _frame_at(container, stream, target, seek=False)
+        else:
+            chosen = _frame_at(container, stream, target, seek=True) or _frame_at(container, stream, target, seek=False)
         if chosen is None:
             raise DecodeError(path, "no decodable frames")
-        frame, chosen_time = chosen
-        chosen_index = int(round(chosen_time * info.fps)) if info.fps else 0
+        frame, chosen_time, chosen_index = chosen
         rotation = _rotation(frame)
         width, height = _display_size(frame.width, frame.height, stream.sample_aspect_ratio, rotation)
         pixels = _rgb(frame, rotation, (height, width))

@@ -167,3 +167,16 @@ def test_index_search_group_frame_and_reindex(clips, tmp_path):
     (collection / "clips" / "portrait.mp4").unlink()
     removed = run("index", collection, "--index", index, "--size", TEST_SIZE, "-q")
     assert removed.exit_code == 0 and json.loads(run("info", "--index", index, "--json").stdout)["videos"] == 2
+
+
+def test_variable_frame_rate_times_come_from_timestamps(tmp_path):
+    a, c = (np.asarray(Image.fromarray(photo(name, 160)).resize((128, 96))) for name in ("astronaut", "chelsea"))
+    times = [0, 40, 80, 500, 540, 1700, 1733, 1766, 3000]  # ms, irregular
+    pictures = [a if t < 1700 else c for t in times]
+    video = tmp_path / "vfr.mp4"
+    sample_videos.write_timed_video(video, pictures, times)
+    frames, report = sample(video)
+    assert [(f.time, f.index) for f in frames] == [(0.0, 0), (1.7, 5)]  # the cut, at its own time
+    assert report.info.duration >= 3.0
+    assert extract_frame(str(video), 0.6)[1:] == (0.54, 4)  # the frame shown at 0.6 s
+    assert extract_frame(str(video), 1.75)[1:] == (1.733, 6)
