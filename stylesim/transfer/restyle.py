@@ -76,10 +76,15 @@ def _frame_label(video: str, seconds: float) -> str:
     return _slug(f"{Path(video).stem}@{format_time(seconds).replace(':', '-')}")
 
 
+def spec_label(spec: str) -> str:
+    """A short file-name-safe name for an image path or a VIDEO@TIME frame."""
+    reference = None if Path(spec).exists() else split_frame_reference(spec)
+    return _frame_label(*reference) if reference else _slug(Path(spec).stem)
+
+
 def style_ref(spec: str) -> StyleRef:
     """A style given on the command line (a file or VIDEO@TIME)."""
-    reference = None if Path(spec).exists() else split_frame_reference(spec)
-    return StyleRef(spec, _frame_label(*reference) if reference else _slug(Path(spec).stem))
+    return StyleRef(spec, spec_label(spec))
 
 
 def styles_like(query: str, index: str | Path | None, top: int, exclude: Sequence[str] = (), device: str = "auto") -> list[StyleRef]:
@@ -153,11 +158,11 @@ def restyle(
     job = 0
     for content in contents:
         content_image = content_images[content]
-        content_thumb = save_thumbnail(content_image, thumbs, f"content-{_slug(Path(content).stem)}")
+        content_thumb = save_thumbnail(content_image, thumbs, f"content-{spec_label(content)}")
         for refs in style_sets:
             job += 1
             weights = list(style_weights) if style_weights is not None else [1.0] * len(refs)
-            stem = f"{_slug(Path(content).stem)}__{'+'.join(r.label for r in refs)}__{settings.method}"
+            stem = f"{spec_label(content)}__{'+'.join(r.label for r in refs)}__{settings.method}"
             name, n = f"{stem}.png", 2
             while name in used:
                 name, n = f"{stem}-{n}.png", n + 1
