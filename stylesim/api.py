@@ -157,6 +157,39 @@ def search(
     return [{"query": q, "by": by, "results": [_hit_result(store, rank, h) for rank, h in enumerate(qh, 1)]} for q, qh in zip(queries, hits)]
 
 
+def search_style_and_content(
+    style_query: str,
+    content_query: str,
+    index: str | Path | None = None,
+    k: int = 10,
+    mix: float = 0.5,
+    device: str = "auto",
+) -> list[dict]:
+    """Items that look like ``style_query`` and show what ``content_query`` shows:
+    score = mix * style(A, x) + (1 - mix) * content(B, x), where style is the ``--by style``
+    fusion. The two query images themselves are left out of the results. Returns one result
+    object, in the shape ``search`` returns."""
+    if not 0.0 <= mix <= 1.0:
+        raise StylesimError(f"--mix must be between 0 and 1, got {mix}")
+    store = IndexStore.open(resolve_index_dir(index))
+    style = fusion_weights("style", store)
+    if "content" not in store.descriptors:
+        raise StylesimError(f"{resolve_index_dir(index)}: this index has no content descriptor")
+    extractor = make_extractor(store.manifest, device)
+    raw = encode_queries([style_query, content_query], extractor, int(store.manifest["image_size"]))
+    vectors = store.prepare_queries({name: raw[name][0 if name in style else 1 : (1 if name in style else 2)] for name in [*style, "content"]})
+    weights = {name: mix * w for name, w in style.items()}
+    weights["content"] = weights.get("content", 0.0) + (1.0 - mix)
+    hits = search_vectors(store, vectors, "style+content", k + 2, {n: w for n, w in weights.items() if w > 0})[0]
+    asked = {os.path.abspath(style_query), os.path.abspath(content_query)}
+    hits = [h for h in hits if store.items.loc[h.id, "path"] not in asked or store.items.loc[h.id, "kind"] == "frame"][:k]
+    return [{
+        "query": f"style of {style_query} + content of {content_query}", "by": "style+content",
+        "style_query": style_query, "content_query": content_query, "mix": mix,
+        "results": [_hit_result(store, rank, h) for rank, h in enumerate(hits, 1)],
+    }]
+
+
 def _hit_result(store: IndexStore, rank: int, hit) -> dict:
     item = store.items.loc[hit.id]
     result = {"rank": rank, "score": round(hit.score, 6), "path": item["path"], "id": hit.id, "kind": item["kind"], "width": int(item["width"]), "height": int(item["height"])}

@@ -142,20 +142,31 @@ def index(
 @app.command()
 @_reports_errors
 def search(
-    queries: List[str] = typer.Argument(..., help="Query images, or frames of videos as VIDEO@TIME (e.g. talk.mp4@00:01:05); one model load for all."),
+    queries: Optional[List[str]] = typer.Argument(None, help="Query images, or frames of videos as VIDEO@TIME (e.g. talk.mp4@00:01:05); one model load for all."),
     by: By = typer.Option(By.style, "--by", "-b", help="style (fusion of gram, adain, colour), gram, adain, content or colour."),
     k: int = typer.Option(10, "-k", "--top", min=1, help="Results per query (more than the collection returns all)."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json, csv or paths."),
+    style_of: Optional[str] = typer.Option(None, "--style-of", help="With --content-of: items in the style of this image..."),
+    content_of: Optional[str] = typer.Option(None, "--content-of", help="...that show what this image shows."),
+    mix: float = typer.Option(0.5, "--mix", min=0.0, max=1.0, help="With --style-of/--content-of: weight of style (1 - mix for content)."),
     group_by: Optional[GroupBy] = typer.Option(None, "--group-by", help="video: rank videos by their best frames and list each one's top moments."),
     moments: int = typer.Option(3, "--moments", min=1, help="With --group-by video: moments shown per video."),
     index_dir: Optional[Path] = IndexOption,
     device: str = DeviceOption,
 ) -> None:
-    """Print the K nearest indexed images (or video frames, or videos) of each query."""
+    """Print the K nearest indexed images (or video frames, or videos) of each query; or, with
+    --style-of A --content-of B, the items in the style of A that show what B shows."""
     from stylesim import api
     from stylesim.output import render
 
-    results = api.search(queries, index_dir, by=by.value, k=k, device=device, group_by=group_by.value if group_by else None, moments=moments)
+    if style_of or content_of:
+        if not (style_of and content_of) or queries:
+            raise StylesimError("--style-of and --content-of go together, without other query images")
+        results = api.search_style_and_content(style_of, content_of, index_dir, k=k, mix=mix, device=device)
+    elif not queries:
+        raise StylesimError("give query images, or --style-of A --content-of B")
+    else:
+        results = api.search(queries, index_dir, by=by.value, k=k, device=device, group_by=group_by.value if group_by else None, moments=moments)
     sys.stdout.write(render(results, fmt.value))
 
 

@@ -42,11 +42,13 @@ def fusion_weights(by: str, store: IndexStore) -> dict[str, float]:
     raise StylesimError(f"unknown --by {by!r}; this index offers: {', '.join(search_modes(store))}")
 
 
-def search_vectors(store: IndexStore, queries: dict[str, np.ndarray], by: str, k: int) -> list[list[Hit]]:
-    """Top ``k`` hits per query (all items when k exceeds the collection), best first."""
+def search_vectors(store: IndexStore, queries: dict[str, np.ndarray], by: str, k: int, weights: dict[str, float] | None = None) -> list[list[Hit]]:
+    """Top ``k`` hits per query (all items when k exceeds the collection), best first.
+    ``weights`` (descriptor -> weight) overrides the fusion that ``by`` names; each
+    descriptor's query vectors may come from a different image (style of A, content of B)."""
     if k < 1:
         raise StylesimError(f"-k must be at least 1, got {k}")
-    weights = fusion_weights(by, store)
+    weights = weights or fusion_weights(by, store)
     n_items = len(store)
     n_queries = len(next(iter(queries.values())))
     if n_items == 0:

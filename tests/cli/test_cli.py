@@ -72,3 +72,19 @@ def test_index_env_variable(grid_dir, grid_index, monkeypatch):
     monkeypatch.setenv("STYLESIM_INDEX", str(grid_index))
     result = run("search", grid_dir / "oil" / "rocket.jpg", "-k", "1", "--format", "paths")
     assert result.exit_code == 0 and result.stdout.strip() == str(grid_dir / "oil" / "rocket.jpg")
+
+
+def test_style_of_one_image_with_the_content_of_another(grid_dir, grid_index):
+    """The pencil rendering of the cat: asked for as the pencil look of the coffee cup with the
+    content of the cat photo (neither query is returned)."""
+    result = run("search", "--style-of", grid_dir / "pencil" / "coffee.jpg", "--content-of", grid_dir / "photo" / "chelsea.jpg",
+                 "-k", "3", "--format", "json", "--index", grid_index)
+    assert result.exit_code == 0, result.output
+    (answer,) = json.loads(result.stdout)
+    assert answer["by"] == "style+content" and answer["mix"] == 0.5
+    paths = [r["path"] for r in answer["results"]]
+    assert paths[0] == str(grid_dir / "pencil" / "chelsea.jpg")
+    assert str(grid_dir / "pencil" / "coffee.jpg") not in paths and str(grid_dir / "photo" / "chelsea.jpg") not in paths
+    assert set(answer["results"][0]["scores"]) == {"gram", "adain", "colour", "content"}
+    lonely = run("search", "--style-of", grid_dir / "pencil" / "coffee.jpg", "--index", grid_index)
+    assert lonely.exit_code == 1 and "go together" in lonely.output
