@@ -98,3 +98,34 @@ def test_decoder_file_is_verified(tmp_path):
     path.with_suffix(".json").unlink()
     with pytest.raises(StylesimError, match="unverified"):
         load_decoder(path, sha)
+
+
+def test_adain_transfer_plumbing_with_an_untrained_decoder():
+    """Shapes, alpha, masks and colour preservation run end to end (an untrained decoder, so
+    nothing here is about how the result looks)."""
+    import numpy as np
+    from PIL import Image
+
+    from stylesim.encoding import VGG19Encoder
+    from stylesim.transfer.adain import adain_transfer
+    from tests.conftest import photo
+
+    torch.manual_seed(0)
+    encoder = VGG19Encoder(resolve_weights(), ("relu4_1",))
+    decoder = AdaINDecoder().eval()
+    content = Image.fromarray(photo("chelsea", 100))  # 100 x 66
+    styles = [Image.fromarray(photo("coffee", 64)), Image.fromarray(photo("astronaut", 64))]
+    out = adain_transfer(encoder, decoder, content, styles[:1], size=64)
+    assert out.size == (64, 40)  # long side 64, aspect kept, sides multiples of 8
+    mask = Image.new("L", content.size, 0)
+    mask.paste(255, (0, 0, 50, 66))
+    both = adain_transfer(encoder, decoder, content, styles, size=64, mask=mask)
+    blended = adain_transfer(encoder, decoder, content, styles, [0.5, 0.5], size=64)
+    assert both.size == blended.size == out.size and not np.array_equal(np.asarray(both), np.asarray(blended))
+    none = adain_transfer(encoder, decoder, content, styles[:1], size=64, alpha=0.0)
+    other_style = adain_transfer(encoder, decoder, content, styles[1:], size=64, alpha=0.0)
+    assert np.array_equal(np.asarray(none), np.asarray(other_style))  # alpha 0: the style plays no part
+    for method in ("luminance", "stats"):  # the invariants themselves: test_colour.py, test_gatys.py
+        assert adain_transfer(encoder, decoder, content, styles[:1], size=64, preserve_colour=method).size == out.size
+    with pytest.raises(StylesimError, match="exactly two styles"):
+        adain_transfer(encoder, decoder, content, styles[:1], size=64, mask=mask)
