@@ -73,7 +73,7 @@ def main() -> None:
         t_total = time.perf_counter() - t0
         assert result.frames == len(frames), (result.frames, len(frames))
 
-        print(f"| stage | time (s) | rate |\n| --- | --- | --- |")
+        print("| stage | time (s) | rate |\n| --- | --- | --- |")
         print(f"| sampling only ({sampling.spec()}) | {t_sample:.1f} | {report.decoded / t_sample:.0f} frames decoded/s, {len(frames)} kept |")
         print(f"| model only ({len(frames)} frames, {args.size}², batch {batch}) | {t_model:.1f} | {len(frames) / t_model:.1f} frames/s |")
         print(f"| `index` end to end | {t_total:.1f} | {report.decoded / t_total:.0f} video frames/s ({len(frames) / t_total:.1f} encoded/s) |")

@@ -15,7 +15,7 @@ import numpy as np
 
 from stylesim.collection.decode import DEFAULT_MAX_PIXELS, decode_for_encoding
 from stylesim.collection.pipeline import IndexReport, index_collection
-from stylesim.collection.video import Sampling, extract_frame, split_frame_reference
+from stylesim.collection.video import Sampling, extract_frame, resolve_picture
 from stylesim.collection.walk import VIDEO_EXTENSIONS, walk_inputs
 from stylesim.descriptors import build_descriptors
 from stylesim.descriptors.extract import DEFAULT_NETWORK_INPUT, DescriptorExtractor
@@ -88,22 +88,12 @@ def build_index(
 def load_query(path: str, size: int) -> np.ndarray:
     """Encoder-input pixels of a query: an image file, or ``VIDEO@TIME`` (a frame of a video);
     StylesimError naming the query if it cannot be used."""
-    if not os.path.exists(path):
-        reference = split_frame_reference(path)
-        if reference is None:
-            raise StylesimError(f"{path}: query image not found")
-        video, seconds = reference
-        if not os.path.isfile(video):
-            raise StylesimError(f"{video}: video not found (query {path})")
-        try:
-            return np.asarray(extract_frame(video, seconds, size)[0])
-        except DecodeError as err:
-            raise StylesimError(f"{path}: cannot use as a query: {err.reason}") from None
-    if os.path.isdir(path):
-        raise StylesimError(f"{path}: is a folder; give image files as queries")
-    if os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS:
+    reference = resolve_picture(path, "query image")
+    if reference is None and os.path.splitext(path)[1].lower() in VIDEO_EXTENSIONS:
         raise StylesimError(f"{path}: is a video; query one of its frames as {path}@TIME (e.g. {path}@00:00:05)")
     try:
+        if reference is not None:
+            return np.asarray(extract_frame(*reference, size)[0])
         return decode_for_encoding(path, size).pixels
     except DecodeError as err:
         raise StylesimError(f"{path}: cannot use as a query: {err.reason}") from None
@@ -152,7 +142,11 @@ def search(
     vectors = store.prepare_queries({name: raw[name] for name in weights})
     if group_by:
         groups = search_grouped(store, vectors, by, k, moments)
-        return [{"query": q, "by": by, "group_by": group_by, "results": [_group_result(store, rank, g) for rank, g in enumerate(gs, 1)]} for q, gs in zip(queries, groups)]
+        frame_counts = store.items["path"][store.items["kind"] == "frame"].value_counts()
+        return [
+            {"query": q, "by": by, "group_by": group_by, "results": [_group_result(store, rank, g, frame_counts) for rank, g in enumerate(gs, 1)]}
+            for q, gs in zip(queries, groups)
+        ]
     hits = search_vectors(store, vectors, by, k)
     return [{"query": q, "by": by, "results": [_hit_result(store, rank, h) for rank, h in enumerate(qh, 1)]} for q, qh in zip(queries, hits)]
 
@@ -177,7 +171,8 @@ def search_style_and_content(
         raise StylesimError(f"{resolve_index_dir(index)}: this index has no content descriptor")
     extractor = make_extractor(store.manifest, device)
     raw = encode_queries([style_query, content_query], extractor, int(store.manifest["image_size"]))
-    vectors = store.prepare_queries({name: raw[name][0 if name in style else 1 : (1 if name in style else 2)] for name in [*style, "content"]})
+    rows = {**{name: 0 for name in style}, "content": 1}  # row 0 = the style query, row 1 = the content query
+    vectors = store.prepare_queries({name: raw[name][row : row + 1] for name, row in rows.items()})
     weights = {name: mix * w for name, w in style.items()}
     weights["content"] = weights.get("content", 0.0) + (1.0 - mix)
     hits = search_vectors(store, vectors, "style+content", k + 2, {n: w for n, w in weights.items() if w > 0})[0]
@@ -200,15 +195,14 @@ def _hit_result(store: IndexStore, rank: int, hit) -> dict:
     return result
 
 
-def _group_result(store: IndexStore, rank: int, group) -> dict:
+def _group_result(store: IndexStore, rank: int, group, frame_counts) -> dict:
     best = _hit_result(store, rank, group.hits[0])
     if best["kind"] != "frame":
         return best
-    frames = store.items[store.items["video"] == group.key]
     return {
         "rank": rank, "score": best["score"], "path": group.key, "kind": "video",
         "width": best["width"], "height": best["height"],
-        "duration": float(frames["duration"].iloc[0]), "frames": len(frames),
+        "duration": float(store.items.at[group.hits[0].id, "duration"]), "frames": int(frame_counts[group.key]),
         "moments": [
             {k: v for k, v in _hit_result(store, rank, h).items() if k in ("id", "score", "time", "frame", "scores")}
             for h in group.hits

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import re
 from dataclasses import dataclass
 from typing import Iterator
@@ -113,6 +114,22 @@ def split_frame_reference(text: str) -> tuple[str, float] | None:
     if not path or not re.fullmatch(r"[0-9:.]+\s*(ms|s|m|h)?", when.strip().lower()):
         return None
     return path, parse_seconds(when)
+
+
+def resolve_picture(spec: str, role: str) -> tuple[str, float] | None:
+    """Where the picture ``spec`` comes from: None for an existing file, (video, seconds) for a
+    frame ``VIDEO@TIME`` of an existing video; StylesimError naming ``spec`` and its ``role``
+    (query image, style image ...) otherwise."""
+    if os.path.exists(spec):
+        if os.path.isdir(spec):
+            raise StylesimError(f"{spec}: is a folder, not a {role}")
+        return None
+    reference = split_frame_reference(spec)
+    if reference is None:
+        raise StylesimError(f"{spec}: {role} not found")
+    if not os.path.isfile(reference[0]):
+        raise StylesimError(f"{reference[0]}: video not found ({role} {spec})")
+    return reference
 
 
 def _open(path: str):

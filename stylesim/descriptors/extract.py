@@ -40,15 +40,17 @@ class DescriptorExtractor:
     @torch.inference_mode()
     def features(self, pixels: np.ndarray | torch.Tensor) -> dict[str, torch.Tensor]:
         """The encoder's activations for RGB pixels (N, H, W, 3), fed as ``network_input`` says."""
-        pixels = torch.as_tensor(pixels)
-        if pixels.ndim == 3:
-            pixels = pixels.unsqueeze(0)
+        pixels = _batch(pixels)
         return self.encoder.encode(luminance_rgb(pixels) if self.network_input == "luminance" else pixels)
 
     @torch.inference_mode()
     def __call__(self, pixels: np.ndarray | torch.Tensor) -> dict[str, np.ndarray]:
-        pixels = torch.as_tensor(pixels)
-        if pixels.ndim == 3:
-            pixels = pixels.unsqueeze(0)
+        pixels = _batch(pixels)
         features = self.features(pixels)
         return {name: d.from_features(features, pixels).float().cpu().numpy() for name, d in self.descriptors.items()}
+
+
+def _batch(pixels: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """(N, H, W, 3) tensor of one image (H, W, 3) or a batch."""
+    pixels = torch.as_tensor(pixels)
+    return pixels.unsqueeze(0) if pixels.ndim == 3 else pixels

@@ -14,7 +14,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 
 
-def build_manifest(weights: WeightSource, image_size: int, descriptors: dict[str, Descriptor], network_input: str = "luminance") -> dict:
+def build_manifest(weights: WeightSource, image_size: int, descriptors: dict[str, Descriptor], network_input: str) -> dict:
     """Everything that decides the vectors (not where or when they were made), in its JSON
     form so that it compares equal to a manifest read back from disk."""
     return json.loads(json.dumps({

@@ -75,7 +75,7 @@ def search_vectors(store: IndexStore, queries: dict[str, np.ndarray], by: str, k
 
 @dataclass
 class Group:
-    key: str  # the video's path (frames) or the image's path
+    key: str  # the item's path: the video's for frames, the image's otherwise
     score: float  # the best hit's score
     hits: list[Hit]  # the group's best hits, best first
 
@@ -85,7 +85,7 @@ def search_grouped(store: IndexStore, queries: dict[str, np.ndarray], by: str, k
     ``per_group`` best frames. Searches deeper until ``k`` groups are found or the whole
     collection has been ranked."""
     n_items = len(store)
-    keys = store.items["video"].where(store.items["kind"] == "frame", store.items["path"])
+    keys = store.items["path"]  # a frame's path is its video's
     depth = min(n_items, max(20 * k, 100))
     while True:
         per_query = search_vectors(store, queries, by, depth)

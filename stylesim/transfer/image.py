@@ -3,27 +3,22 @@ keeping its aspect ratio, and convert between PIL images and float tensors in [0
 
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import torch
 from PIL import Image
 
 from stylesim.collection.decode import open_image, read_file
-from stylesim.collection.video import extract_frame, split_frame_reference
+from stylesim.collection.video import extract_frame, resolve_picture
 from stylesim.errors import DecodeError, StylesimError
 
 
 def load_image(spec: str, role: str = "image") -> Image.Image:
     """RGB image of a file, or of the frame ``VIDEO@TIME``; StylesimError naming it otherwise."""
+    reference = resolve_picture(spec, role)
     try:
-        if not os.path.exists(spec):
-            reference = split_frame_reference(spec)
-            if reference is None or not os.path.isfile(reference[0]):
-                raise StylesimError(f"{spec}: {role} not found")
-            return extract_frame(reference[0], reference[1])[0]
-        if os.path.isdir(spec):
-            raise StylesimError(f"{spec}: is a folder, not a {role}")
+        if reference is not None:
+            return extract_frame(*reference)[0]
         return open_image(read_file(spec), spec)[0]
     except DecodeError as err:
         raise StylesimError(f"{spec}: cannot use as {role}: {err.reason}") from None

@@ -16,7 +16,7 @@ from stylesim import api
 from stylesim.errors import IndexLockedError, ManifestMismatchError, StylesimError
 from stylesim.index.manifest import read_manifest
 from stylesim.index.store import IndexStore
-from tests.conftest import GRID_LOOKS, GRID_PHOTOS, TEST_SIZE, photo
+from tests.conftest import GRID_PHOTOS, TEST_SIZE, photo
 
 
 def paths_in(root: Path) -> list[str]:
