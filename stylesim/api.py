@@ -22,7 +22,7 @@ from stylesim.descriptors.extract import DEFAULT_NETWORK_INPUT, DescriptorExtrac
 from stylesim.encoding import VGG19Encoder, default_batch_size, default_decode_workers, resolve_device, resolve_weights
 from stylesim.errors import DecodeError, ManifestMismatchError, StylesimError
 from stylesim.index.manifest import build_manifest
-from stylesim.index.search import fusion_weights, search_grouped, search_vectors
+from stylesim.index.search import content_discount, fusion_weights, query_descriptors, search_grouped, search_vectors
 from stylesim.index.store import IndexStore
 
 DEFAULT_INDEX = "indexes/default"
@@ -136,10 +136,10 @@ def search(
     if group_by not in (None, "video"):
         raise StylesimError(f"unknown --group-by {group_by!r}; use video")
     store = IndexStore.open(resolve_index_dir(index))
-    weights = fusion_weights(by, store)  # validates --by before the model loads
+    needed = query_descriptors(by, store)  # validates --by before the model loads
     extractor = make_extractor(store.manifest, device)
     raw = encode_queries(queries, extractor, int(store.manifest["image_size"]), batch_size)
-    vectors = store.prepare_queries({name: raw[name] for name in weights})
+    vectors = store.prepare_queries({name: raw[name] for name in needed})
     if group_by:
         groups = search_grouped(store, vectors, by, k, moments)
         frame_counts = store.items["path"][store.items["kind"] == "frame"].value_counts()
@@ -161,8 +161,9 @@ def search_style_and_content(
 ) -> list[dict]:
     """Items that look like ``style_query`` and show what ``content_query`` shows:
     score = mix * style(A, x) + (1 - mix) * content(B, x), where style is the ``--by style``
-    fusion. The two query images themselves are left out of the results. Returns one result
-    object, in the shape ``search`` returns."""
+    fusion without its content discount (the content asked for is B's). The two query images
+    themselves are left out of the results. Returns one result object, in the shape ``search``
+    returns."""
     if not 0.0 <= mix <= 1.0:
         raise StylesimError(f"--mix must be between 0 and 1, got {mix}")
     store = IndexStore.open(resolve_index_dir(index))
@@ -230,7 +231,7 @@ def index_info(index: str | Path | None = None) -> dict:
             name: {**d.config(), "dim": d.dim, "bytes_per_item": d.bytes_per_item, "collection_norm": d.collection_norm}
             for name, d in store.descriptors.items()
         },
-        "search_modes": {"style": fusion_weights("style", store)},
+        "search_modes": {"style": {**fusion_weights("style", store), "content_discount": content_discount("style", store)}},
         "generation": store.state.get("generation"),
         "updated": store.state.get("updated"),
         "disk_bytes": store.disk_bytes(),

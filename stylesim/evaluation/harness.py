@@ -11,7 +11,7 @@ query for that label.
 
 Optional: ``gram (uncompressed)`` (the full Gram vector, centred, float32, in memory), a
 compression sweep (count sketches of the full vector to 256..4096 dims, float16, centred), and
-a fusion-weight sweep.
+a sweep of the fusion weights and the content discount.
 """
 
 from __future__ import annotations
@@ -28,15 +28,17 @@ import torch
 from PIL import Image
 
 from stylesim.collection.decode import decode_for_encoding
-from stylesim.descriptors import STYLE_FUSION
+from stylesim.descriptors import STYLE_CONTENT_DISCOUNT, STYLE_FUSION
 from stylesim.descriptors.gram import gram_vector
 from stylesim.descriptors.sketch import CountSketch
 from stylesim.errors import StylesimError
 from stylesim.evaluation.metrics import average_precision_at_k, evaluate_rankings, ranking_from_scores
 from stylesim.index.codec import all_vectors
+from stylesim.index.search import content_discounted
 from stylesim.index.store import IndexStore
 
 COMPRESSION_DIMS = (256, 512, 1024, 2048, 4096)
+DISCOUNTS = (0.0, 0.5, 1.0, 1.5, 2.0)
 THUMBNAIL_SIDE = 8
 
 
@@ -69,7 +71,7 @@ def read_labels(folder: Path, labels_csv: Path, unlabelled_styles: set[str] = fr
 
 def stored_similarities(index_dir: Path, paths: list[str]) -> dict[str, np.ndarray]:
     """(n, n) cosine matrices per stored descriptor, rows in ``paths`` order, plus the fused
-    ``style`` with the search weights."""
+    ``style`` as ``--by style`` scores it."""
     store = IndexStore.open(index_dir)
     by_path = {p: i for i, p in zip(store.items.index, store.items["path"])}
     missing = [p for p in paths if p not in by_path]
@@ -82,8 +84,14 @@ def stored_similarities(index_dir: Path, paths: list[str]) -> dict[str, np.ndarr
         pos = {int(i): j for j, i in enumerate(ids)}
         v = vecs[[pos[int(i)] for i in wanted]].astype(np.float64)
         sims[name] = v @ v.T
-    sims["style"] = sum(w * sims[n] for n, w in STYLE_FUSION.items() if n in sims)
+    sims["style"] = fused_style(sims)
     return sims
+
+
+def fused_style(sims: dict[str, np.ndarray], weights: dict[str, float] = STYLE_FUSION, discount: float = STYLE_CONTENT_DISCOUNT) -> np.ndarray:
+    """The ``--by style`` score matrix: weighted cosines, then the content discount."""
+    fused = sum(w * sims[n] for n, w in weights.items() if n in sims)
+    return content_discounted(fused, sims["content"], discount) if discount and "content" in sims else fused
 
 
 def centred_cosine(vectors: np.ndarray) -> np.ndarray:
@@ -152,15 +160,22 @@ def per_label(sims: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     return out
 
 
-def sweep_fusion(sims: dict[str, np.ndarray], labels: Labelled) -> list[tuple[tuple[float, float, float], dict]]:
-    """Style metrics of every weighting w_gram + w_adain + w_colour = 1 on a 0.1 grid, best first."""
+def sweep_fusion(sims: dict[str, np.ndarray], labels: Labelled, discounts=DISCOUNTS) -> list[tuple[tuple[float, float, float, float], dict]]:
+    """Style metrics of every weighting w_gram + w_adain + w_colour = 1 on a 0.1 grid, each
+    with every content discount in ``discounts``, best first."""
     out = []
     for g in range(11):
         for a in range(11 - g):
             w = (g / 10, a / 10, (10 - g - a) / 10)
-            fused = w[0] * sims["gram"] + w[1] * sims["adain"] + w[2] * sims["colour"]
-            out.append((w, evaluate_rankings(ranking_from_scores(fused), labels.styles, labels.contents)))
+            for discount in discounts:
+                fused = fused_style(sims, dict(zip(("gram", "adain", "colour"), w)), discount)
+                out.append(((*w, discount), evaluate_rankings(ranking_from_scores(fused), labels.styles, labels.contents)))
     return sorted(out, key=lambda x: -x[1].get("mAP@10", 0.0))
+
+
+def sweep_discount(sims: dict[str, np.ndarray], labels: Labelled, discounts=DISCOUNTS) -> list[dict]:
+    """Style metrics of the default weights with each content discount."""
+    return [{"discount": d, **evaluate_rankings(ranking_from_scores(fused_style(sims, discount=d)), labels.styles, labels.contents)} for d in discounts]
 
 
 def evaluate_collection(
@@ -201,7 +216,8 @@ def evaluate_collection(
     if compression and raw is not None:
         report["compression"] = compression_sweep(raw, labels)
     if fusion:
-        report["fusion"] = [{"gram": w[0], "adain": w[1], "colour": w[2], **m} for w, m in sweep_fusion(sims, labels)[:10]]
+        report["fusion"] = [{"gram": w[0], "adain": w[1], "colour": w[2], "discount": w[3], **m} for w, m in sweep_fusion(sims, labels)[:10]]
+        report["discount"] = sweep_discount(sims, labels)
     return report
 
 
@@ -225,7 +241,11 @@ def render_report(report: dict) -> str:
         for row in report["compression"]:
             lines.append(f"  {row['dim']:>7}  {row['bytes_per_item']:>9}  {row.get('mAP@10', nan):>12.3f}  {row.get('leakage@5', nan):>6.3f}")
     if "fusion" in report:
-        lines.append(f"fusion sweep (style mAP@10, leak@5), best first; default {STYLE_FUSION}")
+        lines.append(f"fusion sweep (style mAP@10, leak@5), best first; default {STYLE_FUSION}, content discount {STYLE_CONTENT_DISCOUNT}")
         for row in report["fusion"]:
-            lines.append(f"  gram {row['gram']:.1f} adain {row['adain']:.1f} colour {row['colour']:.1f}: {row.get('mAP@10', nan):.3f}  {row.get('leakage@5', nan):.3f}")
+            lines.append(f"  gram {row['gram']:.1f} adain {row['adain']:.1f} colour {row['colour']:.1f} discount {row['discount']:.1f}: "
+                         f"{row.get('mAP@10', nan):.3f}  {row.get('leakage@5', nan):.3f}")
+    if "discount" in report:
+        lines.append("content discount at the default weights (style mAP@10, leak@5): " + ", ".join(
+            f"{row['discount']:.1f}: {row.get('mAP@10', nan):.3f} {row.get('leakage@5', nan):.3f}" for row in report["discount"]))
     return "\n".join(lines) + "\n"

@@ -38,7 +38,7 @@ def test_round_trip_content_and_style(grid_dir, grid_index):
     by_style = api.search([pencil], grid_index, by="style", k=4, device="cpu")[0]["results"]
     assert sum("/pencil/" in r["path"] for r in by_style) >= 3, by_style  # chance: 3 of 15
     assert [r["score"] for r in by_style] == sorted((r["score"] for r in by_style), reverse=True)
-    assert set(by_style[0]["scores"]) == {"gram", "adain", "colour"}
+    assert set(by_style[0]["scores"]) == {"gram", "adain", "colour", "content"}  # content: the discount
 
 
 def test_storage_per_item_is_at_most_4kb(grid_index):
