@@ -40,6 +40,7 @@ DeviceOption = typer.Option("auto", "--device", help="auto (CUDA if present, els
 
 class By(str, Enum):
     style = "style"
+    style_relative = "style-relative"
     gram = "gram"
     adain = "adain"
     content = "content"
@@ -143,7 +144,9 @@ def index(
 @_reports_errors
 def search(
     queries: Optional[List[str]] = typer.Argument(None, help="Query images, or frames of videos as VIDEO@TIME (e.g. talk.mp4@00:01:05); one model load for all."),
-    by: By = typer.Option(By.style, "--by", "-b", help="style (fusion of gram, adain, colour), gram, adain, content or colour."),
+    by: By = typer.Option(By.style, "--by", "-b", help="style (gram, adain, colour fused; the same picture in other looks discounted), "
+                                                       "style-relative (each item's look measured against the other versions of its picture in the index), "
+                                                       "gram, adain, content or colour."),
     k: int = typer.Option(10, "-k", "--top", min=1, help="Results per query (more than the collection returns all)."),
     fmt: Format = typer.Option(Format.table, "--format", "-f", help="table, json, csv or paths."),
     style_of: Optional[str] = typer.Option(None, "--style-of", help="With --content-of: items in the style of this image..."),

@@ -34,7 +34,7 @@ from stylesim.descriptors.sketch import CountSketch
 from stylesim.errors import StylesimError
 from stylesim.evaluation.metrics import average_precision_at_k, evaluate_rankings, ranking_from_scores
 from stylesim.index.codec import all_vectors
-from stylesim.index.search import content_discounted
+from stylesim.index.search import RELATIVE, RELATIVE_NEIGHBOURS, content_discounted, relative_style, stacked_style, version_threshold
 from stylesim.index.store import IndexStore
 
 COMPRESSION_DIMS = (256, 512, 1024, 2048, 4096)
@@ -77,15 +77,33 @@ def stored_similarities(index_dir: Path, paths: list[str]) -> dict[str, np.ndarr
     missing = [p for p in paths if p not in by_path]
     if missing:
         raise StylesimError(f"{missing[0]}: labelled but not indexed ({len(missing)} such files; see the skipped files)")
-    wanted = np.array([by_path[p] for p in paths])
-    sims = {}
+    every = np.asarray(store.items.index, dtype=np.int64)
+    row = {int(i): j for j, i in enumerate(every)}
+    wanted = np.array([row[by_path[p]] for p in paths])
+    vectors = {}  # every item's, in ``every`` order
     for name, index in store.vectors.items():
         ids, vecs = all_vectors(index)
         pos = {int(i): j for j, i in enumerate(ids)}
-        v = vecs[[pos[int(i)] for i in wanted]].astype(np.float64)
-        sims[name] = v @ v.T
+        vectors[name] = vecs[[pos[int(i)] for i in every]].astype(np.float64)
+    sims = {name: v[wanted] @ v[wanted].T for name, v in vectors.items()}
     sims["style"] = fused_style(sims)
+    if "content" in vectors:
+        sims[RELATIVE] = relative_similarity(vectors)[np.ix_(wanted, wanted)]
     return sims
+
+
+def relative_similarity(vectors: dict[str, np.ndarray], weights: dict[str, float] = STYLE_FUSION) -> np.ndarray:
+    """The ``--by style-relative`` score matrix of a whole collection (``index.search``): each
+    item's versions are its top content neighbours above ``version_threshold``."""
+    style = stacked_style({n: vectors[n] for n in weights}, weights).astype(np.float64)
+    content = vectors["content"]
+    threshold = version_threshold(content)
+    sims = content @ content.T
+    relative = np.empty_like(style)
+    for i, row in enumerate(sims):
+        near = np.argsort(-row, kind="stable")[: RELATIVE_NEIGHBOURS + 1]
+        relative[i] = relative_style(style[i], style[near[row[near] > threshold]])
+    return relative @ relative.T
 
 
 def fused_style(sims: dict[str, np.ndarray], weights: dict[str, float] = STYLE_FUSION, discount: float = STYLE_CONTENT_DISCOUNT) -> np.ndarray:
@@ -212,6 +230,8 @@ def evaluate_collection(
         sims["gram (uncompressed)"] = centred_cosine(raw)
     report["results"] = evaluate(sims, labels)
     report["per_style"] = per_label(sims["style"], labels.styles)
+    if RELATIVE in sims:
+        report["per_style_relative"] = per_label(sims[RELATIVE], labels.styles)
     report["per_style_colour"] = per_label(sims["colour"], labels.styles)
     if compression and raw is not None:
         report["compression"] = compression_sweep(raw, labels)
@@ -236,6 +256,8 @@ def render_report(report: dict) -> str:
         )
     if report["per_style"] and len(report["per_style"]) <= 12:
         lines.append("style mAP@10 per style (--by style): " + ", ".join(f"{k} {v:.2f}" for k, v in report["per_style"].items()))
+        if report.get("per_style_relative"):
+            lines.append(f"style mAP@10 per style (--by {RELATIVE}): " + ", ".join(f"{k} {v:.2f}" for k, v in report["per_style_relative"].items()))
     if "compression" in report:
         lines.append("gram compression (count sketch, float16, centred): dims  bytes/item  style mAP@10  leak@5")
         for row in report["compression"]:

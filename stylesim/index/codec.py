@@ -30,4 +30,6 @@ def all_vectors(index: faiss.IndexIDMap2) -> tuple[np.ndarray, np.ndarray]:
 
 def vectors_for(index: faiss.IndexIDMap2, ids: np.ndarray) -> np.ndarray:
     """Decoded vectors for the given ids (each must be present)."""
-    return np.stack([index.reconstruct(int(i)) for i in ids]) if len(ids) else np.zeros((0, index.d), np.float32)
+    if not len(ids):
+        return np.zeros((0, index.d), np.float32)
+    return index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64))

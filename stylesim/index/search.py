@@ -5,10 +5,19 @@ then the content discount  s - lambda cos_content(q, x) (1 - s)  (``content_disc
 Candidates are the union of each weighted component's top k' (k' = max(10 k, 256), capped by
 the collection size); every candidate is then scored exactly on every component, so an item
 that is second-best on all components is not lost.
+
+Relative score (``--by style-relative``), for collections that hold several versions of the
+same pictures (restyled variants, filter sets): each item's fused style vector
+s = [sqrt(w_i) v_i] minus the mean of its *versions* -- items that show the same picture
+(content cosine above the collection's mean + RELATIVE_Z standard deviations, at most
+RELATIVE_NEIGHBOURS of them) in another look (fused style cosine below RELATIVE_MAX_STYLE) --
+then cosines of those residuals. What remains is how an item differs from the other versions
+of its picture, i.e. its look; an item without versions keeps its own vector.
 """
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,8 +27,18 @@ from stylesim.errors import StylesimError
 from stylesim.index.codec import vectors_for
 from stylesim.index.store import IndexStore
 
-FUSED = {"style": STYLE_FUSION}
+FUSED = {"style": STYLE_FUSION, "style-relative": STYLE_FUSION}
 CONTENT_DISCOUNTS = {"style": STYLE_CONTENT_DISCOUNT}
+RELATIVE = "style-relative"
+
+# Chosen on the grid and both texture sets (scripts/eval_retrieval.py; README, "Retrieval
+# quality"): z 2.0-3.0 and 8-32 neighbours score within 0.02 of each other; the style gate
+# (0.8) keeps duplicates, the item itself and frames of one shot out of its versions.
+RELATIVE_Z = 2.5
+RELATIVE_MAX_STYLE = 0.8
+RELATIVE_NEIGHBOURS = 32
+RELATIVE_SAMPLE = 1000  # items sampled for the collection's content-cosine statistics
+_THRESHOLDS: "weakref.WeakKeyDictionary[IndexStore, float]" = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -50,9 +69,11 @@ def content_discount(by: str, store: IndexStore) -> float:
 
 
 def query_descriptors(by: str, store: IndexStore) -> list[str]:
-    """The descriptors a query needs for ``--by``: the fused ones, and content for the discount."""
+    """The descriptors a query needs for ``--by``: the fused ones, and content for the discount
+    or the versions."""
     names = list(fusion_weights(by, store))
-    return names + ["content"] if content_discount(by, store) and "content" not in names else names
+    wants_content = content_discount(by, store) or by == RELATIVE
+    return names + ["content"] if wants_content and "content" not in names else names
 
 
 def content_discounted(style: np.ndarray, content: np.ndarray, discount: float) -> np.ndarray:
@@ -88,13 +109,11 @@ def search_vectors(
         (name,) = weights
         scores, ids = store.vectors[name].search(np.ascontiguousarray(queries[name], np.float32), k)
         return [[Hit(int(i), float(s)) for s, i in zip(srow, irow) if i >= 0] for srow, irow in zip(scores, ids)]
-    k_candidates = min(n_items, max(10 * k, 256))
-    per_component = {n: store.vectors[n].search(np.ascontiguousarray(queries[n], np.float32), k_candidates) for n in weights}
+    if by == RELATIVE:
+        return search_relative(store, queries, k, weights)
     scored = [*weights, "content"] if discount and "content" not in weights else list(weights)
     results = []
-    for q in range(n_queries):
-        candidates = np.unique(np.concatenate([per_component[n][1][q] for n in weights]))
-        candidates = candidates[candidates >= 0]
+    for q, candidates in enumerate(fusion_candidates(store, queries, weights, k)):
         component_scores = {n: vectors_for(store.vectors[n], candidates) @ queries[n][q] for n in scored}
         fused = sum(w * component_scores[n] for n, w in weights.items())
         if discount:
@@ -103,6 +122,73 @@ def search_vectors(
         results.append([
             Hit(int(candidates[j]), float(fused[j]), {n: float(component_scores[n][j]) for n in scored}) for j in order
         ])
+    return results
+
+
+def fusion_candidates(store: IndexStore, queries: dict[str, np.ndarray], weights: dict[str, float], k: int) -> list[np.ndarray]:
+    """Per query, the union of each weighted component's top max(10 k, 256) ids."""
+    k_candidates = min(len(store), max(10 * k, 256))
+    per_component = {n: store.vectors[n].search(np.ascontiguousarray(queries[n], np.float32), k_candidates)[1] for n in weights}
+    out = []
+    for q in range(len(next(iter(per_component.values())))):
+        candidates = np.unique(np.concatenate([per_component[n][q] for n in weights]))
+        out.append(candidates[candidates >= 0])
+    return out
+
+
+def stacked_style(vectors: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
+    """[sqrt(w_i) v_i]: one vector whose inner products are the weighted sum of cosines."""
+    return np.concatenate([np.sqrt(w) * np.asarray(vectors[n], np.float32) for n, w in weights.items()], axis=1)
+
+
+def version_threshold(content: np.ndarray, z: float = RELATIVE_Z) -> float:
+    """Mean + z standard deviations of the content cosines between distinct items of a sample
+    (n, dim) of unit vectors: above it, two items show the same picture."""
+    sims = np.asarray(content, np.float64) @ np.asarray(content, np.float64).T
+    off = sims[~np.eye(len(sims), dtype=bool)]
+    return float(off.mean() + z * off.std()) if len(off) else float("inf")
+
+
+def relative_style(style: np.ndarray, versions: np.ndarray, max_style: float = RELATIVE_MAX_STYLE) -> np.ndarray:
+    """s - mean(versions v with <s, v> < max_style), unit length; s itself without any."""
+    versions = versions[versions @ style < max_style] if len(versions) else versions
+    residual = style - versions.mean(axis=0) if len(versions) else style
+    return residual / max(float(np.linalg.norm(residual)), 1e-12)
+
+
+def _collection_threshold(store: IndexStore) -> float:
+    if store not in _THRESHOLDS:
+        ids = np.asarray(store.items.index, dtype=np.int64)
+        if len(ids) > RELATIVE_SAMPLE:
+            ids = np.sort(np.random.default_rng(0).choice(ids, RELATIVE_SAMPLE, replace=False))
+        _THRESHOLDS[store] = version_threshold(vectors_for(store.vectors["content"], ids))
+    return _THRESHOLDS[store]
+
+
+def _relative_vectors(store: IndexStore, style: np.ndarray, content: np.ndarray, weights: dict[str, float]) -> np.ndarray:
+    """``relative_style`` of each row, its versions looked up in the index."""
+    sims, ids = store.vectors["content"].search(np.ascontiguousarray(content, np.float32), min(len(store), RELATIVE_NEIGHBOURS + 1))
+    threshold = _collection_threshold(store)
+    out = np.empty_like(style)
+    for row in range(len(style)):
+        near = ids[row][(ids[row] >= 0) & (sims[row] > threshold)]
+        versions = stacked_style({n: vectors_for(store.vectors[n], near) for n in weights}, weights)
+        out[row] = relative_style(style[row], versions)
+    return out
+
+
+def search_relative(store: IndexStore, queries: dict[str, np.ndarray], k: int, weights: dict[str, float]) -> list[list[Hit]]:
+    """``--by style-relative``: cosines of relative style vectors (module docstring)."""
+    if "content" not in store.descriptors:
+        raise StylesimError(f"{store.root}: --by {RELATIVE} needs the content descriptor, which this index lacks")
+    query_style = _relative_vectors(store, stacked_style(queries, weights), queries["content"], weights)
+    results = []
+    for q, candidates in enumerate(fusion_candidates(store, queries, weights, k)):
+        plain = {n: vectors_for(store.vectors[n], candidates) for n in [*weights, "content"]}
+        relative = _relative_vectors(store, stacked_style(plain, weights), plain["content"], weights)
+        scores = relative @ query_style[q]
+        order = np.argsort(-scores, kind="stable")[:k]
+        results.append([Hit(int(candidates[j]), float(scores[j]), {n: float(plain[n][j] @ queries[n][q]) for n in weights}) for j in order])
     return results
 
 

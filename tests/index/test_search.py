@@ -1,4 +1,5 @@
-"""The ``--by style`` content discount: pure function, then its effect on the real grid."""
+"""``--by style`` (content discount) and ``--by style-relative``: pure functions, then their
+effect on the real grid."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pytest
 
 from stylesim.descriptors import STYLE_CONTENT_DISCOUNT
 from stylesim.index.codec import vectors_for
-from stylesim.index.search import content_discounted, query_descriptors, search_vectors
+from stylesim.evaluation.harness import relative_similarity
+from stylesim.index.search import RELATIVE, content_discounted, query_descriptors, relative_style, search_vectors, version_threshold
 from stylesim.index.store import IndexStore
 
 
@@ -45,3 +47,38 @@ def test_style_search_discounts_the_same_photo_in_other_looks(grid_index):
     hit = search_vectors(store, {n: v[:1] for n, v in queries.items()}, "style", 3)[0][1]
     s = 0.5 * hit.scores["gram"] + 0.2 * hit.scores["adain"] + 0.3 * hit.scores["colour"]
     assert hit.score == pytest.approx(s - STYLE_CONTENT_DISCOUNT * hit.scores["content"] * (1 - s), abs=1e-5)
+
+
+def test_relative_style_formula():
+    s = np.array([0.6, 0.8, 0.0])
+    versions = np.array([[0.0, 0.8, 0.6], [0.0, 0.0, 1.0], [0.6, 0.8, 0.0]])  # <s, v> = 0.64, 0, 1
+    # the third is the item itself (same look): gated out; s - mean(first two), unit length
+    expected = s - np.array([0.0, 0.4, 0.8])
+    assert relative_style(s, versions, max_style=0.8) == pytest.approx(expected / np.linalg.norm(expected))
+    assert relative_style(s, versions[2:], max_style=0.8) == pytest.approx(s)  # no versions: itself
+    assert relative_style(s, np.zeros((0, 3))) == pytest.approx(s)
+
+
+def test_version_threshold_is_mean_plus_z_std_of_distinct_pairs():
+    content = np.eye(3)[[0, 0, 1, 2]]  # items 0 and 1 show the same picture
+    # off-diagonal cosines: 2 ones among 12 -> mean 1/6, std sqrt(1/6 * 5/6)
+    assert version_threshold(content, z=2.0) == pytest.approx(1 / 6 + 2 * np.sqrt(5 / 36))
+
+
+def test_relative_search_matches_the_harness_and_separates_looks(grid_index):
+    store = IndexStore.open(grid_index)
+    ids = np.asarray(store.items.index)
+    looks = np.array([Path(p).parent.name for p in store.items["path"]])
+    queries = {n: vectors_for(store.vectors[n], ids) for n in ("gram", "adain", "colour", "content")}
+    relative = search_vectors(store, queries, RELATIVE, len(ids))
+    matrix = relative_similarity(queries)  # the evaluation's implementation, rows in ``ids`` order
+    row = {i: j for j, i in enumerate(ids)}
+    for q, hits in enumerate(relative):
+        assert [h.score for h in hits] == pytest.approx(sorted(matrix[q], reverse=True), abs=1e-4)
+        assert hits[0].id == ids[q]
+
+    def same_look_in_top3(results) -> int:
+        return sum(looks[row[h.id]] == looks[q] for q, hits in enumerate(results) if looks[q] != "photo" for h in hits[1:4])
+
+    plain = search_vectors(store, queries, "style", 4)
+    assert same_look_in_top3(relative) > same_look_in_top3(plain)
