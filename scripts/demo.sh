@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # README quick start #1: install, build the sample collection (12 real photos x 7 looks, 3 short
-# videos), index it into indexes/default, search it by style, by content and by video, and restyle
+# videos), index it into indexes/default, search it by style (plain and relative to each photo's
+# other versions), by content and by video, and restyle
 # a photo in the styles the index finds (contact sheet: out/demo/index.html).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,8 @@ stylesim index samples --index indexes/default || [ $? -eq 3 ]
 stylesim info --index indexes/default
 echo "== style of samples/pencil/coffee.jpg (any subject):" >&2
 stylesim search samples/pencil/coffee.jpg --by style -k 6 --index indexes/default
+echo "== the watercolour look of samples/watercolour/coffee.jpg, against the other versions of each photo (the samples hold 7 of each):" >&2
+stylesim search samples/watercolour/coffee.jpg --by style-relative -k 6 --index indexes/default
 echo "== content of samples/oil/chelsea.jpg (same subject, any look):" >&2
 stylesim search samples/oil/chelsea.jpg --by content -k 6 --index indexes/default
 echo "== videos whose frames show samples/photo/chelsea.jpg, with their best moments:" >&2

@@ -110,6 +110,48 @@ LOOKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
+def _contour(img: np.ndarray) -> np.ndarray:
+    return np.asarray(Image.fromarray(img).filter(ImageFilter.CONTOUR))
+
+
+def _detail(img: np.ndarray) -> np.ndarray:
+    cv2 = _cv2()
+    return cv2.cvtColor(cv2.detailEnhance(cv2.cvtColor(img, cv2.COLOR_RGB2BGR), sigma_s=10, sigma_r=0.15), cv2.COLOR_BGR2RGB)
+
+
+def _colour_pencil(img: np.ndarray) -> np.ndarray:
+    cv2 = _cv2()
+    _, colour = cv2.pencilSketch(cv2.cvtColor(img, cv2.COLOR_RGB2BGR), sigma_s=60, sigma_r=0.07, shade_factor=0.05)
+    return cv2.cvtColor(colour, cv2.COLOR_BGR2RGB)
+
+
+def _solarize(img: np.ndarray) -> np.ndarray:
+    return np.asarray(ImageOps.solarize(Image.fromarray(img), threshold=128))
+
+
+def _pixelate(img: np.ndarray) -> np.ndarray:
+    pil = Image.fromarray(img)
+    small = pil.resize((max(1, pil.width // 12), max(1, pil.height // 12)), Image.Resampling.BOX)
+    return np.asarray(small.resize(pil.size, Image.Resampling.NEAREST))
+
+
+def _blur(img: np.ndarray) -> np.ndarray:
+    return np.asarray(Image.fromarray(img).filter(ImageFilter.GaussianBlur(4)))
+
+
+# Looks that chose nothing: no setting of the project was measured on them before they were
+# added, so the "grid-unseen" set (scripts/eval_retrieval.py) checks that the defaults carry over.
+UNSEEN_LOOKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "contour": _contour,
+    "detail": _detail,
+    "colour-pencil": _colour_pencil,
+    "solarize": _solarize,
+    "pixelate": _pixelate,
+    "blur": _blur,
+}
+RENDERERS = {**LOOKS, **UNSEEN_LOOKS}
+
+
 def build_grid(out: Path, photos: tuple[str, ...] = PHOTOS, looks: tuple[str, ...] = tuple(LOOKS), size: int = 320) -> list[tuple[Path, str, str]]:
     """Write every photo in every look as JPEG under ``out``; returns (path, look, photo) rows
     and writes them to ``out/labels.csv``."""
@@ -119,7 +161,7 @@ def build_grid(out: Path, photos: tuple[str, ...] = PHOTOS, looks: tuple[str, ..
         for look in looks:
             path = out / look / f"{photo.replace('mate:', 'mate-')}.jpg"
             path.parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(LOOKS[look](img)).save(path, quality=92)
+            Image.fromarray(RENDERERS[look](img)).save(path, quality=92)
             rows.append((path, look, photo))
     with open(out / "labels.csv", "w", newline="") as f:
         writer = csv.writer(f)
@@ -137,9 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=320, help="long side in pixels")
     args = parser.parse_args(argv)
     looks = tuple(args.looks.split(","))
-    unknown = [look for look in looks if look not in LOOKS]
+    unknown = [look for look in looks if look not in RENDERERS]
     if unknown:
-        parser.error(f"unknown looks {unknown}; known: {', '.join(LOOKS)}")
+        parser.error(f"unknown looks {unknown}; known: {', '.join(RENDERERS)}")
     rows = build_grid(args.out, PHOTOS[: args.photos], looks, args.size)
     print(f"wrote {len(rows)} images ({args.photos} photos x {len(looks)} looks) to {args.out}", file=sys.stderr)
     return 0

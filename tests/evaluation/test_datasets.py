@@ -50,3 +50,16 @@ def test_crops_and_recolouring():
     value = lambda im: np.asarray(im.convert("HSV"))[..., 2].astype(int)  # noqa: E731
     assert np.abs(value(recoloured) - value(crop)).mean() < 3  # brightness kept
     assert np.abs(np.asarray(recoloured, int) - np.asarray(crop, int)).mean() > 5  # colours changed
+
+
+def test_unseen_looks_are_new_and_change_the_photo(tmp_path):
+    from sample_grid import LOOKS, UNSEEN_LOOKS, build_grid
+
+    assert not set(UNSEEN_LOOKS) & set(LOOKS)
+    rows = build_grid(tmp_path, ("chelsea",), ("photo", *UNSEEN_LOOKS), size=96)
+    assert [look for _, look, _ in rows] == ["photo", *UNSEEN_LOOKS]
+    original = np.asarray(Image.open(rows[0][0]), int)
+    for path, look, _ in rows[1:]:
+        rendered = np.asarray(Image.open(path), int)
+        assert rendered.shape == original.shape, look
+        assert np.abs(rendered - original).mean() > 2, look  # a visible change, however subtle
