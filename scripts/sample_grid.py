@@ -69,20 +69,29 @@ def _cv2():
     return cv2
 
 
-def _watercolour(img: np.ndarray) -> np.ndarray:
+def _in_bgr(img: np.ndarray, bgr_filter: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """An OpenCV filter (BGR in, BGR out) applied to an RGB image."""
     cv2 = _cv2()
-    return cv2.cvtColor(cv2.stylization(cv2.cvtColor(img, cv2.COLOR_RGB2BGR), sigma_s=60, sigma_r=0.45), cv2.COLOR_BGR2RGB)
+    return cv2.cvtColor(bgr_filter(cv2.cvtColor(img, cv2.COLOR_RGB2BGR)), cv2.COLOR_BGR2RGB)
+
+
+def _pencil_sketch(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """OpenCV's pencilSketch of an RGB image: (grey drawing, colour drawing in RGB)."""
+    cv2 = _cv2()
+    grey, colour = cv2.pencilSketch(cv2.cvtColor(img, cv2.COLOR_RGB2BGR), sigma_s=60, sigma_r=0.07, shade_factor=0.05)
+    return grey, cv2.cvtColor(colour, cv2.COLOR_BGR2RGB)
+
+
+def _watercolour(img: np.ndarray) -> np.ndarray:
+    return _in_bgr(img, lambda bgr: _cv2().stylization(bgr, sigma_s=60, sigma_r=0.45))
 
 
 def _pencil(img: np.ndarray) -> np.ndarray:
-    cv2 = _cv2()
-    grey, _ = cv2.pencilSketch(cv2.cvtColor(img, cv2.COLOR_RGB2BGR), sigma_s=60, sigma_r=0.07, shade_factor=0.05)
-    return np.stack([grey] * 3, axis=-1)
+    return np.stack([_pencil_sketch(img)[0]] * 3, axis=-1)
 
 
 def _oil(img: np.ndarray) -> np.ndarray:
-    cv2 = _cv2()
-    return cv2.cvtColor(cv2.xphoto.oilPainting(cv2.cvtColor(img, cv2.COLOR_RGB2BGR), 7, 1), cv2.COLOR_BGR2RGB)
+    return _in_bgr(img, lambda bgr: _cv2().xphoto.oilPainting(bgr, 7, 1))
 
 
 def _emboss(img: np.ndarray) -> np.ndarray:
@@ -115,14 +124,11 @@ def _contour(img: np.ndarray) -> np.ndarray:
 
 
 def _detail(img: np.ndarray) -> np.ndarray:
-    cv2 = _cv2()
-    return cv2.cvtColor(cv2.detailEnhance(cv2.cvtColor(img, cv2.COLOR_RGB2BGR), sigma_s=10, sigma_r=0.15), cv2.COLOR_BGR2RGB)
+    return _in_bgr(img, lambda bgr: _cv2().detailEnhance(bgr, sigma_s=10, sigma_r=0.15))
 
 
 def _colour_pencil(img: np.ndarray) -> np.ndarray:
-    cv2 = _cv2()
-    _, colour = cv2.pencilSketch(cv2.cvtColor(img, cv2.COLOR_RGB2BGR), sigma_s=60, sigma_r=0.07, shade_factor=0.05)
-    return cv2.cvtColor(colour, cv2.COLOR_BGR2RGB)
+    return _pencil_sketch(img)[1]
 
 
 def _solarize(img: np.ndarray) -> np.ndarray:
