@@ -34,7 +34,7 @@ from stylesim.descriptors.sketch import CountSketch
 from stylesim.errors import StylesimError
 from stylesim.evaluation.metrics import average_precision_at_k, evaluate_rankings, ranking_from_scores
 from stylesim.index.codec import all_vectors
-from stylesim.index.search import RELATIVE, RELATIVE_NEIGHBOURS, content_discounted, relative_style, stacked_style, version_threshold
+from stylesim.index.search import RELATIVE, content_discounted, relative_style_vectors
 from stylesim.index.store import IndexStore
 
 COMPRESSION_DIMS = (256, 512, 1024, 2048, 4096)
@@ -77,32 +77,23 @@ def stored_similarities(index_dir: Path, paths: list[str]) -> dict[str, np.ndarr
     missing = [p for p in paths if p not in by_path]
     if missing:
         raise StylesimError(f"{missing[0]}: labelled but not indexed ({len(missing)} such files; see the skipped files)")
-    every = np.asarray(store.items.index, dtype=np.int64)
-    row = {int(i): j for j, i in enumerate(every)}
-    wanted = np.array([row[by_path[p]] for p in paths])
-    vectors = {}  # every item's, in ``every`` order
+    wanted = np.array([by_path[p] for p in paths])
+    sims = {}
     for name, index in store.vectors.items():
         ids, vecs = all_vectors(index)
         pos = {int(i): j for j, i in enumerate(ids)}
-        vectors[name] = vecs[[pos[int(i)] for i in every]].astype(np.float64)
-    sims = {name: v[wanted] @ v[wanted].T for name, v in vectors.items()}
+        v = vecs[[pos[int(i)] for i in wanted]].astype(np.float64)
+        sims[name] = v @ v.T
     sims["style"] = fused_style(sims)
-    if "content" in vectors:
-        sims[RELATIVE] = relative_similarity(vectors)[np.ix_(wanted, wanted)]
+    if "content" in store.descriptors:
+        sims[RELATIVE] = relative_similarity(store, wanted)
     return sims
 
 
-def relative_similarity(vectors: dict[str, np.ndarray], weights: dict[str, float] = STYLE_FUSION) -> np.ndarray:
-    """The ``--by style-relative`` score matrix of a whole collection (``index.search``): each
-    item's versions are its top content neighbours above ``version_threshold``."""
-    style = stacked_style({n: vectors[n] for n in weights}, weights).astype(np.float64)
-    content = vectors["content"]
-    threshold = version_threshold(content)
-    sims = content @ content.T
-    relative = np.empty_like(style)
-    for i, row in enumerate(sims):
-        near = np.argsort(-row, kind="stable")[: RELATIVE_NEIGHBOURS + 1]
-        relative[i] = relative_style(style[i], style[near[row[near] > threshold]])
+def relative_similarity(store: IndexStore, ids: np.ndarray, weights: dict[str, float] = STYLE_FUSION) -> np.ndarray:
+    """The ``--by style-relative`` score matrix of the indexed items ``ids`` (their versions
+    looked up in the whole index, exactly as the search does)."""
+    relative = relative_style_vectors(store, ids, weights).astype(np.float64)
     return relative @ relative.T
 
 
@@ -191,9 +182,11 @@ def sweep_fusion(sims: dict[str, np.ndarray], labels: Labelled, discounts=DISCOU
     return sorted(out, key=lambda x: -x[1].get("mAP@10", 0.0))
 
 
-def sweep_discount(sims: dict[str, np.ndarray], labels: Labelled, discounts=DISCOUNTS) -> list[dict]:
-    """Style metrics of the default weights with each content discount."""
-    return [{"discount": d, **evaluate_rankings(ranking_from_scores(fused_style(sims, discount=d)), labels.styles, labels.contents)} for d in discounts]
+def default_weight_rows(swept: list[tuple[tuple[float, float, float, float], dict]]) -> list[dict]:
+    """The rows of a ``sweep_fusion`` result with the default weights, by content discount."""
+    default = [STYLE_FUSION[n] for n in ("gram", "adain", "colour")]
+    rows = [{"discount": w[3], **m} for w, m in swept if np.allclose(w[:3], default)]
+    return sorted(rows, key=lambda row: row["discount"])
 
 
 def evaluate_collection(
@@ -236,8 +229,9 @@ def evaluate_collection(
     if compression and raw is not None:
         report["compression"] = compression_sweep(raw, labels)
     if fusion:
-        report["fusion"] = [{"gram": w[0], "adain": w[1], "colour": w[2], "discount": w[3], **m} for w, m in sweep_fusion(sims, labels)[:10]]
-        report["discount"] = sweep_discount(sims, labels)
+        swept = sweep_fusion(sims, labels)
+        report["fusion"] = [{"gram": w[0], "adain": w[1], "colour": w[2], "discount": w[3], **m} for w, m in swept[:10]]
+        report["discount"] = default_weight_rows(swept)
     return report
 
 

@@ -27,9 +27,9 @@ from stylesim.errors import StylesimError
 from stylesim.index.codec import vectors_for
 from stylesim.index.store import IndexStore
 
-FUSED = {"style": STYLE_FUSION, "style-relative": STYLE_FUSION}
-CONTENT_DISCOUNTS = {"style": STYLE_CONTENT_DISCOUNT}
 RELATIVE = "style-relative"
+FUSED = {"style": STYLE_FUSION, RELATIVE: STYLE_FUSION}
+CONTENT_DISCOUNTS = {"style": STYLE_CONTENT_DISCOUNT}
 
 # Chosen on the grid and both texture sets (scripts/eval_retrieval.py; README, "Retrieval
 # quality"): z 2.0-3.0 and 8-32 neighbours score within 0.02 of each other; the style gate
@@ -169,26 +169,34 @@ def _relative_vectors(store: IndexStore, style: np.ndarray, content: np.ndarray,
     """``relative_style`` of each row, its versions looked up in the index."""
     sims, ids = store.vectors["content"].search(np.ascontiguousarray(content, np.float32), min(len(store), RELATIVE_NEIGHBOURS + 1))
     threshold = _collection_threshold(store)
-    out = np.empty_like(style)
-    for row in range(len(style)):
-        near = ids[row][(ids[row] >= 0) & (sims[row] > threshold)]
-        versions = stacked_style({n: vectors_for(store.vectors[n], near) for n in weights}, weights)
-        out[row] = relative_style(style[row], versions)
-    return out
+    near = [row_ids[(row_ids >= 0) & (row_sims > threshold)] for row_sims, row_ids in zip(sims, ids)]
+    pool = np.unique(np.concatenate(near))  # every version once
+    pool_style = stacked_style({n: vectors_for(store.vectors[n], pool) for n in weights}, weights)
+    return np.stack([relative_style(s, pool_style[np.searchsorted(pool, versions)]) for s, versions in zip(style, near)])
+
+
+def relative_style_vectors(store: IndexStore, ids: np.ndarray, weights: dict[str, float]) -> np.ndarray:
+    """(len(ids), dim) relative style vectors of indexed items, rows in ``ids`` order."""
+    plain = {n: vectors_for(store.vectors[n], ids) for n in [*weights, "content"]}
+    return _relative_vectors(store, stacked_style(plain, weights), plain["content"], weights)
 
 
 def search_relative(store: IndexStore, queries: dict[str, np.ndarray], k: int, weights: dict[str, float]) -> list[list[Hit]]:
-    """``--by style-relative``: cosines of relative style vectors (module docstring)."""
+    """``--by style-relative``: cosines of relative style vectors (module docstring). Every
+    candidate's relative vector is computed once, however many queries share it."""
     if "content" not in store.descriptors:
         raise StylesimError(f"{store.root}: --by {RELATIVE} needs the content descriptor, which this index lacks")
     query_style = _relative_vectors(store, stacked_style(queries, weights), queries["content"], weights)
+    per_query = fusion_candidates(store, queries, weights, k)
+    every = np.unique(np.concatenate(per_query))
+    plain = {n: vectors_for(store.vectors[n], every) for n in [*weights, "content"]}
+    relative = _relative_vectors(store, stacked_style(plain, weights), plain["content"], weights)
     results = []
-    for q, candidates in enumerate(fusion_candidates(store, queries, weights, k)):
-        plain = {n: vectors_for(store.vectors[n], candidates) for n in [*weights, "content"]}
-        relative = _relative_vectors(store, stacked_style(plain, weights), plain["content"], weights)
-        scores = relative @ query_style[q]
+    for q, candidates in enumerate(per_query):
+        rows = np.searchsorted(every, candidates)
+        scores = relative[rows] @ query_style[q]
         order = np.argsort(-scores, kind="stable")[:k]
-        results.append([Hit(int(candidates[j]), float(scores[j]), {n: float(plain[n][j] @ queries[n][q]) for n in weights}) for j in order])
+        results.append([Hit(int(candidates[j]), float(scores[j]), {n: float(plain[n][rows[j]] @ queries[n][q]) for n in weights}) for j in order])
     return results
 
 

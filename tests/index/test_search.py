@@ -71,7 +71,7 @@ def test_relative_search_matches_the_harness_and_separates_looks(grid_index):
     looks = np.array([Path(p).parent.name for p in store.items["path"]])
     queries = {n: vectors_for(store.vectors[n], ids) for n in ("gram", "adain", "colour", "content")}
     relative = search_vectors(store, queries, RELATIVE, len(ids))
-    matrix = relative_similarity(queries)  # the evaluation's implementation, rows in ``ids`` order
+    matrix = relative_similarity(store, ids)  # the evaluation's matrix, rows in ``ids`` order
     row = {i: j for j, i in enumerate(ids)}
     for q, hits in enumerate(relative):
         assert [h.score for h in hits] == pytest.approx(sorted(matrix[q], reverse=True), abs=1e-4)
