@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sample_grid import build_grid  # noqa: E402
+
 from stylesim import api  # noqa: E402
 from stylesim.collection.decode import decode_for_encoding  # noqa: E402
 from stylesim.descriptors.gram import gram_matrix  # noqa: E402
@@ -46,7 +47,7 @@ def make_images(folder: Path, n: int) -> list[Path]:
     out.mkdir()
     files = []
     for i in range(n):
-        src = Image.open(paths[i % len(paths)])
+        src: Image.Image = Image.open(paths[i % len(paths)])
         if i >= len(paths):  # distinct extra images: crops of the grid's
             w, h = src.size
             f = 0.6 + 0.3 * ((i // len(paths)) % 3) / 2
@@ -70,7 +71,9 @@ def bench_bare_forward(files: list[Path], size: int, batch_size: int) -> float:
     buckets: dict[tuple[int, int], list[np.ndarray]] = {}
     for img in images:
         buckets.setdefault(img.shape[:2], []).append(img)
-    batches = [np.stack(b[i : i + batch_size]) for b in buckets.values() for i in range(0, len(b), batch_size)]
+    batches = [
+        np.stack(b[i : i + batch_size]) for b in buckets.values() for i in range(0, len(b), batch_size)
+    ]
     encoder.encode(batches[0][:1])  # warm-up
     start = time.perf_counter()
     for batch in batches:
@@ -98,14 +101,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None, help="decode threads (default: stylesim's)")
     parser.add_argument("--naive-images", type=int, default=24, help="images for the (slow) naive loop")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="stylesim-bench-") as tmp:
-        tmp = Path(tmp)
+    with tempfile.TemporaryDirectory(prefix="stylesim-bench-") as tmp_name:
+        tmp = Path(tmp_name)
         files = make_images(tmp, args.images)
         end_to_end = bench_end_to_end(tmp / "images", tmp / "index", args.size, args.batch_size, args.workers)
         bare = bench_bare_forward(files, args.size, args.batch_size)
         naive = bench_naive(files[: args.naive_images], args.size)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)")
-    print(f"{args.images} real JPEGs, encoder input ~{args.size}^2, batch {args.batch_size}, {args.workers or 'default'} decode threads")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
+    )
+    print(
+        f"{args.images} real JPEGs, encoder input ~{args.size}^2, batch {args.batch_size}, "
+        f"{args.workers or 'default'} decode threads"
+    )
     print(f"(a) stylesim index, end to end : {end_to_end:6.2f} img/s")
     print(f"(b) bare VGG19 forward (relu5_1): {bare:6.2f} img/s")
     print(f"(c) naive per-image loop       : {naive:6.2f} img/s")

@@ -25,7 +25,8 @@ from sample_grid import PHOTOS, load_photo  # noqa: E402
 from sample_videos import Shot, write_video  # noqa: E402
 
 from stylesim import api  # noqa: E402
-from stylesim.collection.video import SampleReport, Sampling, parse_seconds, sample_video  # noqa: E402
+from stylesim.collection.timecode import parse_seconds  # noqa: E402
+from stylesim.collection.video import SampleReport, Sampling, sample_video  # noqa: E402
 from stylesim.descriptors import build_descriptors  # noqa: E402
 from stylesim.descriptors.extract import DescriptorExtractor  # noqa: E402
 from stylesim.encoding import VGG19Encoder, default_batch_size, resolve_device, resolve_weights  # noqa: E402
@@ -45,11 +46,18 @@ def main() -> None:
     try:
         height = args.width * 9 // 16 // 2 * 2
         motions = ("static", "zoom", "pan")
-        shots = [Shot(load_photo(PHOTOS[i % len(PHOTOS)], args.width * 2), 5, motions[i % 3]) for i in range(max(1, args.seconds // 5))]
+        shots = [
+            Shot(load_photo(PHOTOS[i % len(PHOTOS)], args.width * 2), 5, motions[i % 3])
+            for i in range(max(1, args.seconds // 5))
+        ]
         video = work / "bench.mp4"
         t0 = time.perf_counter()
         write_video(video, shots, args.fps, args.width, height)
-        print(f"built {video.name}: {len(shots)} shots, {args.width}x{height} @ {args.fps} fps in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        print(
+            f"built {video.name}: {len(shots)} shots, {args.width}x{height} @ {args.fps} fps "
+            f"in {time.perf_counter() - t0:.1f} s",
+            file=sys.stderr,
+        )
         sampling = Sampling("every", parse_seconds(args.every)) if args.every else Sampling()
 
         report = SampleReport()
@@ -69,14 +77,25 @@ def main() -> None:
         t_model = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        result = api.build_index([video], work / "index", size=args.size, device=args.device, sampling=sampling)
+        result = api.build_index(
+            [video], work / "index", size=args.size, device=args.device, sampling=sampling
+        )
         t_total = time.perf_counter() - t0
         assert result.frames == len(frames), (result.frames, len(frames))
 
         print("| stage | time (s) | rate |\n| --- | --- | --- |")
-        print(f"| sampling only ({sampling.spec()}) | {t_sample:.1f} | {report.decoded / t_sample:.0f} frames decoded/s, {len(frames)} kept |")
-        print(f"| model only ({len(frames)} frames, {args.size}², batch {batch}) | {t_model:.1f} | {len(frames) / t_model:.1f} frames/s |")
-        print(f"| `index` end to end | {t_total:.1f} | {report.decoded / t_total:.0f} video frames/s ({len(frames) / t_total:.1f} encoded/s) |")
+        print(
+            f"| sampling only ({sampling.spec()}) | {t_sample:.1f} | "
+            f"{report.decoded / t_sample:.0f} frames decoded/s, {len(frames)} kept |"
+        )
+        print(
+            f"| model only ({len(frames)} frames, {args.size}², batch {batch}) | {t_model:.1f} | "
+            f"{len(frames) / t_model:.1f} frames/s |"
+        )
+        print(
+            f"| `index` end to end | {t_total:.1f} | {report.decoded / t_total:.0f} video frames/s "
+            f"({len(frames) / t_total:.1f} encoded/s) |"
+        )
         print(f"| overlap: (sampling + model) / end to end | | {(t_sample + t_model) / t_total:.2f}x |")
     finally:
         shutil.rmtree(work, ignore_errors=True)

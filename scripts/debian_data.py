@@ -41,19 +41,34 @@ def fetch_package(package: str) -> Path:
         raise DataUnavailable(f"{package}: apt-get/dpkg-deb not available on this machine")
     with tempfile.TemporaryDirectory(prefix="stylesim-apt-") as tmp:
         try:
-            subprocess.run(["apt-get", "download", package], cwd=tmp, check=True, capture_output=True, text=True, timeout=300)
+            subprocess.run(
+                ["apt-get", "download", package],
+                cwd=tmp,
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as err:
             reason = getattr(err, "stderr", "") or str(err)
-            raise DataUnavailable(f"{package}: apt-get download failed ({reason.strip().splitlines()[-1] if reason.strip() else err})") from None
+            raise DataUnavailable(
+                f"{package}: apt-get download failed "
+                f"({reason.strip().splitlines()[-1] if reason.strip() else err})"
+            ) from None
         debs = list(Path(tmp).glob(f"{package}_*.deb"))
         if not debs:
             raise DataUnavailable(f"{package}: apt-get download produced no .deb")
         partial = target.with_name(target.name + ".partial")
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
-        unpack = subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(partial)], capture_output=True, text=True)
+        # check=False: the returncode is inspected below, to raise DataUnavailable with dpkg-deb's stderr
+        unpack = subprocess.run(
+            ["dpkg-deb", "-x", str(debs[0]), str(partial)], capture_output=True, text=True, check=False
+        )
         if unpack.returncode != 0:
-            raise DataUnavailable(f"{package}: dpkg-deb could not unpack {debs[0].name} ({unpack.stderr.strip()})")
+            raise DataUnavailable(
+                f"{package}: dpkg-deb could not unpack {debs[0].name} ({unpack.stderr.strip()})"
+            )
         shutil.rmtree(target, ignore_errors=True)
         partial.rename(target)
         (target / ".complete").write_text(debs[0].name + "\n")

@@ -71,7 +71,10 @@ def build_set(name: str, out: Path) -> tuple[Path, set[str]] | None:
             return None
         return out, set()
     if name == "adain":
-        log(f"adain: skipped (no trained AdaIN decoder at {decoder_path()}; it is trained on the GPU machine, a separate issue)")
+        log(
+            f"adain: skipped (no trained AdaIN decoder at {decoder_path()}; "
+            "it is trained on the GPU machine, a separate issue)"
+        )
         return None
     raise SystemExit(f"unknown set {name!r}; use {', '.join(SETS)}")
 
@@ -85,8 +88,11 @@ def check_goals(reports: dict[str, dict]) -> list[str]:
         for mode in ("style", "style-relative", "content"):
             if mode in r:
                 m = r[mode][mode if mode == "content" else "style"]
-                lines.append(f"{name} --by {mode:<14} mAP@10 {m['mAP@10']:.3f} (goal 0.9), leakage {m['leakage@5']:.3f} (goal 0.1): "
-                             f"{'met' if m['mAP@10'] >= 0.9 and m['leakage@5'] <= 0.1 else 'NOT met'}")
+                lines.append(
+                    f"{name} --by {mode:<14} mAP@10 {m['mAP@10']:.3f} (goal 0.9), "
+                    f"leakage {m['leakage@5']:.3f} (goal 0.1): "
+                    f"{'met' if m['mAP@10'] >= 0.9 and m['leakage@5'] <= 0.1 else 'NOT met'}"
+                )
     for name in ("textures", "textures-recoloured"):
         if name in reports:
             r = reports[name]["results"]
@@ -94,25 +100,46 @@ def check_goals(reports: dict[str, dict]) -> list[str]:
             for mode in ("style", "style-relative"):
                 if mode in r:
                     style = r[mode]["style"]["mAP@10"]
-                    lines.append(f"{name} --by {mode} mAP@10 {style:.3f} = {style / colour:.2f} x colour histogram {colour:.3f} (goal 1.2x): {'met' if style >= 1.2 * colour else 'NOT met'}")
+                    lines.append(
+                        f"{name} --by {mode} mAP@10 {style:.3f} = {style / colour:.2f} x colour histogram "
+                        f"{colour:.3f} (goal 1.2x): {'met' if style >= 1.2 * colour else 'NOT met'}"
+                    )
     return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", nargs="?", type=Path, help="your collection (default: the built-in sets)")
-    parser.add_argument("labels", nargs="?", type=Path, help="CSV path,style,content (default FOLDER/labels.csv)")
+    parser.add_argument(
+        "labels", nargs="?", type=Path, help="CSV path,style,content (default FOLDER/labels.csv)"
+    )
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--sets", default=",".join(SETS), help="built-in sets to run")
     parser.add_argument("--json", type=Path, help="also write every report here")
-    parser.add_argument("--no-uncompressed", action="store_true", help="skip the uncompressed-gram row (saves a second encoding pass)")
-    parser.add_argument("--sweep-compression", action="store_true", help="gram sketch sizes 256..4096 vs quality and bytes")
-    parser.add_argument("--sweep-fusion", action="store_true", help="rank every gram/adain/colour weighting (step 0.1)")
+    parser.add_argument(
+        "--no-uncompressed",
+        action="store_true",
+        help="skip the uncompressed-gram row (saves a second encoding pass)",
+    )
+    parser.add_argument(
+        "--sweep-compression", action="store_true", help="gram sketch sizes 256..4096 vs quality and bytes"
+    )
+    parser.add_argument(
+        "--sweep-fusion", action="store_true", help="rank every gram/adain/colour weighting (step 0.1)"
+    )
     args = parser.parse_args(argv)
-    options = dict(size=args.size, uncompressed=not args.no_uncompressed, compression=args.sweep_compression, fusion=args.sweep_fusion, log=log)
+    options = {
+        "size": args.size,
+        "uncompressed": not args.no_uncompressed,
+        "compression": args.sweep_compression,
+        "fusion": args.sweep_fusion,
+        "log": log,
+    }
     reports: dict[str, dict] = {}
     if args.folder is not None:
-        reports["yours"] = evaluate_collection(args.folder, args.labels or args.folder / "labels.csv", **options)
+        reports["yours"] = evaluate_collection(
+            args.folder, args.labels or args.folder / "labels.csv", **options
+        )
         print(render_report(reports["yours"]))
     else:
         with tempfile.TemporaryDirectory(prefix="stylesim-sets-") as tmp:
@@ -122,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 folder, unlabelled = built
                 log(f"== {name}")
-                reports[name] = evaluate_collection(folder, folder / "labels.csv", unlabelled_styles=unlabelled, **options)
+                reports[name] = evaluate_collection(
+                    folder, folder / "labels.csv", unlabelled_styles=unlabelled, **options
+                )
                 print(f"== {name}\n" + render_report(reports[name]), flush=True)
         goals = check_goals(reports)
         if goals:

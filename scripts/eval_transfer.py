@@ -73,9 +73,19 @@ def main() -> None:
     encoder = VGG19Encoder(resolve_weights(), layers, device)
     args.out.mkdir(parents=True, exist_ok=True)
     settings = GatysSettings(size=args.size, steps=args.steps)
-    print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, device {device}, torch {torch.__version__}", file=sys.stderr)
-    print(f"Gatys defaults (L-BFGS, content relu4_2 x 1, style relu1_1..relu5_1 x 10, TV x 10), {args.size} px, {args.steps} steps\n")
-    print("| content | style | D(content, style) | D(result, style) | ratio (<= 0.6) | structure (>= 0.8) | pass | time (s) |")
+    print(
+        f"machine: {platform.machine()}, {torch.get_num_threads()} threads, device {device}, "
+        f"torch {torch.__version__}",
+        file=sys.stderr,
+    )
+    print(
+        "Gatys defaults (L-BFGS, content relu4_2 x 1, style relu1_1..relu5_1 x 10, TV x 10), "
+        f"{args.size} px, {args.steps} steps\n"
+    )
+    print(
+        "| content | style | D(content, style) | D(result, style) | ratio (<= 0.6) | structure (>= 0.8) "
+        "| pass | time (s) |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     rows, passed = [], 0
     for content_name, style_spec in PAIRS:
@@ -89,15 +99,30 @@ def main() -> None:
         structure = structure_correlation(result.image, content)
         ok = after <= 0.6 * before and structure >= 0.8
         passed += ok
-        print(f"| {content_name} | {style_spec} | {before:.3f} | {after:.3f} | {after / before:.2f} | {structure:.3f} | {'yes' if ok else 'NO'} | {seconds:.0f} |", flush=True)
+        print(
+            f"| {content_name} | {style_spec} | {before:.3f} | {after:.3f} | {after / before:.2f} "
+            f"| {structure:.3f} | {'yes' if ok else 'NO'} | {seconds:.0f} |",
+            flush=True,
+        )
         name = f"{content_name}__{style_spec.replace(':', '-')}__gatys.png"
         result.image.save(args.out / name)
-        rows.append(SheetRow(
-            Tile(save_thumbnail(content, args.out / "thumbs", f"content-{content_name}"), content_name),
-            [Tile(save_thumbnail(style, args.out / "thumbs", f"style-{style_spec.replace(':', '-')}"), style_spec)],
-            Tile(name, name),
-            {"ratio": f"{after / before:.2f}", "structure": f"{structure:.3f}", "time": f"{seconds:.0f} s"},
-        ))
+        rows.append(
+            SheetRow(
+                Tile(save_thumbnail(content, args.out / "thumbs", f"content-{content_name}"), content_name),
+                [
+                    Tile(
+                        save_thumbnail(style, args.out / "thumbs", f"style-{style_spec.replace(':', '-')}"),
+                        style_spec,
+                    )
+                ],
+                Tile(name, name),
+                {
+                    "ratio": f"{after / before:.2f}",
+                    "structure": f"{structure:.3f}",
+                    "time": f"{seconds:.0f} s",
+                },
+            )
+        )
     write_contact_sheet(args.out / "index.html", f"Gatys transfer, {args.size} px, {args.steps} steps", rows)
     print(f"\n{passed}/{len(PAIRS)} pairs pass; results and contact sheet in {args.out}/")
     if not args.no_timing:

@@ -15,16 +15,26 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
 # Colour and grey photos bundled with scikit-image (no network needed).
 PHOTOS: tuple[str, ...] = (
-    "astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry",
-    "retina", "stereo_motorcycle", "camera", "clock", "coins", "moon",
+    "astronaut",
+    "chelsea",
+    "coffee",
+    "rocket",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "stereo_motorcycle",
+    "camera",
+    "clock",
+    "coins",
+    "moon",
 )
 
 
@@ -43,11 +53,11 @@ def load_photo(name: str, size: int) -> np.ndarray:
         from debian_data import mate_nature_photos
 
         path = dict(mate_nature_photos())[name[5:]]
-        with Image.open(path) as pil:
-            pil.draft("RGB", (size, size))
-            pil = pil.convert("RGB")
-            pil.thumbnail((size, size), Image.Resampling.LANCZOS)
-            return np.asarray(pil)
+        with Image.open(path) as opened:
+            opened.draft("RGB", (size, size))
+            rgb = opened.convert("RGB")
+        rgb.thumbnail((size, size), Image.Resampling.LANCZOS)
+        return np.asarray(rgb)
     from skimage import data
 
     img = getattr(data, name)()
@@ -58,9 +68,9 @@ def load_photo(name: str, size: int) -> np.ndarray:
         img = (255 * (img.astype(np.float64) / max(float(img.max()), 1e-9))).astype(np.uint8)
     if img.ndim == 2:
         img = np.stack([img] * 3, axis=-1)
-    pil = Image.fromarray(img[..., :3])
-    pil.thumbnail((size, size), Image.Resampling.LANCZOS)
-    return np.asarray(pil)
+    picture = Image.fromarray(img[..., :3])
+    picture.thumbnail((size, size), Image.Resampling.LANCZOS)
+    return np.asarray(picture)
 
 
 def _cv2():
@@ -78,7 +88,9 @@ def _in_bgr(img: np.ndarray, bgr_filter: Callable[[np.ndarray], np.ndarray]) -> 
 def _pencil_sketch(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """OpenCV's pencilSketch of an RGB image: (grey drawing, colour drawing in RGB)."""
     cv2 = _cv2()
-    grey, colour = cv2.pencilSketch(cv2.cvtColor(img, cv2.COLOR_RGB2BGR), sigma_s=60, sigma_r=0.07, shade_factor=0.05)
+    grey, colour = cv2.pencilSketch(
+        cv2.cvtColor(img, cv2.COLOR_RGB2BGR), sigma_s=60, sigma_r=0.07, shade_factor=0.05
+    )
     return grey, cv2.cvtColor(colour, cv2.COLOR_BGR2RGB)
 
 
@@ -158,7 +170,9 @@ UNSEEN_LOOKS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 RENDERERS = {**LOOKS, **UNSEEN_LOOKS}
 
 
-def build_grid(out: Path, photos: tuple[str, ...] = PHOTOS, looks: tuple[str, ...] = tuple(LOOKS), size: int = 320) -> list[tuple[Path, str, str]]:
+def build_grid(
+    out: Path, photos: tuple[str, ...] = PHOTOS, looks: tuple[str, ...] = tuple(LOOKS), size: int = 320
+) -> list[tuple[Path, str, str]]:
     """Write every photo in every look as JPEG under ``out``; returns (path, look, photo) rows
     and writes them to ``out/labels.csv``."""
     rows: list[tuple[Path, str, str]] = []
@@ -189,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown looks {unknown}; known: {', '.join(RENDERERS)}")
     rows = build_grid(args.out, PHOTOS[: args.photos], looks, args.size)
-    print(f"wrote {len(rows)} images ({args.photos} photos x {len(looks)} looks) to {args.out}", file=sys.stderr)
+    print(
+        f"wrote {len(rows)} images ({args.photos} photos x {len(looks)} looks) to {args.out}", file=sys.stderr
+    )
     return 0
 
 

@@ -51,7 +51,9 @@ def recolour(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     return Image.merge("HSV", hsv).convert("RGB")
 
 
-def build_textures(out: Path, crops: int = 4, size: int = 192, seed: int = 0, recoloured: bool = False) -> list[tuple[Path, str]]:
+def build_textures(
+    out: Path, crops: int = 4, size: int = 192, seed: int = 0, recoloured: bool = False
+) -> list[tuple[Path, str]]:
     """Write the crops; returns (path, class) rows and writes out/labels.csv."""
     rng = np.random.default_rng(seed)
     rows: list[tuple[Path, str]] = []

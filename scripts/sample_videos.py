@@ -53,7 +53,9 @@ def shot_frames(shot: Shot, fps: int, width: int, height: int) -> list[np.ndarra
     return frames
 
 
-def write_timed_video(path: Path, pictures: list[np.ndarray], times_ms: list[int], rotation: int = 0, faststart: bool = True) -> None:
+def write_timed_video(
+    path: Path, pictures: list[np.ndarray], times_ms: list[int], rotation: int = 0, faststart: bool = True
+) -> None:
     """Encode ``pictures`` (equal-sized uint8 RGB) as H.264 shown at ``times_ms`` (any spacing:
     variable frame rates are allowed). ``rotation`` stores the pictures turned clockwise by that
     angle and records a display rotation that turns them back (what phone cameras do)."""
@@ -69,7 +71,7 @@ def write_timed_video(path: Path, pictures: list[np.ndarray], times_ms: list[int
         stream.pix_fmt = "yuv420p"
         if rotation:
             stream.set_display_rotation(rotation)
-        for picture, t in zip(pictures, times_ms):
+        for picture, t in zip(pictures, times_ms, strict=True):
             stored = np.ascontiguousarray(np.rot90(picture, -(rotation // 90))) if rotation else picture
             frame = av.VideoFrame.from_ndarray(stored, format="rgb24")
             frame.pts, frame.time_base = int(t), Fraction(1, 1000)
@@ -79,13 +81,24 @@ def write_timed_video(path: Path, pictures: list[np.ndarray], times_ms: list[int
             out.mux(packet)
 
 
-def write_video(path: Path, shots: list[Shot], fps: int = 10, width: int = 192, height: int = 144, rotation: int = 0, faststart: bool = True) -> list[float]:
+def write_video(
+    path: Path,
+    shots: list[Shot],
+    fps: int = 10,
+    width: int = 192,
+    height: int = 144,
+    rotation: int = 0,
+    faststart: bool = True,
+) -> list[float]:
     """``shots`` cut one after the other at a constant ``fps``; returns each shot's start (s)."""
-    starts, pictures = [], []
+    starts: list[float] = []
+    pictures: list[np.ndarray] = []
     for shot in shots:
         starts.append(len(pictures) / fps)
         pictures += shot_frames(shot, fps, width, height)
-    write_timed_video(path, pictures, [round(1000 * i / fps) for i in range(len(pictures))], rotation, faststart)
+    write_timed_video(
+        path, pictures, [round(1000 * i / fps) for i in range(len(pictures))], rotation, faststart
+    )
     return starts
 
 
@@ -95,9 +108,17 @@ def build_clips(out: Path, fps: int = 10, width: int = 192) -> dict[str, list[fl
     height = width * 3 // 4
     photo = lambda name: load_photo(name, 2 * width)  # noqa: E731
     return {
-        "scenes.mp4": write_video(out / "scenes.mp4", [Shot(photo("astronaut"), 2), Shot(photo("chelsea"), 2), Shot(photo("coffee"), 3, "zoom")], fps, width, height),
+        "scenes.mp4": write_video(
+            out / "scenes.mp4",
+            [Shot(photo("astronaut"), 2), Shot(photo("chelsea"), 2), Shot(photo("coffee"), 3, "zoom")],
+            fps,
+            width,
+            height,
+        ),
         "static.mp4": write_video(out / "static.mp4", [Shot(photo("rocket"), 12)], fps, width, height),
-        "portrait.mp4": write_video(out / "portrait.mp4", [Shot(photo("camera"), 3, "pan")], fps, height, width, rotation=90),
+        "portrait.mp4": write_video(
+            out / "portrait.mp4", [Shot(photo("camera"), 3, "pan")], fps, height, width, rotation=90
+        ),
     }
 
 

@@ -2,9 +2,15 @@
 
 
 class StylesimError(Exception):
-    """An error the user can act on; ``str(err)`` names the file and what is wrong."""
+    """An error the user can act on; ``str(err)`` names the file or value and what is wrong."""
 
     exit_code = 1
+
+
+class UsageError(StylesimError):
+    """A command-line value that is not allowed; the message names it and what is allowed."""
+
+    exit_code = 2
 
 
 class IndexLockedError(StylesimError):

@@ -9,9 +9,9 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
-from stylesim.encoding.preprocess import input_shape
+from stylesim.collection.geometry import input_shape
 from stylesim.errors import DecodeError
 
 # Refuse images above this many pixels before decoding them (decompression bombs: a tiny file
@@ -46,7 +46,9 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
-def open_image(data: bytes, path: str, max_pixels: int = DEFAULT_MAX_PIXELS, draft_to: tuple[int, int] | None = None) -> tuple[Image.Image, tuple[int, int]]:
+def open_image(
+    data: bytes, path: str, max_pixels: int = DEFAULT_MAX_PIXELS, draft_to: tuple[int, int] | None = None
+) -> tuple[Image.Image, tuple[int, int]]:
     """Decode ``data`` into an RGB image with EXIF orientation applied, and the image's full
     (width, height) (``draft_to`` lets JPEGs decode at a reduced scale); DecodeError on failure."""
     if not data:
@@ -54,11 +56,15 @@ def open_image(data: bytes, path: str, max_pixels: int = DEFAULT_MAX_PIXELS, dra
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
+            img: Image.Image = Image.open(io.BytesIO(data))
             w, h = img.size
             if w * h > max_pixels:
-                raise DecodeError(path, f"decompression bomb: {w}x{h} = {w * h / 1e6:.0f} MP exceeds the {max_pixels / 1e6:.0f} MP limit")
-            if draft_to is not None and img.format == "JPEG":
+                raise DecodeError(
+                    path,
+                    f"decompression bomb: {w}x{h} = {w * h / 1e6:.0f} MP "
+                    f"exceeds the {max_pixels / 1e6:.0f} MP limit",
+                )
+            if draft_to is not None and isinstance(img, JpegImagePlugin.JpegImageFile):
                 img.draft("RGB", draft_to)  # decode at a reduced scale: much faster for big JPEGs
             img.load()
             if img.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF orientation swaps the axes

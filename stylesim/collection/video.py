@@ -20,18 +20,27 @@ not decoded). Rotation metadata (display matrix) and non-square pixels are honou
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
-import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
 from stylesim.collection.decode import resize_to_bucket
+from stylesim.collection.geometry import input_shape
+from stylesim.collection.timecode import split_frame_reference
+from stylesim.collection.walk import file_sha256
 from stylesim.errors import DecodeError, StylesimError
+
+if TYPE_CHECKING:
+    from fractions import Fraction
+
+    from av import VideoFrame
+    from av.container import InputContainer
+    from av.video.stream import VideoStream
 
 SCENE_THRESHOLD = 0.08
 DUPLICATE_THRESHOLD = 0.02
@@ -85,37 +94,6 @@ class SampleReport:
     read_until: float = 0.0  # end time of the last packet read (seconds)
 
 
-def parse_seconds(text: str) -> float:
-    """Seconds from ``90``, ``1.5s``, ``500ms``, ``2m``, ``01:05``, ``00:01:05.250``."""
-    t = text.strip().lower()
-    try:
-        if ":" in t:
-            parts = [float(p) for p in t.split(":")]
-            if len(parts) > 3 or any(p < 0 for p in parts):
-                raise ValueError
-            seconds = 0.0
-            for p in parts:
-                seconds = seconds * 60 + p
-            return seconds
-        match = re.fullmatch(r"([0-9]*\.?[0-9]+)\s*(ms|s|m|h)?", t)
-        if not match:
-            raise ValueError
-        value, unit = float(match.group(1)), match.group(2) or "s"
-        return value * {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}[unit]
-    except ValueError:
-        raise StylesimError(f"{text!r} is not a time; write e.g. 2s, 1.5, 500ms, 01:05 or 00:01:05.250") from None
-
-
-def split_frame_reference(text: str) -> tuple[str, float] | None:
-    """``video.mp4@00:01:05`` -> (``video.mp4``, 65.0); None if ``text`` is not of that form."""
-    if "@" not in text:
-        return None
-    path, _, when = text.rpartition("@")
-    if not path or not re.fullmatch(r"[0-9:.]+\s*(ms|s|m|h)?", when.strip().lower()):
-        return None
-    return path, parse_seconds(when)
-
-
 def resolve_picture(spec: str, role: str) -> tuple[str, float] | None:
     """Where the picture ``spec`` comes from: None for an existing file, (video, seconds) for a
     frame ``VIDEO@TIME`` of an existing video; StylesimError naming ``spec`` and its ``role``
@@ -132,7 +110,7 @@ def resolve_picture(spec: str, role: str) -> tuple[str, float] | None:
     return reference
 
 
-def _open(path: str):
+def _open(path: str) -> InputContainer:
     import av
 
     try:
@@ -152,7 +130,7 @@ def _reason(err: Exception) -> str:
     return str(text).strip().rstrip(".")
 
 
-def _display_size(width: int, height: int, sar, rotation: int) -> tuple[int, int]:
+def _display_size(width: int, height: int, sar: Fraction | None, rotation: int) -> tuple[int, int]:
     if sar and float(sar) > 0 and float(sar) != 1.0:
         width = max(1, round(width * float(sar)))
     if rotation % 180:
@@ -160,7 +138,7 @@ def _display_size(width: int, height: int, sar, rotation: int) -> tuple[int, int
     return width, height
 
 
-def _probe(container, path: str) -> VideoInfo:
+def _probe(container: InputContainer, path: str) -> VideoInfo:
     stream = container.streams.video[0]
     duration = 0.0
     if stream.duration is not None and stream.time_base is not None:
@@ -175,7 +153,7 @@ def _probe(container, path: str) -> VideoInfo:
     return VideoInfo(duration, fps, cc.width, cc.height, 0)
 
 
-def _rgb(frame, rotation: int, shape: tuple[int, int]) -> np.ndarray:
+def _rgb(frame: VideoFrame, rotation: int, shape: tuple[int, int]) -> np.ndarray:
     """The frame as displayed: RGB, rotated, resized to ``shape`` = (h, w) as displayed."""
     h, w = shape
     if rotation % 180:
@@ -185,13 +163,14 @@ def _rgb(frame, rotation: int, shape: tuple[int, int]) -> np.ndarray:
     return np.ascontiguousarray(np.rot90(pixels, k)) if k else pixels
 
 
-def _rotation(frame) -> int:
+def _rotation(frame: VideoFrame) -> int:
     """The frame's display-matrix rotation, snapped to a multiple of 90 degrees in [0, 360)."""
     return int(round((frame.rotation or 0) / 90.0)) * 90 % 360
 
 
-def _thumb(frame) -> np.ndarray:
-    return frame.reformat(width=_THUMB, height=_THUMB, format="gray").to_ndarray().astype(np.float32) / 255.0
+def _thumb(frame: VideoFrame) -> np.ndarray:
+    grey: np.ndarray = frame.reformat(width=_THUMB, height=_THUMB, format="gray").to_ndarray()
+    return grey.astype(np.float32) / 255.0
 
 
 def picture_difference(a: np.ndarray, b: np.ndarray) -> float:
@@ -199,15 +178,9 @@ def picture_difference(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a - b).mean())
 
 
-def _file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _decoded_frames(container, stream, report: SampleReport, path: str) -> Iterator:
+def _decoded_frames(
+    container: InputContainer, stream: VideoStream, report: SampleReport, path: str
+) -> Iterator[VideoFrame]:
     """Every decodable frame; undecodable packets are skipped and counted (a truncated or
     damaged file still gives its good frames)."""
     import av
@@ -233,13 +206,34 @@ def _decoded_frames(container, stream, report: SampleReport, path: str) -> Itera
         report.problem = f"{report.problem}; {lost}" if report.problem else lost
 
 
+def _keeps(sampling: Sampling, change: float, since_last: float) -> bool:
+    """Whether a frame that differs by ``change`` from the last kept one, ``since_last``
+    seconds after it, is sampled (module docstring)."""
+    if sampling.mode in ("every", "keyframes"):
+        return change >= sampling.duplicate_threshold
+    return change >= sampling.scene_threshold or (
+        since_last >= sampling.every and change >= sampling.duplicate_threshold
+    )
+
+
+def _settle_duration(info: VideoInfo, report: SampleReport, last_frame_time: float) -> None:
+    """The duration from what was decoded where the container under-reports it (variable frame
+    rate), and a problem noted where the data ends well before the stated duration."""
+    if info.duration == 0.0 and report.decoded and info.fps:
+        info.duration = report.decoded / info.fps
+    shown_until = last_frame_time + (1.0 / info.fps if info.fps else 0.0)
+    if report.decoded and shown_until > info.duration:
+        info.duration = shown_until
+    elif report.decoded and info.duration - report.read_until > max(0.5, 3.0 / (info.fps or 1.0)):
+        ended = f"data ends at {report.read_until:.2f} s of {info.duration:.2f} s (file truncated?)"
+        report.problem = f"{ended}; {report.problem}" if report.problem else ended
+
+
 def sample_video(path: str, sampling: Sampling, size: int, report: SampleReport) -> Iterator[SampledFrame]:
     """Sample ``path``'s frames at the encoder input shape for ``size``; fills ``report``
     (probe facts, file hash, counts, problems). DecodeError if nothing can be decoded."""
-    from stylesim.encoding.preprocess import input_shape
-
     try:
-        report.sha256 = _file_sha256(path)
+        report.sha256 = file_sha256(path)
     except OSError as err:
         raise DecodeError(path, f"cannot read ({err.strerror})") from None
     container = _open(path)
@@ -252,16 +246,19 @@ def sample_video(path: str, sampling: Sampling, size: int, report: SampleReport)
         last_thumb: np.ndarray | None = None
         last_time = -math.inf
         next_tick = 0.0
-        shape = None
+        shape = (0, 0)  # the encoder input shape, known from the first frame
         last_frame_time = 0.0
         for frame in _decoded_frames(container, stream, report, path):
             index = report.decoded
             report.decoded += 1
             if report.decoded == 1:
                 info.rotation = _rotation(frame)
-                info.width, info.height = _display_size(frame.width, frame.height, stream.sample_aspect_ratio, info.rotation)
+                info.width, info.height = _display_size(
+                    frame.width, frame.height, stream.sample_aspect_ratio, info.rotation
+                )
                 shape = input_shape(info.width, info.height, size)
-            t = frame.time if frame.time is not None else (index / info.fps if info.fps else float(index))
+            stamp: float | None = frame.time  # None when the frame has no timestamp
+            t = stamp if stamp is not None else (index / info.fps if info.fps else float(index))
             last_frame_time = max(last_frame_time, t)
             if sampling.mode == "keyframes":
                 index = int(round(t * info.fps)) if info.fps else index
@@ -269,29 +266,14 @@ def sample_video(path: str, sampling: Sampling, size: int, report: SampleReport)
                 continue
             thumb = _thumb(frame)
             change = math.inf if last_thumb is None else picture_difference(thumb, last_thumb)
-            if sampling.mode == "every":
-                while next_tick <= t + 1e-6:
-                    next_tick += sampling.every
-                keep = change >= sampling.duplicate_threshold
-            elif sampling.mode == "keyframes":
-                keep = change >= sampling.duplicate_threshold
-            else:
-                keep = change >= sampling.scene_threshold or (
-                    t - last_time >= sampling.every and change >= sampling.duplicate_threshold
-                )
-            if not keep:
+            while sampling.mode == "every" and next_tick <= t + 1e-6:
+                next_tick += sampling.every
+            if not _keeps(sampling, change, t - last_time):
                 continue
             last_thumb, last_time = thumb, t
             report.sampled += 1
             yield SampledFrame(float(t), index, _rgb(frame, info.rotation, shape))
-        if info.duration == 0.0 and report.decoded and info.fps:
-            info.duration = report.decoded / info.fps
-        shown_until = last_frame_time + (1.0 / info.fps if info.fps else 0.0)
-        if report.decoded and shown_until > info.duration:  # containers can under-report (variable frame rate)
-            info.duration = shown_until
-        elif report.decoded and info.duration - report.read_until > max(0.5, 3.0 / (info.fps or 1.0)):
-            ended = f"data ends at {report.read_until:.2f} s of {info.duration:.2f} s (file truncated?)"
-            report.problem = f"{ended}; {report.problem}" if report.problem else ended
+        _settle_duration(info, report, last_frame_time)
         if report.decoded == 0:
             raise DecodeError(path, f"no decodable frames{f' ({report.problem})' if report.problem else ''}")
     finally:
@@ -301,7 +283,9 @@ def sample_video(path: str, sampling: Sampling, size: int, report: SampleReport)
 EXACT_INDEX_SECONDS = 120.0  # up to here a frame is found by decoding from the start (exact number)
 
 
-def _frame_at(container, stream, target: float, seek: bool):
+def _frame_at(
+    container: InputContainer, stream: VideoStream, target: float, seek: bool
+) -> tuple[VideoFrame, float, int | None] | None:
     """(frame, time, number) of the last frame starting at or before ``target``. With ``seek``,
     decoding starts at the key frame before it and the number is unknown (None); None if the
     seek landed after the target."""
@@ -314,16 +298,19 @@ def _frame_at(container, stream, target: float, seek: bool):
     chosen = None
     count = 0
     for frame in _decoded_frames(container, stream, SampleReport(), ""):
-        if frame.time is None:
+        stamp: float | None = frame.time  # None when the frame has no timestamp
+        if stamp is None:
             continue
-        if frame.time > target:
+        if stamp > target:
             break
-        chosen = (frame, float(frame.time), None if seek else count)
+        chosen = (frame, float(stamp), None if seek else count)
         count += 1
     return chosen
 
 
-def extract_frame(path: str, seconds: float, size: int | None = None) -> tuple[Image.Image, float, int | None]:
+def extract_frame(
+    path: str, seconds: float, size: int | None = None
+) -> tuple[Image.Image, float, int | None]:
     """The picture shown at ``seconds`` (the last frame starting at or before it, so the
     millisecond times printed in results find their frame), its exact time, and its frame
     number: exact within the first EXACT_INDEX_SECONDS (decoded from the start), None further
@@ -338,12 +325,16 @@ def extract_frame(path: str, seconds: float, size: int | None = None) -> tuple[I
         stream = container.streams.video[0]
         info = _probe(container, path)
         if info.duration and seconds > info.duration + 1e-3:
-            raise StylesimError(f"{path}: {seconds:.3f} s is past the end of the video ({info.duration:.3f} s)")
+            raise StylesimError(
+                f"{path}: {seconds:.3f} s is past the end of the video ({info.duration:.3f} s)"
+            )
         target = seconds + 5e-4
         if seconds <= EXACT_INDEX_SECONDS:
             chosen = _frame_at(container, stream, target, seek=False)
         else:
-            chosen = _frame_at(container, stream, target, seek=True) or _frame_at(container, stream, target, seek=False)
+            chosen = _frame_at(container, stream, target, seek=True) or _frame_at(
+                container, stream, target, seek=False
+            )
         if chosen is None:
             raise DecodeError(path, "no decodable frames")
         frame, chosen_time, chosen_index = chosen

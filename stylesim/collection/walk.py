@@ -7,6 +7,7 @@ whatever their extension. What cannot be indexed is reported as a ``Skip`` with 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 from dataclasses import dataclass
@@ -15,9 +16,36 @@ from pathlib import Path
 from stylesim.errors import StylesimError
 
 IMAGE_EXTENSIONS = frozenset(
-    ".jpg .jpeg .jpe .jfif .png .gif .bmp .dib .tif .tiff .webp .ppm .pgm .pbm .pnm .tga .ico .jp2 .j2k .pcx .sgi .avif .heic .heif".split()
+    [
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".jfif",
+        ".png",
+        ".gif",
+        ".bmp",
+        ".dib",
+        ".tif",
+        ".tiff",
+        ".webp",
+        ".ppm",
+        ".pgm",
+        ".pbm",
+        ".pnm",
+        ".tga",
+        ".ico",
+        ".jp2",
+        ".j2k",
+        ".pcx",
+        ".sgi",
+        ".avif",
+        ".heic",
+        ".heif",
+    ]
 )
-VIDEO_EXTENSIONS = frozenset(".mp4 .m4v .mkv .mov .webm .avi .mpg .mpeg .wmv .flv .3gp .ts .mts".split())
+VIDEO_EXTENSIONS = frozenset(
+    [".mp4", ".m4v", ".mkv", ".mov", ".webm", ".avi", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts", ".mts"]
+)
 
 
 @dataclass(frozen=True)
@@ -44,6 +72,20 @@ class WalkResult:
     ignored: int  # files in folders with extensions that are neither image nor video
 
 
+def is_under(path: str, roots: list[str]) -> bool:
+    """True if ``path`` is one of ``roots`` or inside one of them (absolute paths)."""
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _stat_or_skip(path: str) -> os.stat_result | Skip:
     try:
         return os.stat(path)
@@ -59,7 +101,9 @@ def _check_file(path: str, explicit: bool) -> FileEntry | Skip | None:
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:
-        return Skip(path.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), "file name is not valid UTF-8")
+        return Skip(
+            path.encode("utf-8", "surrogateescape").decode("utf-8", "replace"), "file name is not valid UTF-8"
+        )
     ext = os.path.splitext(path)[1].lower()
     if not explicit and ext not in IMAGE_EXTENSIONS and ext not in VIDEO_EXTENSIONS:
         return None
@@ -91,10 +135,14 @@ def walk_inputs(inputs: list[str | Path]) -> WalkResult:
             result = _check_file(top, explicit=True)
             if result is not None and result.path not in seen_files:
                 seen_files.add(result.path)
-                (files if isinstance(result, FileEntry) else skipped).append(result)
+                _file_or_skip(result, files, skipped)
             continue
         visited: set[tuple[int, int]] = set()
-        for folder, dirnames, filenames in os.walk(top, followlinks=True, onerror=lambda e: skipped.append(Skip(e.filename, f"cannot list folder ({e.strerror})"))):
+        for folder, dirnames, filenames in os.walk(
+            top,
+            followlinks=True,
+            onerror=lambda e: skipped.append(Skip(e.filename, f"cannot list folder ({e.strerror})")),
+        ):
             st = os.stat(folder)
             if (st.st_dev, st.st_ino) in visited:
                 dirnames[:] = []
@@ -110,5 +158,12 @@ def walk_inputs(inputs: list[str | Path]) -> WalkResult:
                     ignored += 1
                     continue
                 seen_files.add(result.path)
-                (files if isinstance(result, FileEntry) else skipped).append(result)
+                _file_or_skip(result, files, skipped)
     return WalkResult(files, skipped, roots, ignored)
+
+
+def _file_or_skip(result: FileEntry | Skip, files: list[FileEntry], skipped: list[Skip]) -> None:
+    if isinstance(result, FileEntry):
+        files.append(result)
+    else:
+        skipped.append(result)

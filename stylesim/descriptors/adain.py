@@ -14,6 +14,8 @@ means or the stds of one layer), see ``descriptors.standardise``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from stylesim.descriptors.base import Descriptor, flatten_spatial
@@ -40,16 +42,20 @@ class AdaINDescriptor(Descriptor):
     name = "adain"
     collection_norm = "block"
 
-    def __init__(self, layers: tuple[str, ...] = ADAIN_LAYERS, codec: str = "fp16", eps: float = 1e-5, dim: int | None = None) -> None:
+    def __init__(
+        self,
+        layers: tuple[str, ...] = ADAIN_LAYERS,
+        eps: float = 1e-5,
+        dim: int | None = None,
+    ) -> None:
         self.layers = tuple(layers)
         self.dim = 2 * sum(layer_channels(layer) for layer in self.layers)
         if dim is not None and dim != self.dim:
             raise ValueError(f"adain over {list(self.layers)} has {self.dim} dimensions, not {dim}")
-        self.codec = codec
         self.eps = eps
 
     def from_features(self, features: dict[str, torch.Tensor], pixels: torch.Tensor) -> torch.Tensor:
-        parts = []
+        parts: list[torch.Tensor] = []
         for layer in self.layers:
             parts.extend(channel_mean_std(features[layer], self.eps))
         return torch.cat(parts, dim=1)
@@ -58,5 +64,5 @@ class AdaINDescriptor(Descriptor):
         """Sizes of the groups of dimensions that share a scale: means then stds, per layer."""
         return [layer_channels(layer) for layer in self.layers for _ in ("mean", "std")]
 
-    def config(self) -> dict:
-        return {"layers": list(self.layers), "dim": self.dim, "codec": self.codec, "eps": self.eps}
+    def config(self) -> dict[str, Any]:
+        return {"layers": list(self.layers), "dim": self.dim, "eps": self.eps}

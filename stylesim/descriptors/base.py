@@ -1,9 +1,10 @@
-"""What every descriptor is: a name, the layers it reads, a dimension, a storage codec, and a
+"""What every descriptor is: a name, the layers it reads, a dimension, and a
 pure function from VGG activations to vectors."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any
 
 import torch
 
@@ -20,7 +21,6 @@ class Descriptor(ABC):
     name: str
     layers: tuple[str, ...]
     dim: int
-    codec: str  # storage: "fp16" (2 bytes/dim)
     collection_norm: str = "none"
 
     @abstractmethod
@@ -32,17 +32,19 @@ class Descriptor(ABC):
         return [self.dim]
 
     @abstractmethod
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
         """Everything needed to rebuild this descriptor exactly (stored in the manifest)."""
 
     @property
     def bytes_per_item(self) -> int:
+        """Stored as float16: 2 bytes per dimension."""
         return self.dim * 2
 
 
 def l2_normalise(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
     """x / ||x||_2 along the last axis (zero vectors stay zero)."""
-    return x / x.norm(dim=-1, keepdim=True).clamp_min(eps)
+    norm: torch.Tensor = x.norm(dim=-1, keepdim=True)
+    return x / norm.clamp_min(eps)
 
 
 def signed_sqrt(x: torch.Tensor) -> torch.Tensor:

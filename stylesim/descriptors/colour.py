@@ -9,6 +9,8 @@ The index centres it over the collection (``collection_norm = "centre"``) and L2
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -32,15 +34,14 @@ class ColourDescriptor(Descriptor):
     layers: tuple[str, ...] = ()
     collection_norm = "centre"
 
-    def __init__(self, bins: int = 8, codec: str = "fp16", dim: int | None = None) -> None:
+    def __init__(self, bins: int = 8, dim: int | None = None) -> None:
         self.bins = bins
         self.dim = bins**3
-        self.codec = codec
         if dim is not None and dim != self.dim:
             raise ValueError(f"colour with {bins} bins has {self.dim} dimensions, not {dim}")
 
     def from_features(self, features: dict[str, torch.Tensor], pixels: torch.Tensor) -> torch.Tensor:
         return colour_histogram(pixels, self.bins)
 
-    def config(self) -> dict:
-        return {"bins": self.bins, "dim": self.dim, "codec": self.codec}
+    def config(self) -> dict[str, Any]:
+        return {"bins": self.bins, "dim": self.dim}

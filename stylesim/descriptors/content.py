@@ -16,6 +16,7 @@ different photo in the same style does not share it.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -46,13 +47,18 @@ def content_vector(features: dict[str, torch.Tensor], layers: tuple[str, ...], g
 class ContentDescriptor(Descriptor):
     name = "content"
 
-    def __init__(self, layers: tuple[str, ...] = DEFAULT_CONTENT_LAYERS, grid: int = 4, dim: int = 2048, seed: int = 1, codec: str = "fp16") -> None:
+    def __init__(
+        self,
+        layers: tuple[str, ...] = DEFAULT_CONTENT_LAYERS,
+        grid: int = 4,
+        dim: int = 2048,
+        seed: int = 1,
+    ) -> None:
         self.layers = tuple(layers)
         self.grid = grid
         self.full_dim = sum(layer_channels(layer) for layer in self.layers) * grid * grid
         self.dim = dim if 0 < dim < self.full_dim else self.full_dim
         self.seed = seed
-        self.codec = codec
         self._sketch = CountSketch(self.full_dim, self.dim, seed) if self.dim < self.full_dim else None
 
     def from_features(self, features: dict[str, torch.Tensor], pixels: torch.Tensor) -> torch.Tensor:
@@ -61,5 +67,10 @@ class ContentDescriptor(Descriptor):
             v = self._sketch(v)
         return l2_normalise(v)
 
-    def config(self) -> dict:
-        return {"layers": list(self.layers), "grid": self.grid, "dim": self.dim, "seed": self.seed, "codec": self.codec}
+    def config(self) -> dict[str, Any]:
+        return {
+            "layers": list(self.layers),
+            "grid": self.grid,
+            "dim": self.dim,
+            "seed": self.seed,
+        }

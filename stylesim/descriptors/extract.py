@@ -26,7 +26,12 @@ class DescriptorExtractor:
     """Runs the encoder to the deepest layer any descriptor needs and returns
     ``{descriptor name: (N, dim) float32 array}``."""
 
-    def __init__(self, encoder: VGG19Encoder, descriptors: dict[str, Descriptor], network_input: str = DEFAULT_NETWORK_INPUT) -> None:
+    def __init__(
+        self,
+        encoder: VGG19Encoder,
+        descriptors: dict[str, Descriptor],
+        network_input: str = DEFAULT_NETWORK_INPUT,
+    ) -> None:
         if network_input not in NETWORK_INPUTS:
             raise ValueError(f"unknown network input {network_input!r}; use {' or '.join(NETWORK_INPUTS)}")
         self.network_input = network_input
@@ -47,7 +52,10 @@ class DescriptorExtractor:
     def __call__(self, pixels: np.ndarray | torch.Tensor) -> dict[str, np.ndarray]:
         pixels = _batch(pixels)
         features = self.features(pixels)
-        return {name: d.from_features(features, pixels).float().cpu().numpy() for name, d in self.descriptors.items()}
+        return {
+            name: d.from_features(features, pixels).float().cpu().numpy()
+            for name, d in self.descriptors.items()
+        }
 
 
 def _batch(pixels: np.ndarray | torch.Tensor) -> torch.Tensor:

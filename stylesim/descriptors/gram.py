@@ -27,6 +27,7 @@ Sketch size: 256 to 4096 dims and the full vector score the same within 0.02 (RE
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
@@ -78,17 +79,21 @@ class GramDescriptor(Descriptor):
     name = "gram"
     collection_norm = "centre"
 
-    def __init__(self, layers: tuple[str, ...] = DEFAULT_GRAM_LAYERS, dim: int = 2048, seed: int = 0, codec: str = "fp16") -> None:
+    def __init__(
+        self,
+        layers: tuple[str, ...] = DEFAULT_GRAM_LAYERS,
+        dim: int = 2048,
+        seed: int = 0,
+    ) -> None:
         self.layers = tuple(layers)
         self.full_dim = sum(c * (c + 1) // 2 for c in (layer_channels(layer) for layer in self.layers))
         self.dim = dim if dim > 0 else self.full_dim
         self.seed = seed
-        self.codec = codec
         self._sketch = CountSketch(self.full_dim, self.dim, seed) if dim > 0 else None
 
     def from_features(self, features: dict[str, torch.Tensor], pixels: torch.Tensor) -> torch.Tensor:
         v = gram_vector(features, self.layers)
         return self._sketch(v) if self._sketch is not None else v
 
-    def config(self) -> dict:
-        return {"layers": list(self.layers), "dim": self.dim, "seed": self.seed, "codec": self.codec}
+    def config(self) -> dict[str, Any]:
+        return {"layers": list(self.layers), "dim": self.dim, "seed": self.seed}

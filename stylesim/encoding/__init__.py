@@ -1,9 +1,16 @@
 """VGG19 encoder: layer names, weight sources with their preprocessing, the multi-layer encoder."""
 
-from stylesim.encoding.layers import VGG19_LAYERS, layer_channels, layer_index, deepest_layer
-from stylesim.encoding.preprocess import Preprocessing, input_shape, to_model_input
+from stylesim.encoding.device import (
+    autocast,
+    choose_precision,
+    default_batch_size,
+    default_decode_workers,
+    resolve_device,
+)
+from stylesim.encoding.layers import VGG19_LAYERS, deepest_layer, layer_channels, layer_index
+from stylesim.encoding.preprocess import Preprocessing, to_model_input
+from stylesim.encoding.vgg import VGG19Encoder
 from stylesim.encoding.weights import WeightSource, resolve_weights
-from stylesim.encoding.vgg import VGG19Encoder, default_batch_size, default_decode_workers, resolve_device
 
 __all__ = [
     "VGG19_LAYERS",
@@ -11,12 +18,13 @@ __all__ = [
     "layer_index",
     "deepest_layer",
     "Preprocessing",
-    "input_shape",
     "to_model_input",
     "WeightSource",
     "resolve_weights",
     "VGG19Encoder",
     "resolve_device",
+    "choose_precision",
+    "autocast",
     "default_batch_size",
     "default_decode_workers",
 ]

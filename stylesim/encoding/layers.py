@@ -7,7 +7,7 @@ pool after each block.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 _BLOCKS: tuple[tuple[int, int], ...] = ((2, 64), (2, 128), (4, 256), (4, 512), (4, 512))
 
@@ -52,10 +52,3 @@ def layer_channels(name: str) -> int:
 def deepest_layer(names: Iterable[str]) -> str:
     """The deepest of ``names``: the encoder has to run only that far."""
     return max(names, key=layer_index)
-
-
-def layer_stride(name: str) -> int:
-    """Spatial down-sampling factor of the activation at ``name`` (1, 2, 4, 8 or 16)."""
-    layer_index(name)
-    block = int(name[4])
-    return 2 ** (block - 1 + (1 if name.startswith("pool") else 0))

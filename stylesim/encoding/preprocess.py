@@ -1,23 +1,14 @@
-"""Input geometry and pixel normalisation for the encoder.
-
-Every image is resized to one of a few *aspect buckets* of about ``size**2`` pixels (sides
-multiples of 16, so that relu5_1 has whole cells). Images of one bucket batch together, an image
-is distorted by at most ~10 % of its aspect ratio, and the encoder's cost per image does not
-depend on the file's resolution.
-"""
+"""Pixel normalisation for the encoder: how RGB pixels become the network's input for each
+weight source (the input geometry, aspect buckets, is decided at decoding:
+``collection.geometry``)."""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, asdict
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import torch
-
-# Aspect ratios (width / height) of the buckets; their inverses are buckets too. Extreme
-# panoramas are squeezed into the 3:1 bucket.
-BUCKET_ASPECTS: tuple[float, ...] = (1.0, 4 / 3, 3 / 2, 16 / 9, 2.0, 3.0)
-_MULTIPLE = 16
 
 
 @dataclass(frozen=True)
@@ -30,7 +21,7 @@ class Preprocessing:
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -39,27 +30,6 @@ class Preprocessing:
 CAFFE = Preprocessing("BGR", 255.0, (103.939, 116.779, 123.68), (1.0, 1.0, 1.0))
 # torchvision's IMAGENET1K_V1 weights: RGB, 0..1, ImageNet mean/std.
 TORCHVISION = Preprocessing("RGB", 1.0, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
-
-
-def bucket_shapes(size: int) -> list[tuple[int, int]]:
-    """All (height, width) input shapes for a nominal ``size`` (pixel count ~ size**2)."""
-    shapes: list[tuple[int, int]] = []
-    for aspect in BUCKET_ASPECTS:
-        w = max(_MULTIPLE, round(size * math.sqrt(aspect) / _MULTIPLE) * _MULTIPLE)
-        h = max(_MULTIPLE, round(size / math.sqrt(aspect) / _MULTIPLE) * _MULTIPLE)
-        shapes.append((h, w))
-        if aspect != 1.0:
-            shapes.append((w, h))
-    return shapes
-
-
-def input_shape(width: int, height: int, size: int) -> tuple[int, int]:
-    """(height, width) the encoder sees for a ``width`` x ``height`` image: the bucket whose
-    aspect ratio is nearest in log space."""
-    if width <= 0 or height <= 0:
-        raise ValueError(f"image size must be positive, got {width}x{height}")
-    target = math.log(width / height)
-    return min(bucket_shapes(size), key=lambda hw: abs(math.log(hw[1] / hw[0]) - target))
 
 
 # ITU-R BT.601 luma weights (R, G, B).

@@ -3,8 +3,9 @@ returns every requested activation."""
 
 from __future__ import annotations
 
-import os
+from typing import Literal
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -13,31 +14,7 @@ from stylesim.encoding.preprocess import Preprocessing, to_model_input
 from stylesim.encoding.weights import WeightSource
 from stylesim.errors import StylesimError
 
-
-def default_batch_size(device: torch.device) -> int:
-    """Images per forward pass: small on CPU, where large batches fall out of cache
-    (2-core CPU at 256^2: 9.1 img/s at batch 1, 8.6 at 2, 6.7 at 16), large on GPU."""
-    return 64 if device.type == "cuda" else 2
-
-
-def default_decode_workers(device: torch.device) -> int:
-    """Decoding threads: on CPU the model already uses every core, so a quarter of them
-    (1 on the 2-core machine: 6.8 img/s end to end vs 6.6 with 2); on GPU, all of them."""
-    cores = os.cpu_count() or 1
-    return min(16, cores) if device.type == "cuda" else max(1, cores // 4)
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when present, else CPU; anything else is passed to torch."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as err:
-        raise StylesimError(f"unknown device {device!r}: {err}") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise StylesimError(f"device {device!r} asked for, but no CUDA GPU is available")
-    return dev
+PaddingMode = Literal["zeros", "reflect"]
 
 
 class VGG19Encoder(nn.Module):
@@ -52,7 +29,7 @@ class VGG19Encoder(nn.Module):
         weights: WeightSource,
         layers: tuple[str, ...],
         device: torch.device | str = "cpu",
-        padding_mode: str = "zeros",
+        padding_mode: PaddingMode = "zeros",
     ) -> None:
         super().__init__()
         if not layers:
@@ -70,9 +47,13 @@ class VGG19Encoder(nn.Module):
                 conv = nn.Conv2d(in_channels, out_channels, 3, padding=1, padding_mode=padding_mode)
                 weight, bias = state[name]
                 if tuple(weight.shape) != (out_channels, in_channels, 3, 3):
-                    raise StylesimError(f"{weights.path}: {name} has shape {tuple(weight.shape)}, expected {(out_channels, in_channels, 3, 3)}")
+                    raise StylesimError(
+                        f"{weights.path}: {name} has shape {tuple(weight.shape)}, "
+                        f"expected {(out_channels, in_channels, 3, 3)}"
+                    )
                 with torch.no_grad():
                     conv.weight.copy_(weight)
+                    assert conv.bias is not None
                     conv.bias.copy_(bias)
                 modules[name] = conv
                 in_channels = out_channels
@@ -86,7 +67,7 @@ class VGG19Encoder(nn.Module):
         self.device = torch.device(device)
         # channels-last: oneDNN and cuDNN convolutions are faster in NHWC (measured on the 2-core
         # CPU: 9.1 vs 7.9 img/s at batch 1, 6.7 vs 4.9 at batch 16; scripts/bench_index.py).
-        self.to(self.device, memory_format=torch.channels_last)
+        self.to(self.device).to(memory_format=torch.channels_last)
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         wanted = set(self.layers)
@@ -99,6 +80,6 @@ class VGG19Encoder(nn.Module):
         return out
 
     @torch.inference_mode()
-    def encode(self, pixels) -> dict[str, torch.Tensor]:
+    def encode(self, pixels: np.ndarray | torch.Tensor) -> dict[str, torch.Tensor]:
         """Activations for uint8 RGB pixels of shape (N, H, W, 3)."""
-        return self(to_model_input(pixels, self.preprocessing, self.device))
+        return self.forward(to_model_input(pixels, self.preprocessing, self.device))

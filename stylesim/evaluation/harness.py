@@ -19,22 +19,23 @@ from __future__ import annotations
 import csv
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
 from stylesim.collection.decode import decode_for_encoding
-from stylesim.descriptors import STYLE_CONTENT_DISCOUNT, STYLE_FUSION
 from stylesim.descriptors.gram import gram_vector
 from stylesim.descriptors.sketch import CountSketch
 from stylesim.errors import StylesimError
 from stylesim.evaluation.metrics import average_precision_at_k, evaluate_rankings, ranking_from_scores
 from stylesim.index.codec import all_vectors
-from stylesim.index.search import RELATIVE, content_discounted, relative_style_vectors
+from stylesim.index.policy import RELATIVE, STYLE_CONTENT_DISCOUNT, STYLE_FUSION
+from stylesim.index.search import content_discounted, relative_style_vectors
 from stylesim.index.store import IndexStore
 
 COMPRESSION_DIMS = (256, 512, 1024, 2048, 4096)
@@ -49,7 +50,9 @@ class Labelled:
     contents: np.ndarray
 
 
-def read_labels(folder: Path, labels_csv: Path, unlabelled_styles: set[str] = frozenset()) -> Labelled:
+def read_labels(
+    folder: Path, labels_csv: Path, unlabelled_styles: frozenset[str] | set[str] = frozenset()
+) -> Labelled:
     """Rows of ``labels_csv`` (``path,style,content``; paths relative to ``folder``)."""
     if not labels_csv.is_file():
         raise StylesimError(f"{labels_csv}: labels file not found (CSV with columns path,style,content)")
@@ -73,10 +76,12 @@ def stored_similarities(index_dir: Path, paths: list[str]) -> dict[str, np.ndarr
     """(n, n) cosine matrices per stored descriptor, rows in ``paths`` order, plus the fused
     ``style`` as ``--by style`` scores it."""
     store = IndexStore.open(index_dir)
-    by_path = {p: i for i, p in zip(store.items.index, store.items["path"])}
+    by_path = {p: i for i, p in zip(store.items.index, store.items["path"], strict=True)}
     missing = [p for p in paths if p not in by_path]
     if missing:
-        raise StylesimError(f"{missing[0]}: labelled but not indexed ({len(missing)} such files; see the skipped files)")
+        raise StylesimError(
+            f"{missing[0]}: labelled but not indexed ({len(missing)} such files; see the skipped files)"
+        )
     wanted = np.array([by_path[p] for p in paths])
     sims = {}
     for name, index in store.vectors.items():
@@ -90,16 +95,22 @@ def stored_similarities(index_dir: Path, paths: list[str]) -> dict[str, np.ndarr
     return sims
 
 
-def relative_similarity(store: IndexStore, ids: np.ndarray, weights: dict[str, float] = STYLE_FUSION) -> np.ndarray:
+def relative_similarity(
+    store: IndexStore, ids: np.ndarray, weights: dict[str, float] = STYLE_FUSION
+) -> np.ndarray:
     """The ``--by style-relative`` score matrix of the indexed items ``ids`` (their versions
     looked up in the whole index, exactly as the search does)."""
     relative = relative_style_vectors(store, ids, weights).astype(np.float64)
     return relative @ relative.T
 
 
-def fused_style(sims: dict[str, np.ndarray], weights: dict[str, float] = STYLE_FUSION, discount: float = STYLE_CONTENT_DISCOUNT) -> np.ndarray:
+def fused_style(
+    sims: dict[str, np.ndarray],
+    weights: dict[str, float] = STYLE_FUSION,
+    discount: float = STYLE_CONTENT_DISCOUNT,
+) -> np.ndarray:
     """The ``--by style`` score matrix: weighted cosines, then the content discount."""
-    fused = sum(w * sims[n] for n, w in weights.items() if n in sims)
+    fused: np.ndarray = np.sum([w * sims[n] for n, w in weights.items() if n in sims], axis=0)
     return content_discounted(fused, sims["content"], discount) if discount and "content" in sims else fused
 
 
@@ -107,7 +118,8 @@ def centred_cosine(vectors: np.ndarray) -> np.ndarray:
     v = np.asarray(vectors, np.float64)
     v = v - v.mean(axis=0)
     v /= np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-    return v @ v.T
+    cosines: np.ndarray = v @ v.T
+    return cosines
 
 
 def thumbnail_similarity(paths: list[str], side: int = THUMBNAIL_SIDE) -> np.ndarray:
@@ -115,7 +127,9 @@ def thumbnail_similarity(paths: list[str], side: int = THUMBNAIL_SIDE) -> np.nda
     vectors = []
     for p in paths:
         with Image.open(p) as img:
-            vectors.append(np.asarray(img.convert("RGB").resize((side, side), Image.Resampling.BOX), np.float64).ravel())
+            vectors.append(
+                np.asarray(img.convert("RGB").resize((side, side), Image.Resampling.BOX), np.float64).ravel()
+            )
     return centred_cosine(np.stack(vectors))
 
 
@@ -133,13 +147,17 @@ def raw_gram_vectors(paths: list[str], index_dir: Path, size: int, device: str =
     return np.stack(out)
 
 
-def compression_sweep(raw: np.ndarray, labels: Labelled, dims=COMPRESSION_DIMS, seed: int = 0) -> list[dict]:
+def compression_sweep(
+    raw: np.ndarray, labels: Labelled, dims: tuple[int, ...] = COMPRESSION_DIMS, seed: int = 0
+) -> list[dict[str, Any]]:
     """Style metrics of the gram vector sketched to each size, stored in float16, centred."""
     x = torch.from_numpy(raw.astype(np.float32))
     rows = []
     for dim in dims:
         sketch = CountSketch(x.shape[1], dim, seed)(x).numpy().astype(np.float16).astype(np.float64)
-        metrics = evaluate_rankings(ranking_from_scores(centred_cosine(sketch)), labels.styles, labels.contents)
+        metrics = evaluate_rankings(
+            ranking_from_scores(centred_cosine(sketch)), labels.styles, labels.contents
+        )
         rows.append({"dim": dim, "bytes_per_item": 2 * dim, **metrics})
     metrics = evaluate_rankings(ranking_from_scores(centred_cosine(raw)), labels.styles, labels.contents)
     rows.append({"dim": raw.shape[1], "bytes_per_item": 4 * raw.shape[1], **metrics})
@@ -165,24 +183,37 @@ def per_label(sims: np.ndarray, labels: np.ndarray) -> dict[str, float]:
         queries = np.where(labels == value)[0]
         if len(queries) < 2:
             continue
-        out[value] = float(np.mean([average_precision_at_k(labels[ranking[q]] == value, 10, len(queries) - 1) for q in queries]))
+        out[value] = float(
+            np.mean(
+                [average_precision_at_k(labels[ranking[q]] == value, 10, len(queries) - 1) for q in queries]
+            )
+        )
     return out
 
 
-def sweep_fusion(sims: dict[str, np.ndarray], labels: Labelled, discounts=DISCOUNTS) -> list[tuple[tuple[float, float, float, float], dict]]:
+def sweep_fusion(
+    sims: dict[str, np.ndarray], labels: Labelled, discounts: tuple[float, ...] = DISCOUNTS
+) -> list[tuple[tuple[float, float, float, float], dict[str, float]]]:
     """Style metrics of every weighting w_gram + w_adain + w_colour = 1 on a 0.1 grid, each
     with every content discount in ``discounts``, best first."""
-    out = []
+    out: list[tuple[tuple[float, float, float, float], dict[str, float]]] = []
     for g in range(11):
         for a in range(11 - g):
             w = (g / 10, a / 10, (10 - g - a) / 10)
             for discount in discounts:
-                fused = fused_style(sims, dict(zip(("gram", "adain", "colour"), w)), discount)
-                out.append(((*w, discount), evaluate_rankings(ranking_from_scores(fused), labels.styles, labels.contents)))
+                fused = fused_style(sims, dict(zip(("gram", "adain", "colour"), w, strict=True)), discount)
+                out.append(
+                    (
+                        (*w, discount),
+                        evaluate_rankings(ranking_from_scores(fused), labels.styles, labels.contents),
+                    )
+                )
     return sorted(out, key=lambda x: -x[1].get("mAP@10", 0.0))
 
 
-def default_weight_rows(swept: list[tuple[tuple[float, float, float, float], dict]]) -> list[dict]:
+def default_weight_rows(
+    swept: list[tuple[tuple[float, float, float, float], dict[str, float]]],
+) -> list[dict[str, Any]]:
     """The rows of a ``sweep_fusion`` result with the default weights, by content discount."""
     default = [STYLE_FUSION[n] for n in ("gram", "adain", "colour")]
     rows = [{"discount": w[3], **m} for w, m in swept if np.allclose(w[:3], default)]
@@ -193,19 +224,24 @@ def evaluate_collection(
     folder: Path,
     labels_csv: Path,
     size: int = 256,
-    unlabelled_styles: set[str] = frozenset(),
+    unlabelled_styles: frozenset[str] | set[str] = frozenset(),
     uncompressed: bool = True,
     compression: bool = False,
     fusion: bool = False,
     device: str = "cpu",
     log: Callable[[str], None] = lambda _: None,
-) -> dict:
+) -> dict[str, Any]:
     """Index ``folder`` into a temporary index and measure it; returns a JSON-able report."""
     from stylesim import api
 
     labels = read_labels(folder, labels_csv, unlabelled_styles)
-    report: dict = {"folder": str(folder), "size": size, "n": len(labels.paths),
-                    "styles": len(set(labels.styles) - {""}), "contents": len(set(labels.contents) - {""})}
+    report: dict[str, Any] = {
+        "folder": str(folder),
+        "size": size,
+        "n": len(labels.paths),
+        "styles": len(set(labels.styles) - {""}),
+        "contents": len(set(labels.contents) - {""}),
+    }
     with tempfile.TemporaryDirectory(prefix="stylesim-eval-") as tmp:
         index_dir = Path(tmp) / "index"
         start = time.perf_counter()
@@ -218,7 +254,9 @@ def evaluate_collection(
         report["bytes_per_item"] = {n: d.bytes_per_item for n, d in store.descriptors.items()}
         sims["thumbnail"] = thumbnail_similarity(labels.paths)
         report["bytes_per_item"]["thumbnail"] = 3 * THUMBNAIL_SIDE**2
-        raw = raw_gram_vectors(labels.paths, index_dir, size, device) if (uncompressed or compression) else None
+        raw = (
+            raw_gram_vectors(labels.paths, index_dir, size, device) if (uncompressed or compression) else None
+        )
     if raw is not None and uncompressed:
         sims["gram (uncompressed)"] = centred_cosine(raw)
     report["results"] = evaluate(sims, labels)
@@ -230,38 +268,68 @@ def evaluate_collection(
         report["compression"] = compression_sweep(raw, labels)
     if fusion:
         swept = sweep_fusion(sims, labels)
-        report["fusion"] = [{"gram": w[0], "adain": w[1], "colour": w[2], "discount": w[3], **m} for w, m in swept[:10]]
+        report["fusion"] = [
+            {"gram": w[0], "adain": w[1], "colour": w[2], "discount": w[3], **m} for w, m in swept[:10]
+        ]
         report["discount"] = default_weight_rows(swept)
     return report
 
 
-def render_report(report: dict) -> str:
+def render_report(report: dict[str, Any]) -> str:
     """The report as text tables."""
     nan = float("nan")
-    lines = [f"{report['n']} images, {report['styles']} styles, {report['contents']} contents, size {report['size']} ({report['folder']})",
-             f"{'descriptor':<22} {'style mAP@10':>12} {'P@1':>5} {'P@5':>5} {'CSD-mAP@10':>10} {'R@10':>5} {'leak@5':>7} | "
-             f"{'content mAP@10':>14} {'P@1':>5} {'P@5':>5} {'leak@5':>7}"]
+    lines = [
+        f"{report['n']} images, {report['styles']} styles, {report['contents']} contents, "
+        f"size {report['size']} ({report['folder']})",
+        f"{'descriptor':<22} {'style mAP@10':>12} {'P@1':>5} {'P@5':>5} {'CSD-mAP@10':>10} "
+        f"{'R@10':>5} {'leak@5':>7} | "
+        f"{'content mAP@10':>14} {'P@1':>5} {'P@5':>5} {'leak@5':>7}",
+    ]
     for name, r in report["results"].items():
         s, c = r["style"], r["content"]
         lines.append(
-            f"{name:<22} {s.get('mAP@10', nan):>12.3f} {s.get('P@1', nan):>5.2f} {s.get('P@5', nan):>5.2f} {s.get('CSD-mAP@10', nan):>10.3f} "
-            f"{s.get('Recall@10', nan):>5.2f} {s.get('leakage@5', nan):>7.3f} | {c.get('mAP@10', nan):>14.3f} {c.get('P@1', nan):>5.2f} "
+            f"{name:<22} {s.get('mAP@10', nan):>12.3f} {s.get('P@1', nan):>5.2f} {s.get('P@5', nan):>5.2f} "
+            f"{s.get('CSD-mAP@10', nan):>10.3f} "
+            f"{s.get('Recall@10', nan):>5.2f} {s.get('leakage@5', nan):>7.3f} | "
+            f"{c.get('mAP@10', nan):>14.3f} {c.get('P@1', nan):>5.2f} "
             f"{c.get('P@5', nan):>5.2f} {c.get('leakage@5', nan):>7.3f}"
         )
     if report["per_style"] and len(report["per_style"]) <= 12:
-        lines.append("style mAP@10 per style (--by style): " + ", ".join(f"{k} {v:.2f}" for k, v in report["per_style"].items()))
+        lines.append(
+            "style mAP@10 per style (--by style): "
+            + ", ".join(f"{k} {v:.2f}" for k, v in report["per_style"].items())
+        )
         if report.get("per_style_relative"):
-            lines.append(f"style mAP@10 per style (--by {RELATIVE}): " + ", ".join(f"{k} {v:.2f}" for k, v in report["per_style_relative"].items()))
+            lines.append(
+                f"style mAP@10 per style (--by {RELATIVE}): "
+                + ", ".join(f"{k} {v:.2f}" for k, v in report["per_style_relative"].items())
+            )
     if "compression" in report:
-        lines.append("gram compression (count sketch, float16, centred): dims  bytes/item  style mAP@10  leak@5")
+        lines.append(
+            "gram compression (count sketch, float16, centred): dims  bytes/item  style mAP@10  leak@5"
+        )
         for row in report["compression"]:
-            lines.append(f"  {row['dim']:>7}  {row['bytes_per_item']:>9}  {row.get('mAP@10', nan):>12.3f}  {row.get('leakage@5', nan):>6.3f}")
+            lines.append(
+                f"  {row['dim']:>7}  {row['bytes_per_item']:>9}  "
+                f"{row.get('mAP@10', nan):>12.3f}  {row.get('leakage@5', nan):>6.3f}"
+            )
     if "fusion" in report:
-        lines.append(f"fusion sweep (style mAP@10, leak@5), best first; default {STYLE_FUSION}, content discount {STYLE_CONTENT_DISCOUNT}")
+        lines.append(
+            f"fusion sweep (style mAP@10, leak@5), best first; default {STYLE_FUSION}, "
+            f"content discount {STYLE_CONTENT_DISCOUNT}"
+        )
         for row in report["fusion"]:
-            lines.append(f"  gram {row['gram']:.1f} adain {row['adain']:.1f} colour {row['colour']:.1f} discount {row['discount']:.1f}: "
-                         f"{row.get('mAP@10', nan):.3f}  {row.get('leakage@5', nan):.3f}")
+            lines.append(
+                f"  gram {row['gram']:.1f} adain {row['adain']:.1f} colour {row['colour']:.1f} "
+                f"discount {row['discount']:.1f}: "
+                f"{row.get('mAP@10', nan):.3f}  {row.get('leakage@5', nan):.3f}"
+            )
     if "discount" in report:
-        lines.append("content discount at the default weights (style mAP@10, leak@5): " + ", ".join(
-            f"{row['discount']:.1f}: {row.get('mAP@10', nan):.3f} {row.get('leakage@5', nan):.3f}" for row in report["discount"]))
+        lines.append(
+            "content discount at the default weights (style mAP@10, leak@5): "
+            + ", ".join(
+                f"{row['discount']:.1f}: {row.get('mAP@10', nan):.3f} {row.get('leakage@5', nan):.3f}"
+                for row in report["discount"]
+            )
+        )
     return "\n".join(lines) + "\n"

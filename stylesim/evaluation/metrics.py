@@ -47,7 +47,9 @@ def ranking_from_scores(scores: np.ndarray) -> np.ndarray:
     return order[:, :-1]
 
 
-def evaluate_rankings(ranking: np.ndarray, labels: np.ndarray, other: np.ndarray | None = None, ks: tuple[int, ...] = (1, 5, 10)) -> dict[str, float]:
+def evaluate_rankings(
+    ranking: np.ndarray, labels: np.ndarray, other: np.ndarray | None = None, ks: tuple[int, ...] = (1, 5, 10)
+) -> dict[str, float]:
     """Mean metrics of rankings (Q, n) of the same items, by ``labels`` (and leakage by
     ``other``); items with an empty label are not used as queries."""
     labels = np.asarray(labels, dtype=object)

@@ -14,10 +14,11 @@ import faiss
 import numpy as np
 
 
-def new_index(dim: int, codec: str) -> faiss.IndexIDMap2:
-    if codec != "fp16":
-        raise ValueError(f"unknown codec {codec!r} (fp16)")
-    return faiss.IndexIDMap2(faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT))
+def new_index(dim: int) -> faiss.IndexIDMap2:
+    """An empty float16 inner-product index with stable ids."""
+    return faiss.IndexIDMap2(
+        faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
+    )
 
 
 def all_vectors(index: faiss.IndexIDMap2) -> tuple[np.ndarray, np.ndarray]:

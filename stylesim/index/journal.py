@@ -8,6 +8,7 @@ import json
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,14 +16,18 @@ import pandas as pd
 PENDING = "pending"
 
 
-def write_shard(root: Path, ids: np.ndarray, vectors: dict[str, np.ndarray], rows: list[dict]) -> Path:
+def write_shard(
+    root: Path, ids: np.ndarray, vectors: dict[str, np.ndarray], rows: list[dict[str, Any]]
+) -> Path:
     """Atomically write one batch: raw vectors per descriptor and its metadata rows."""
     folder = root / PENDING
     folder.mkdir(exist_ok=True)
     name = f"shard-{int(ids.min()):012d}-{uuid.uuid4().hex[:8]}.npz"
     tmp = folder / (name + ".tmp")
     with open(tmp, "wb") as f:
-        np.savez(f, ids=ids.astype(np.int64), meta=np.array(json.dumps(rows)), **{f"vec_{k}": v for k, v in vectors.items()})
+        arrays = {"ids": ids.astype(np.int64), "meta": np.array(json.dumps(rows))}
+        arrays.update({f"vec_{k}": v for k, v in vectors.items()})
+        np.savez(f, allow_pickle=False, **arrays)
         f.flush()
         os.fsync(f.fileno())
     final = folder / name

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from stylesim.descriptors.base import Descriptor
 from stylesim.encoding import WeightSource
@@ -12,24 +13,32 @@ from stylesim.errors import ManifestMismatchError, StylesimError
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+Manifest = dict[str, Any]  # the manifest's JSON
 
 
-def build_manifest(weights: WeightSource, image_size: int, descriptors: dict[str, Descriptor], network_input: str) -> dict:
+def build_manifest(
+    weights: WeightSource, image_size: int, descriptors: dict[str, Descriptor], network_input: str
+) -> Manifest:
     """Everything that decides the vectors (not where or when they were made), in its JSON
     form so that it compares equal to a manifest read back from disk."""
-    return json.loads(json.dumps({
-        "format_version": FORMAT_VERSION,
-        "model": "vgg19",
-        "weights": weights.describe(),
-        "preprocessing": weights.preprocessing.as_dict(),
-        "network_input": network_input,
-        "image_size": image_size,
-        "layers": sorted({layer for d in descriptors.values() for layer in d.layers}),
-        "descriptors": {name: d.config() for name, d in descriptors.items()},
-    }))
+    manifest: Manifest = json.loads(
+        json.dumps(
+            {
+                "format_version": FORMAT_VERSION,
+                "model": "vgg19",
+                "weights": weights.describe(),
+                "preprocessing": weights.preprocessing.as_dict(),
+                "network_input": network_input,
+                "image_size": image_size,
+                "layers": sorted({layer for d in descriptors.values() for layer in d.layers}),
+                "descriptors": {name: d.config() for name, d in descriptors.items()},
+            }
+        )
+    )
+    return manifest
 
 
-def differences(existing: dict, wanted: dict, prefix: str = "") -> list[str]:
+def differences(existing: Manifest, wanted: Manifest, prefix: str = "") -> list[str]:
     """Human-readable list of settings that differ between two manifests."""
     out: list[str] = []
     for key in sorted(set(existing) | set(wanted)):
@@ -41,7 +50,7 @@ def differences(existing: dict, wanted: dict, prefix: str = "") -> list[str]:
     return out
 
 
-def check_compatible(existing: dict, wanted: dict, root: Path) -> None:
+def check_compatible(existing: Manifest, wanted: Manifest, root: Path) -> None:
     """Raise ManifestMismatchError naming every differing setting."""
     diff = differences(existing, wanted)
     if diff:
@@ -52,15 +61,30 @@ def check_compatible(existing: dict, wanted: dict, root: Path) -> None:
         )
 
 
-def read_manifest(root: Path) -> dict:
+def read_manifest(root: Path) -> Manifest:
     path = root / MANIFEST
     try:
-        manifest = json.loads(path.read_text())
+        manifest: Manifest = json.loads(path.read_text())
     except FileNotFoundError:
-        raise StylesimError(f"{root}: no index here (missing {MANIFEST}); build one with 'stylesim index FOLDER --index {root}'") from None
+        raise StylesimError(
+            f"{root}: no index here (missing {MANIFEST}); "
+            f"build one with 'stylesim index FOLDER --index {root}'"
+        ) from None
     except (OSError, ValueError) as err:
         raise StylesimError(f"{path}: unreadable manifest ({err})") from None
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
-        raise ManifestMismatchError(f"{path}: index format version {version!r}; this stylesim reads version {FORMAT_VERSION}")
+        raise ManifestMismatchError(
+            f"{path}: index format version {version!r}; this stylesim reads version {FORMAT_VERSION}"
+        )
+    return without_legacy_settings(manifest)
+
+
+def without_legacy_settings(manifest: Manifest) -> Manifest:
+    """A manifest as this version writes it: settings that could take only one value and are
+    no longer recorded (each descriptor's ``codec``, always "fp16") are dropped, so indexes made
+    before stay compatible."""
+    for config in manifest.get("descriptors", {}).values():
+        if config.get("codec", "fp16") == "fp16":
+            config.pop("codec", None)
     return manifest

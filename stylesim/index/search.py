@@ -18,27 +18,28 @@ of its picture, i.e. its look; an item without versions keeps its own vector.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from stylesim.descriptors import STYLE_CONTENT_DISCOUNT, STYLE_FUSION
 from stylesim.errors import StylesimError
 from stylesim.index.codec import vectors_for
+from stylesim.index.policy import (
+    RELATIVE,
+    RELATIVE_MAX_STYLE,
+    RELATIVE_NEIGHBOURS,
+    RELATIVE_SAMPLE,
+    RELATIVE_Z,
+    STYLE_CONTENT_DISCOUNT,
+    STYLE_FUSION,
+)
 from stylesim.index.store import IndexStore
 
-RELATIVE = "style-relative"
 FUSED = {"style": STYLE_FUSION, RELATIVE: STYLE_FUSION}
 CONTENT_DISCOUNTS = {"style": STYLE_CONTENT_DISCOUNT}
 
-# Chosen on the grid and both texture sets (scripts/eval_retrieval.py; README, "Retrieval
-# quality"): z 2.0-3.0 and 8-32 neighbours score within 0.02 of each other; the style gate
-# (0.8) keeps duplicates, the item itself and frames of one shot out of its versions.
-RELATIVE_Z = 2.5
-RELATIVE_MAX_STYLE = 0.8
-RELATIVE_NEIGHBOURS = 32
-RELATIVE_SAMPLE = 1000  # items sampled for the collection's content-cosine statistics
-_THRESHOLDS: "weakref.WeakKeyDictionary[IndexStore, float]" = weakref.WeakKeyDictionary()
+_THRESHOLDS: weakref.WeakKeyDictionary[IndexStore, float] = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -90,6 +91,24 @@ def search_vectors(
     k: int,
     weights: dict[str, float] | None = None,
     discount: float | None = None,
+    exclude: Sequence[Collection[int]] | None = None,
+) -> list[list[Hit]]:
+    """``ranked`` hits, leaving out per query the ids in ``exclude`` (the query itself and exact
+    copies of it): the search goes deeper by as many items as are left out."""
+    if not exclude:
+        return ranked(store, queries, by, k, weights, discount)
+    extra = max(len(ids) for ids in exclude)
+    hits = ranked(store, queries, by, k + extra, weights, discount)
+    return [[h for h in row if h.id not in ids][:k] for row, ids in zip(hits, exclude, strict=True)]
+
+
+def ranked(
+    store: IndexStore,
+    queries: dict[str, np.ndarray],
+    by: str,
+    k: int,
+    weights: dict[str, float] | None = None,
+    discount: float | None = None,
 ) -> list[list[Hit]]:
     """Top ``k`` hits per query (all items when k exceeds the collection), best first.
     ``weights`` (descriptor -> weight) overrides the fusion that ``by`` names, and ``discount``
@@ -108,7 +127,10 @@ def search_vectors(
     if len(weights) == 1 and not discount:
         (name,) = weights
         scores, ids = store.vectors[name].search(np.ascontiguousarray(queries[name], np.float32), k)
-        return [[Hit(int(i), float(s)) for s, i in zip(srow, irow) if i >= 0] for srow, irow in zip(scores, ids)]
+        return [
+            [Hit(int(i), float(s)) for s, i in zip(srow, irow, strict=True) if i >= 0]
+            for srow, irow in zip(scores, ids, strict=True)
+        ]
     if by == RELATIVE:
         return search_relative(store, queries, k, weights)
     scored = [*weights, "content"] if discount and "content" not in weights else list(weights)
@@ -119,16 +141,24 @@ def search_vectors(
         if discount:
             fused = content_discounted(fused, component_scores["content"], discount)
         order = np.argsort(-fused, kind="stable")[:k]
-        results.append([
-            Hit(int(candidates[j]), float(fused[j]), {n: float(component_scores[n][j]) for n in scored}) for j in order
-        ])
+        results.append(
+            [
+                Hit(int(candidates[j]), float(fused[j]), {n: float(component_scores[n][j]) for n in scored})
+                for j in order
+            ]
+        )
     return results
 
 
-def fusion_candidates(store: IndexStore, queries: dict[str, np.ndarray], weights: dict[str, float], k: int) -> list[np.ndarray]:
+def fusion_candidates(
+    store: IndexStore, queries: dict[str, np.ndarray], weights: dict[str, float], k: int
+) -> list[np.ndarray]:
     """Per query, the union of each weighted component's top max(10 k, 256) ids."""
     k_candidates = min(len(store), max(10 * k, 256))
-    per_component = {n: store.vectors[n].search(np.ascontiguousarray(queries[n], np.float32), k_candidates)[1] for n in weights}
+    per_component = {
+        n: store.vectors[n].search(np.ascontiguousarray(queries[n], np.float32), k_candidates)[1]
+        for n in weights
+    }
     out = []
     for q in range(len(next(iter(per_component.values())))):
         candidates = np.unique(np.concatenate([per_component[n][q] for n in weights]))
@@ -138,7 +168,9 @@ def fusion_candidates(store: IndexStore, queries: dict[str, np.ndarray], weights
 
 def stacked_style(vectors: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
     """[sqrt(w_i) v_i]: one vector whose inner products are the weighted sum of cosines."""
-    return np.concatenate([np.sqrt(w) * np.asarray(vectors[n], np.float32) for n, w in weights.items()], axis=1)
+    return np.concatenate(
+        [np.sqrt(w) * np.asarray(vectors[n], np.float32) for n, w in weights.items()], axis=1
+    )
 
 
 def version_threshold(content: np.ndarray, z: float = RELATIVE_Z) -> float:
@@ -149,14 +181,17 @@ def version_threshold(content: np.ndarray, z: float = RELATIVE_Z) -> float:
     return float(off.mean() + z * off.std()) if len(off) else float("inf")
 
 
-def relative_style(style: np.ndarray, versions: np.ndarray, max_style: float = RELATIVE_MAX_STYLE) -> np.ndarray:
+def relative_style(
+    style: np.ndarray, versions: np.ndarray, max_style: float = RELATIVE_MAX_STYLE
+) -> np.ndarray:
     """s - mean(versions v with <s, v> < max_style), unit length; s itself without any."""
     versions = versions[versions @ style < max_style] if len(versions) else versions
     residual = style - versions.mean(axis=0) if len(versions) else style
     return residual / max(float(np.linalg.norm(residual)), 1e-12)
 
 
-def _collection_threshold(store: IndexStore) -> float:
+def version_threshold_of(store: IndexStore) -> float:
+    """``version_threshold`` of the collection (a sample of RELATIVE_SAMPLE items), cached."""
     if store not in _THRESHOLDS:
         ids = np.asarray(store.items.index, dtype=np.int64)
         if len(ids) > RELATIVE_SAMPLE:
@@ -165,14 +200,25 @@ def _collection_threshold(store: IndexStore) -> float:
     return _THRESHOLDS[store]
 
 
-def _relative_vectors(store: IndexStore, style: np.ndarray, content: np.ndarray, weights: dict[str, float]) -> np.ndarray:
+def _relative_vectors(
+    store: IndexStore, style: np.ndarray, content: np.ndarray, weights: dict[str, float]
+) -> np.ndarray:
     """``relative_style`` of each row, its versions looked up in the index."""
-    sims, ids = store.vectors["content"].search(np.ascontiguousarray(content, np.float32), min(len(store), RELATIVE_NEIGHBOURS + 1))
-    threshold = _collection_threshold(store)
-    near = [row_ids[(row_ids >= 0) & (row_sims > threshold)] for row_sims, row_ids in zip(sims, ids)]
+    sims, ids = store.vectors["content"].search(
+        np.ascontiguousarray(content, np.float32), min(len(store), RELATIVE_NEIGHBOURS + 1)
+    )
+    threshold = version_threshold_of(store)
+    near = [
+        row_ids[(row_ids >= 0) & (row_sims > threshold)] for row_sims, row_ids in zip(sims, ids, strict=True)
+    ]
     pool = np.unique(np.concatenate(near))  # every version once
     pool_style = stacked_style({n: vectors_for(store.vectors[n], pool) for n in weights}, weights)
-    return np.stack([relative_style(s, pool_style[np.searchsorted(pool, versions)]) for s, versions in zip(style, near)])
+    return np.stack(
+        [
+            relative_style(s, pool_style[np.searchsorted(pool, versions)])
+            for s, versions in zip(style, near, strict=True)
+        ]
+    )
 
 
 def relative_style_vectors(store: IndexStore, ids: np.ndarray, weights: dict[str, float]) -> np.ndarray:
@@ -181,11 +227,15 @@ def relative_style_vectors(store: IndexStore, ids: np.ndarray, weights: dict[str
     return _relative_vectors(store, stacked_style(plain, weights), plain["content"], weights)
 
 
-def search_relative(store: IndexStore, queries: dict[str, np.ndarray], k: int, weights: dict[str, float]) -> list[list[Hit]]:
+def search_relative(
+    store: IndexStore, queries: dict[str, np.ndarray], k: int, weights: dict[str, float]
+) -> list[list[Hit]]:
     """``--by style-relative``: cosines of relative style vectors (module docstring). Every
     candidate's relative vector is computed once, however many queries share it."""
     if "content" not in store.descriptors:
-        raise StylesimError(f"{store.root}: --by {RELATIVE} needs the content descriptor, which this index lacks")
+        raise StylesimError(
+            f"{store.root}: --by {RELATIVE} needs the content descriptor, which this index lacks"
+        )
     query_style = _relative_vectors(store, stacked_style(queries, weights), queries["content"], weights)
     per_query = fusion_candidates(store, queries, weights, k)
     every = np.unique(np.concatenate(per_query))
@@ -196,7 +246,16 @@ def search_relative(store: IndexStore, queries: dict[str, np.ndarray], k: int, w
         rows = np.searchsorted(every, candidates)
         scores = relative[rows] @ query_style[q]
         order = np.argsort(-scores, kind="stable")[:k]
-        results.append([Hit(int(candidates[j]), float(scores[j]), {n: float(plain[n][rows[j]] @ queries[n][q]) for n in weights}) for j in order])
+        results.append(
+            [
+                Hit(
+                    int(candidates[j]),
+                    float(scores[j]),
+                    {n: float(plain[n][rows[j]] @ queries[n][q]) for n in weights},
+                )
+                for j in order
+            ]
+        )
     return results
 
 
@@ -207,15 +266,22 @@ class Group:
     hits: list[Hit]  # the group's best hits, best first
 
 
-def search_grouped(store: IndexStore, queries: dict[str, np.ndarray], by: str, k: int, per_group: int = 3) -> list[list[Group]]:
+def search_grouped(
+    store: IndexStore,
+    queries: dict[str, np.ndarray],
+    by: str,
+    k: int,
+    per_group: int = 3,
+    exclude: Sequence[Collection[int]] | None = None,
+) -> list[list[Group]]:
     """Top ``k`` videos (or lone images) per query, ranked by their best frame, each with its
-    ``per_group`` best frames. Searches deeper until ``k`` groups are found or the whole
-    collection has been ranked."""
+    ``per_group`` best frames (``exclude`` as in ``search_vectors``). Searches deeper until
+    ``k`` groups are found or the whole collection has been ranked."""
     n_items = len(store)
     keys = store.items["path"]  # a frame's path is its video's
     depth = min(n_items, max(20 * k, 100))
     while True:
-        per_query = search_vectors(store, queries, by, depth)
+        per_query = search_vectors(store, queries, by, depth, exclude=exclude)
         grouped = []
         for hits in per_query:
             groups: dict[str, Group] = {}

@@ -14,8 +14,8 @@ Layout of ``root`` (see README, "Index format"):
     lock                   held (flock) by the one writer
 
 A commit writes a new generation folder and then replaces ``CURRENT`` (both by rename), so a
-reader sees either the old or the new state, never a mix, and a killed writer leaves the
-last commit intact.
+killed writer leaves the last commit intact. A reader that opens the index while a commit
+deletes the previous generation can find its files gone: it retries from ``CURRENT``.
 """
 
 from __future__ import annotations
@@ -27,13 +27,15 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
 import pandas as pd
 
+from stylesim.collection.walk import is_under
 from stylesim.descriptors import Descriptor, build_descriptors
-from stylesim.descriptors.standardise import Standardiser
+from stylesim.descriptors.standardise import Standardiser, unit_rows
 from stylesim.errors import IndexLockedError, StylesimError
 from stylesim.index import codec, journal
 from stylesim.index.manifest import MANIFEST, check_compatible, read_manifest
@@ -63,9 +65,14 @@ ITEM_DTYPES: dict[str, str] = {
 SKIP_DTYPES: dict[str, str] = {"path": "string", "reason": "string", "size": "Int64", "mtime_ns": "Int64"}
 
 
-def is_under(path: str, roots: list[str]) -> bool:
-    """True if ``path`` is one of ``roots`` or inside one of them (absolute paths)."""
-    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+def with_columns_of(frame: pd.DataFrame, template: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with exactly ``template``'s columns and dtypes: columns it lacks (added to the
+    format since it was written) are filled with missing values."""
+    frame = frame.copy()
+    for column, dtype in template.dtypes.items():
+        if column not in frame:
+            frame[column] = pd.Series([None] * len(frame), dtype="object", index=frame.index).astype(dtype)
+    return frame[list(template.columns)].astype(template.dtypes.to_dict())
 
 
 def empty_frame(dtypes: dict[str, str]) -> pd.DataFrame:
@@ -83,22 +90,24 @@ def _fsync_dir(path: Path) -> None:
 class IndexStore:
     """Items, their vectors per descriptor, and the collection statistics of one index."""
 
-    def __init__(self, root: Path, manifest: dict, writable: bool = False) -> None:
+    def __init__(self, root: Path, manifest: dict[str, Any], writable: bool = False) -> None:
         self.root = root
         self.manifest = manifest
         self.writable = writable
         self.descriptors: dict[str, Descriptor] = build_descriptors(manifest["descriptors"])
-        self.vectors: dict[str, faiss.IndexIDMap2] = {n: codec.new_index(d.dim, d.codec) for n, d in self.descriptors.items()}
+        self.vectors: dict[str, faiss.IndexIDMap2] = {
+            n: codec.new_index(d.dim) for n, d in self.descriptors.items()
+        }
         self.stats: dict[str, Standardiser] = {}
         self.items = empty_frame(ITEM_DTYPES | {f"norm_{n}": "float32" for n in self._standardised()})
         self.skipped = empty_frame(SKIP_DTYPES)
-        self.state: dict = {"generation": 0, "next_id": 0, "created": time.time(), "updated": None}
+        self.state: dict[str, Any] = {"generation": 0, "next_id": 0, "created": time.time(), "updated": None}
         self._lock_fd: int | None = None
         self._merged_shards: list[Path] = []
 
     # ------------------------------------------------------------------ opening
     @classmethod
-    def open(cls, root: str | Path) -> "IndexStore":
+    def open(cls, root: str | Path) -> IndexStore:
         """Open the committed state for reading (no lock taken)."""
         root = Path(root)
         store = cls(root, read_manifest(root))
@@ -113,7 +122,7 @@ class IndexStore:
         return store
 
     @classmethod
-    def open_for_writing(cls, root: str | Path, manifest: dict) -> "IndexStore":
+    def open_for_writing(cls, root: str | Path, manifest: dict[str, Any]) -> IndexStore:
         """Create or open ``root`` for writing: take the writer lock, refuse other settings,
         load the committed state and merge batches left by an interrupted run."""
         root = Path(root)
@@ -147,7 +156,10 @@ class IndexStore:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             if err.errno in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                raise IndexLockedError(f"{root}: another stylesim process (pid {holder}) is writing this index; wait for it to finish") from None
+                raise IndexLockedError(
+                    f"{root}: another stylesim process (pid {holder}) is writing this index; "
+                    "wait for it to finish"
+                ) from None
             raise
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
@@ -158,10 +170,10 @@ class IndexStore:
             os.close(self._lock_fd)
             self._lock_fd = None
 
-    def __enter__(self) -> "IndexStore":
+    def __enter__(self) -> IndexStore:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def _standardised(self) -> list[str]:
@@ -175,20 +187,21 @@ class IndexStore:
         state = json.loads((gen / "state.json").read_text())
         for name in self.descriptors:
             try:
-                self.vectors[name] = faiss.read_index(str(gen / f"{name}.faiss"))
+                self.vectors[name] = faiss.read_index(str(gen / f"{name}.faiss"))  # type: ignore[assignment]  # an IndexIDMap2, as written
             except RuntimeError as err:
-                raise StylesimError(f"{gen / (name + '.faiss')}: unreadable FAISS index ({str(err).splitlines()[0]})") from None
-        items = pd.read_parquet(gen / "items.parquet")
-        for column, dtype in self.items.dtypes.items():  # columns added since the index was made
-            if column not in items:
-                items[column] = pd.Series([None] * len(items), dtype="object").astype(dtype)
-        self.items = items[list(self.items.columns)].set_index("id", drop=False)
+                raise StylesimError(
+                    f"{gen / (name + '.faiss')}: unreadable FAISS index ({str(err).splitlines()[0]})"
+                ) from None
+        items = with_columns_of(pd.read_parquet(gen / "items.parquet"), self.items)
+        self.items = items.set_index("id", drop=False)
         self.items.index.name = None
         self.skipped = pd.read_parquet(gen / "skipped.parquet")
         with np.load(gen / "stats.npz") as z:
             for name in self._standardised():
                 if f"{name}.mean" in z.files:
-                    self.stats[name] = Standardiser.from_arrays({k: z[f"{name}.{k}"] for k in ("mean", "scale", "count")})
+                    self.stats[name] = Standardiser.from_arrays(
+                        {k: z[f"{name}.{k}"] for k in ("mean", "scale", "count")}
+                    )
         self.state = state
 
     # ------------------------------------------------------------------ reading
@@ -200,11 +213,7 @@ class IndexStore:
         statistics where the descriptor asks for it, then unit length."""
         out = {}
         for name, x in raw.items():
-            if name in self.stats:
-                out[name] = self.stats[name].apply(x)[0]
-            else:
-                x = np.asarray(x, np.float32)
-                out[name] = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+            out[name] = self.stats[name].apply(x)[0] if name in self.stats else unit_rows(x)
         return out
 
     # ------------------------------------------------------------------ writing
@@ -213,7 +222,7 @@ class IndexStore:
         self.state["next_id"] = start + n
         return np.arange(start, start + n, dtype=np.int64)
 
-    def write_pending(self, ids: np.ndarray, raw: dict[str, np.ndarray], rows: list[dict]) -> None:
+    def write_pending(self, ids: np.ndarray, raw: dict[str, np.ndarray], rows: list[dict[str, Any]]) -> None:
         """Journal one encoded batch (durable at once; merged at the next commit)."""
         self._require_writable()
         journal.write_shard(self.root, ids, raw, rows)
@@ -224,12 +233,16 @@ class IndexStore:
         number of items added; call ``commit`` to make them durable."""
         self._require_writable()
         shards = journal.pending_shards(self.root)
-        all_ids, all_raw, all_rows = [], {n: [] for n in self.descriptors}, []
+        all_ids: list[np.ndarray] = []
+        all_rows: list[pd.DataFrame] = []
+        all_raw: dict[str, list[np.ndarray]] = {n: [] for n in self.descriptors}
         for number, path in enumerate(shards):
             try:
                 ids, vectors, rows = journal.read_shard(path)
             except (OSError, ValueError, KeyError) as err:
-                raise StylesimError(f"{path}: unreadable pending batch ({err}); delete it and re-run") from None
+                raise StylesimError(
+                    f"{path}: unreadable pending batch ({err}); delete it and re-run"
+                ) from None
             fresh = ~np.isin(ids, self.items.index.to_numpy())
             if not fresh.any():
                 continue
@@ -263,13 +276,10 @@ class IndexStore:
                 unit, norms = self.stats[name].apply(x)
                 rows[f"norm_{name}"] = norms
             else:
-                unit = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+                unit = unit_rows(x)
             self.vectors[name].add_with_ids(np.ascontiguousarray(unit, dtype=np.float32), ids)
         rows["id"] = ids
-        for column, dtype in self.items.dtypes.items():
-            if column not in rows:
-                rows[column] = pd.Series([None] * len(rows), dtype="object", index=rows.index).astype(dtype)
-        rows = rows[list(self.items.columns)].astype(self.items.dtypes.to_dict()).set_index(pd.Index(ids))
+        rows = with_columns_of(rows, self.items).set_index(pd.Index(ids))
         self.items = pd.concat([self.items, rows]) if len(self.items) else rows
 
     def remove(self, ids: np.ndarray) -> int:
@@ -278,8 +288,8 @@ class IndexStore:
         if len(ids) == 0:
             return 0
         for index in self.vectors.values():
-            index.remove_ids(ids)
-        self.items = self.items.drop(index=ids, errors="ignore")
+            index.remove_ids(ids)  # type: ignore[arg-type]  # faiss's wrapper builds the id selector from the array
+        self.items = self.items.drop(index=pd.Index(ids), errors="ignore")
         return len(ids)
 
     def refit_if_needed(self, force: bool = False) -> list[str]:
@@ -297,7 +307,7 @@ class IndexStore:
             raw = stats.invert(unit, norms)
             new = Standardiser.fit(raw, d.blocks(), d.collection_norm)
             unit, norms = new.apply(raw)
-            index = codec.new_index(d.dim, d.codec)
+            index = codec.new_index(d.dim)
             index.add_with_ids(unit, ids)
             self.vectors[name] = index
             self.items.loc[ids, f"norm_{name}"] = norms
@@ -329,7 +339,7 @@ class IndexStore:
         items.to_parquet(tmp / "items.parquet", index=False)
         self.skipped.reset_index(drop=True).to_parquet(tmp / "skipped.parquet", index=False)
         arrays = {f"{n}.{k}": v for n, s in self.stats.items() for k, v in s.to_arrays().items()}
-        np.savez(tmp / "stats.npz", **arrays)
+        np.savez(tmp / "stats.npz", allow_pickle=False, **arrays)
         state = dict(self.state, generation=gen_no, updated=time.time(), items=len(self.items))
         (tmp / "state.json").write_text(json.dumps(state, indent=2) + "\n")
         for f in tmp.iterdir():

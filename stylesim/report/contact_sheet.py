@@ -42,7 +42,8 @@ def save_thumbnail(image: Image.Image, folder: Path, name: str) -> str:
 def _tile(tile: Tile) -> str:
     detail = f"<br><small>{html.escape(tile.detail)}</small>" if tile.detail else ""
     return (
-        f'<figure><a href="{html.escape(tile.image)}"><img src="{html.escape(tile.image)}" alt="{html.escape(tile.caption)}"></a>'
+        f'<figure><a href="{html.escape(tile.image)}">'
+        f'<img src="{html.escape(tile.image)}" alt="{html.escape(tile.caption)}"></a>'
         f"<figcaption>{html.escape(tile.caption)}{detail}</figcaption></figure>"
     )
 
@@ -53,18 +54,23 @@ def write_contact_sheet(path: Path, title: str, rows: list[SheetRow], notes: lis
     body += [f"<p>{html.escape(n)}</p>" for n in notes or []]
     body.append("<table><tr><th>content</th><th>style</th><th>result</th><th>measured</th></tr>")
     for row in rows:
-        facts = "".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in row.facts.items())
+        facts = "".join(
+            f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in row.facts.items()
+        )
         body.append(
             f"<tr><td>{_tile(row.content)}</td><td>{''.join(_tile(s) for s in row.styles)}</td>"
             f"<td>{_tile(row.result)}</td><td><table class=facts>{facts}</table></td></tr>"
         )
     body.append("</table>")
     style = (
-        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:6px;vertical-align:top}"
-        f"img{{max-width:{THUMB}px;max-height:{THUMB}px}}figure{{display:inline-block;margin:4px}}table.facts td{{border:none;padding:1px 6px}}"
+        "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:6px;vertical-align:top}"
+        f"img{{max-width:{THUMB}px;max-height:{THUMB}px}}figure{{display:inline-block;margin:4px}}"
+        "table.facts td{border:none;padding:1px 6px}"
     )
     path.write_text(
-        f'<!doctype html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{style}</style></head>\n'
+        f'<!doctype html>\n<html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{style}</style></head>\n"
         f"<body>\n" + "\n".join(body) + "\n</body></html>\n",
         encoding="utf-8",
     )

@@ -25,9 +25,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -62,7 +63,9 @@ def adain(content: torch.Tensor, style: torch.Tensor, eps: float = 1e-5) -> torc
     return normalised * s_std[..., None, None] + s_mean[..., None, None]
 
 
-def masked_adain(content: torch.Tensor, style: torch.Tensor, mask: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+def masked_adain(
+    content: torch.Tensor, style: torch.Tensor, mask: torch.Tensor, eps: float = 1e-5
+) -> torch.Tensor:
     """AdaIN inside ``mask`` only: the content's statistics are taken over the masked positions
     and the result is defined there (zero elsewhere). ``mask`` is (N, 1, H, W) in {0, 1}."""
     weight = mask / mask.sum(dim=(2, 3), keepdim=True).clamp_min(1.0)
@@ -100,22 +103,34 @@ def _block(c_in: int, c_out: int, relu: bool = True) -> list[nn.Module]:
     return layers + [nn.ReLU()] if relu else layers
 
 
+def _upsample() -> nn.Module:
+    return nn.Upsample(scale_factor=2, mode="nearest")
+
+
 class AdaINDecoder(nn.Module):
     """relu4_1 features (N, 512, H/8, W/8) -> RGB (N, 3, H, W) in [0, 1] (the architecture of
     Huang & Belongie's decoder; sigmoid-free, clamped at inference)."""
 
     def __init__(self) -> None:
         super().__init__()
-        up = lambda: nn.Upsample(scale_factor=2, mode="nearest")  # noqa: E731
         self.net = nn.Sequential(
-            *_block(512, 256), up(),
-            *_block(256, 256), *_block(256, 256), *_block(256, 256), *_block(256, 128), up(),
-            *_block(128, 128), *_block(128, 64), up(),
-            *_block(64, 64), *_block(64, 3, relu=False),
+            *_block(512, 256),
+            _upsample(),
+            *_block(256, 256),
+            *_block(256, 256),
+            *_block(256, 256),
+            *_block(256, 128),
+            _upsample(),
+            *_block(128, 128),
+            *_block(128, 64),
+            _upsample(),
+            *_block(64, 64),
+            *_block(64, 3, relu=False),
         )
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.net(features)
+        image: torch.Tensor = self.net(features)
+        return image
 
 
 @dataclass
@@ -135,46 +150,78 @@ def _sidecar(path: Path) -> Path:
     return path.with_suffix(".json")
 
 
-def save_decoder(decoder: AdaINDecoder, path: Path, encoder_sha256: str, padding: str, notes: dict | None = None) -> DecoderFile:
-    """Write a decoder and its sidecar (hash and training notes) in the verified format."""
+def save_decoder(
+    decoder: AdaINDecoder,
+    path: Path,
+    encoder_sha256: str,
+    padding: str,
+    notes: dict[str, Any] | None = None,
+    dtype: torch.dtype = torch.float16,
+) -> DecoderFile:
+    """Write a decoder (its tensors in ``dtype``: float16 halves the file, 7 MB) and its sidecar
+    (hash and training notes) in the verified format; both written atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu() for k, v in decoder.state_dict().items()}
-    torch.save({"format": DECODER_FORMAT, "version": DECODER_VERSION, "encoder": {"weights_sha256": encoder_sha256, "layer": ADAIN_LAYER, "padding": padding}, "state_dict": state}, path)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    _sidecar(path).write_text(json.dumps({"sha256": digest, "trained": notes or {}}, indent=2) + "\n")
+    state = {k: v.detach().to("cpu", dtype) for k, v in decoder.state_dict().items()}
+    blob = {
+        "format": DECODER_FORMAT,
+        "version": DECODER_VERSION,
+        "encoder": {"weights_sha256": encoder_sha256, "layer": ADAIN_LAYER, "padding": padding},
+        "state_dict": state,
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(blob, tmp)
+    digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+    sidecar_tmp = _sidecar(path).with_name(_sidecar(path).name + ".tmp")
+    sidecar_tmp.write_text(json.dumps({"sha256": digest, "trained": notes or {}}, indent=2) + "\n")
+    os.replace(tmp, path)
+    os.replace(sidecar_tmp, _sidecar(path))
     return DecoderFile(path, digest, encoder_sha256, padding)
 
 
-def load_decoder(path: str | Path | None, encoder_sha256: str, device: torch.device | str = "cpu") -> tuple[AdaINDecoder, DecoderFile]:
+def load_decoder(
+    path: str | Path | None, encoder_sha256: str, device: torch.device | str = "cpu"
+) -> tuple[AdaINDecoder, DecoderFile]:
     """The verified decoder at ``decoder_path(path)``; DecoderMissingError if there is none,
     StylesimError naming the file and the problem if it does not verify."""
     file = decoder_path(path)
     if not file.is_file():
         raise DecoderMissingError(
-            f"no AdaIN decoder is installed ({file} does not exist). Its weights are trained by the project on a GPU "
-            f"and have not been shipped yet; put a trained decoder there (or pass --decoder FILE.pt, or set ${DECODER_ENV}), "
-            f"or use --method gatys, which needs no trained weights"
+            f"no AdaIN decoder is installed ({file} does not exist). "
+            "Its weights are trained by the project on a GPU "
+            "and have not been shipped yet; put a trained decoder there "
+            f"(or pass --decoder FILE.pt, or set ${DECODER_ENV}), "
+            "or use --method gatys, which needs no trained weights"
         )
     sidecar = _sidecar(file)
     if not sidecar.is_file():
-        raise StylesimError(f"{file}: no {sidecar.name} beside it with the file's sha256; refusing an unverified decoder")
+        raise StylesimError(
+            f"{file}: no {sidecar.name} beside it with the file's sha256; refusing an unverified decoder"
+        )
     try:
         expected = json.loads(sidecar.read_text())["sha256"]
     except (ValueError, KeyError) as err:
         raise StylesimError(f"{sidecar}: unreadable ({err})") from None
     digest = hashlib.sha256(file.read_bytes()).hexdigest()
     if digest != expected:
-        raise StylesimError(f"{file}: sha256 {digest[:12]} does not match {sidecar.name} ({str(expected)[:12]}); the file is damaged or was replaced")
+        raise StylesimError(
+            f"{file}: sha256 {digest[:12]} does not match {sidecar.name} ({str(expected)[:12]}); "
+            "the file is damaged or was replaced"
+        )
     try:
         blob = torch.load(file, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling failure means a bad file
         raise StylesimError(f"{file}: not a decoder file ({err})") from None
-    if not isinstance(blob, dict) or blob.get("format") != DECODER_FORMAT or blob.get("version") != DECODER_VERSION:
+    if (
+        not isinstance(blob, dict)
+        or blob.get("format") != DECODER_FORMAT
+        or blob.get("version") != DECODER_VERSION
+    ):
         raise StylesimError(f"{file}: not a {DECODER_FORMAT} version {DECODER_VERSION} file")
     meta = blob.get("encoder", {})
     if meta.get("weights_sha256") != encoder_sha256:
         raise StylesimError(
-            f"{file}: trained against encoder weights {str(meta.get('weights_sha256'))[:12]}, but the encoder in use has {encoder_sha256[:12]}"
+            f"{file}: trained against encoder weights {str(meta.get('weights_sha256'))[:12]}, "
+            f"but the encoder in use has {encoder_sha256[:12]}"
         )
     decoder = AdaINDecoder()
     wanted = {k: tuple(v.shape) for k, v in decoder.state_dict().items()}
@@ -182,7 +229,9 @@ def load_decoder(path: str | Path | None, encoder_sha256: str, device: torch.dev
     got = {k: tuple(v.shape) for k, v in state.items()}
     if got != wanted:
         diff = sorted(set(wanted.items()) ^ set(got.items()))[:3]
-        raise StylesimError(f"{file}: tensor names or shapes differ from the decoder architecture (e.g. {diff})")
+        raise StylesimError(
+            f"{file}: tensor names or shapes differ from the decoder architecture (e.g. {diff})"
+        )
     decoder.load_state_dict(state)
     decoder.requires_grad_(False).eval().to(device)
     return decoder, DecoderFile(file, digest, encoder_sha256, str(meta.get("padding", "zeros")))
@@ -204,7 +253,9 @@ def adain_transfer(
 ) -> Image.Image:
     """Render ``content`` (long side ``size``, aspect kept) in ``styles``; see the module doc."""
     if preserve_colour not in (None, *PRESERVE_METHODS):
-        raise StylesimError(f"unknown colour preservation {preserve_colour!r}; use {' or '.join(PRESERVE_METHODS)}")
+        raise StylesimError(
+            f"unknown colour preservation {preserve_colour!r}; use {' or '.join(PRESERVE_METHODS)}"
+        )
     if not styles:
         raise StylesimError("give at least one style image")
     weights = list(style_weights) if style_weights is not None else [1.0] * len(styles)
@@ -218,7 +269,7 @@ def adain_transfer(
         s = [match_colour_statistics(x, c) for x in s]
 
     def f(x: torch.Tensor) -> torch.Tensor:
-        return encoder(normalise_rgb(x, encoder.preprocessing))[ADAIN_LAYER]
+        return encoder.forward(normalise_rgb(x, encoder.preprocessing))[ADAIN_LAYER]
 
     m = None
     if mask is not None:

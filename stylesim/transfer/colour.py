@@ -17,7 +17,9 @@ import torch
 PRESERVE_METHODS = ("luminance", "stats")
 
 # NTSC YIQ (FCC 1953 coefficients).
-_RGB_TO_YIQ = torch.tensor([[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]])
+_RGB_TO_YIQ = torch.tensor(
+    [[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]]
+)
 
 
 def rgb_to_yiq(image: torch.Tensor) -> torch.Tensor:
@@ -49,7 +51,8 @@ def _mean_cov(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 def _sqrtm(matrix: torch.Tensor, inverse: bool = False, eps: float = 1e-5) -> torch.Tensor:
     values, vectors = torch.linalg.eigh(matrix)
     values = values.clamp_min(eps)
-    return vectors @ torch.diag(values.rsqrt() if inverse else values.sqrt()) @ vectors.T
+    root: torch.Tensor = vectors @ torch.diag(values.rsqrt() if inverse else values.sqrt()) @ vectors.T
+    return root
 
 
 def match_colour_statistics(style: torch.Tensor, content: torch.Tensor) -> torch.Tensor:

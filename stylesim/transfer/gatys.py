@@ -18,9 +18,9 @@ Defaults and their sources:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 from PIL import Image
@@ -29,8 +29,8 @@ from stylesim.encoding import VGG19Encoder
 from stylesim.encoding.layers import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, layer_index
 from stylesim.encoding.preprocess import normalise_rgb
 from stylesim.errors import StylesimError
-from stylesim.transfer.defaults import CONTENT_WEIGHT, STYLE_WEIGHT, TV_WEIGHT
 from stylesim.transfer.colour import PRESERVE_METHODS, keep_luminance, match_colour_statistics
+from stylesim.transfer.defaults import CONTENT_WEIGHT, STYLE_WEIGHT, TV_WEIGHT
 from stylesim.transfer.image import load_image, shape_for, to_image, to_tensor
 from stylesim.transfer.losses import ContentLoss, GramStyleLoss, TotalVariationLoss
 from stylesim.transfer.pyramid import level_shapes, resample
@@ -60,7 +60,9 @@ class GatysSettings:
         if self.optimiser not in OPTIMISERS:
             raise StylesimError(f"unknown optimiser {self.optimiser!r}; use {' or '.join(OPTIMISERS)}")
         if self.preserve_colour not in (None, *PRESERVE_METHODS):
-            raise StylesimError(f"unknown colour preservation {self.preserve_colour!r}; use {' or '.join(PRESERVE_METHODS)}")
+            raise StylesimError(
+                f"unknown colour preservation {self.preserve_colour!r}; use {' or '.join(PRESERVE_METHODS)}"
+            )
         if self.steps < 1:
             raise StylesimError(f"--steps must be at least 1, got {self.steps}")
         if not self.style_scale > 0:
@@ -96,7 +98,8 @@ def _initial_image(settings: GatysSettings, content: torch.Tensor) -> torch.Tens
     path = Path(settings.init)
     if not path.is_file():
         raise StylesimError(f"--init {settings.init}: use content, noise or an image file")
-    return to_tensor(load_image(str(path), "initial image"), tuple(content.shape[-2:]), content.device)
+    height, width = content.shape[-2:]
+    return to_tensor(load_image(str(path), "initial image"), (height, width), content.device)
 
 
 def gatys_transfer(
@@ -123,7 +126,7 @@ def gatys_transfer(
     tv_loss = TotalVariationLoss(settings.tv_weight)
 
     def features(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return encoder(normalise_rgb(x, encoder.preprocessing))
+        return encoder.forward(normalise_rgb(x, encoder.preprocessing))
 
     image: torch.Tensor | None = None
     content_x = None
@@ -137,7 +140,9 @@ def gatys_transfer(
             content_loss.set_target(features(content_x))
             style_loss.set_targets([features(s) for s in style_xs], weights)
         start_image = _initial_image(settings, content_x) if image is None else resample(image, shape)
-        image = _optimise(start_image, features, content_loss, style_loss, tv_loss, settings, level, losses, on_step)
+        image = _optimise(
+            start_image, features, content_loss, style_loss, tv_loss, settings, level, losses, on_step
+        )
     assert image is not None and content_x is not None
     if settings.preserve_colour == "luminance":
         image = keep_luminance(image, content_x)
@@ -158,21 +163,24 @@ def _optimise(
     x = start.detach().clone().requires_grad_(True)
     lr = settings.learning_rate or DEFAULT_LR[settings.optimiser]
     if settings.optimiser == "lbfgs":
-        optimiser: torch.optim.Optimizer = torch.optim.LBFGS([x], lr=lr, max_iter=1, history_size=50, line_search_fn="strong_wolfe")
+        optimiser: torch.optim.Optimizer = torch.optim.LBFGS(
+            [x], lr=lr, max_iter=1, history_size=50, line_search_fn="strong_wolfe"
+        )
     else:
         optimiser = torch.optim.Adam([x], lr=lr)
     last: dict[str, float] = {}
 
-    def closure() -> torch.Tensor:
+    def closure() -> float:
         optimiser.zero_grad()
         f = features(x)
         parts = {"content": content_loss(f), "style": style_loss(f), "tv": tv_loss(x)}
         total = parts["content"] + parts["style"] + parts["tv"]
-        total.backward()
+        torch.autograd.backward(total)
+        assert x.grad is not None
         x.grad = x.grad.contiguous()  # the encoder runs channels-last; L-BFGS flattens the gradient
         last.clear()
         last.update(total=float(total.detach()), **{k: float(v.detach()) for k, v in parts.items()})
-        return total
+        return last["total"]
 
     for step in range(settings.steps):
         optimiser.step(closure)
@@ -180,7 +188,9 @@ def _optimise(
             with torch.no_grad():
                 x.clamp_(0, 1)
         if not torch.isfinite(torch.tensor(last["total"])):
-            raise StylesimError("the optimisation diverged (loss is not finite); lower --lr or use --optimiser lbfgs")
+            raise StylesimError(
+                "the optimisation diverged (loss is not finite); lower --lr or use --optimiser lbfgs"
+            )
         history.append(dict(last, level=level))
         if on_step:
             on_step(level, step, dict(last))

@@ -3,7 +3,6 @@ keeping its aspect ratio, and convert between PIL images and float tensors in [0
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 from PIL import Image

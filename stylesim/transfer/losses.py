@@ -30,7 +30,7 @@ weight of 1 give the two terms the same size for a 100 % error.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 
@@ -72,7 +72,7 @@ def blend(tensors: Sequence[torch.Tensor], weights: Sequence[float]) -> torch.Te
     total = float(sum(weights))
     if total <= 0 or any(w < 0 for w in weights):
         raise ValueError(f"style weights must be non-negative with a positive sum, got {list(weights)}")
-    return sum(t * (w / total) for t, w in zip(tensors, weights))
+    return torch.stack([t * (w / total) for t, w in zip(tensors, weights, strict=True)]).sum(dim=0)
 
 
 # --------------------------------------------------------------------------- loss classes
@@ -104,26 +104,38 @@ class GramStyleLoss:
     target Gram matrices of several style images are blended with the style weights,
     A^l = sum_i v_i G^l(style_i)."""
 
-    def __init__(self, layers: Sequence[str], weight: float, layer_weights: Sequence[float] | None = None) -> None:
+    def __init__(
+        self, layers: Sequence[str], weight: float, layer_weights: Sequence[float] | None = None
+    ) -> None:
         self.layers = tuple(layers)
         self.weight = weight
-        self.layer_weights = tuple(layer_weights) if layer_weights else tuple(1.0 / len(self.layers) for _ in self.layers)
+        self.layer_weights = (
+            tuple(layer_weights) if layer_weights else tuple(1.0 / len(self.layers) for _ in self.layers)
+        )
         if len(self.layer_weights) != len(self.layers):
             raise ValueError(f"{len(self.layers)} style layers but {len(self.layer_weights)} layer weights")
         self.targets: dict[str, torch.Tensor] = {}
         self.scales: dict[str, float] = {}
 
-    def set_targets(self, style_features: Sequence[dict[str, torch.Tensor]], style_weights: Sequence[float]) -> None:
+    def set_targets(
+        self, style_features: Sequence[dict[str, torch.Tensor]], style_weights: Sequence[float]
+    ) -> None:
         self.targets = {
-            layer: blend([gram_matrix(f[layer]).detach() for f in style_features], style_weights) for layer in self.layers
+            layer: blend([gram_matrix(f[layer]).detach() for f in style_features], style_weights)
+            for layer in self.layers
         }
         self.scales = {layer: float(energy(target)) for layer, target in self.targets.items()}
 
     def __call__(self, features: dict[str, torch.Tensor]) -> torch.Tensor:
         assert self.targets, "set_targets first"
-        return self.weight * sum(
-            w / self.scales[layer] * gram_loss(gram_matrix(features[layer]), self.targets[layer])
-            for layer, w in zip(self.layers, self.layer_weights)
+        return (
+            self.weight
+            * torch.stack(
+                [
+                    w / self.scales[layer] * gram_loss(gram_matrix(features[layer]), self.targets[layer])
+                    for layer, w in zip(self.layers, self.layer_weights, strict=True)
+                ]
+            ).sum()
         )
 
 

@@ -18,7 +18,7 @@ def parse_pyramid(text: str) -> tuple[int, ...]:
         sizes = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
         raise StylesimError(f"--pyramid {text!r}: give increasing sizes in pixels, e.g. 256,512") from None
-    if not sizes or any(b <= a for a, b in zip(sizes, sizes[1:])) or sizes[0] < 16:
+    if not sizes or any(b <= a for a, b in zip(sizes, sizes[1:], strict=False)) or sizes[0] < 16:
         raise StylesimError(f"--pyramid {text!r}: give increasing sizes of at least 16 pixels, e.g. 256,512")
     return sizes
 

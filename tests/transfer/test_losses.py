@@ -7,7 +7,15 @@ import pytest
 import torch
 
 from stylesim.descriptors.gram import gram_matrix
-from stylesim.transfer.losses import ContentLoss, GramStyleLoss, blend, content_loss, gram_loss, mean_std_loss, total_variation
+from stylesim.transfer.losses import (
+    ContentLoss,
+    GramStyleLoss,
+    blend,
+    content_loss,
+    gram_loss,
+    mean_std_loss,
+    total_variation,
+)
 
 g = torch.Generator().manual_seed(0)
 
@@ -35,7 +43,9 @@ def test_total_variation_formula_and_invariants():
     plain = ((a[..., 1:, :] - a[..., :-1, :]) ** 2).mean() + ((a[..., :, 1:] - a[..., :, :-1]) ** 2).mean()
     assert float(total_variation(x)) == pytest.approx(plain, rel=1e-5)
     assert float(total_variation(torch.full((1, 3, 5, 5), 0.4))) == 0.0  # flat image
-    assert float(total_variation(x + 0.25)) == pytest.approx(float(total_variation(x)), rel=1e-5)  # brightness shift
+    assert float(total_variation(x + 0.25)) == pytest.approx(
+        float(total_variation(x)), rel=1e-5
+    )  # brightness shift
     assert float(total_variation(x.flip(-1))) == pytest.approx(float(total_variation(x)), rel=1e-6)  # mirror
     assert float(total_variation(2 * x)) == pytest.approx(4 * float(total_variation(x)), rel=1e-5)  # beta = 2
 
@@ -78,4 +88,6 @@ def test_loss_classes_are_the_functions_scaled_by_their_targets():
     assert float(single(x)) == pytest.approx(float(alone(x)), rel=1e-6)
     content = ContentLoss("l2", weight=2.0)
     content.set_target(s1)
-    assert float(content(x)) == pytest.approx(2.0 * float(content_loss(x["l2"], s1["l2"]) / torch.mean(s1["l2"] ** 2)), rel=1e-6)
+    assert float(content(x)) == pytest.approx(
+        2.0 * float(content_loss(x["l2"], s1["l2"]) / torch.mean(s1["l2"] ** 2)), rel=1e-6
+    )

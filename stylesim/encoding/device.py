@@ -1,0 +1,108 @@
+"""The one place that decides where the network runs and in which precision.
+
+Precision policy (``--precision auto``): the VGG19 convolutions run under ``torch.autocast`` in
+bfloat16 where the hardware has bf16 matrix units, and in float32 elsewhere; statistics (Gram
+matrices, means, standard deviations, histograms) are always accumulated in float32
+(``descriptors.base.flatten_spatial``).
+
+- CUDA: bf16 when ``torch.cuda.is_bf16_supported()`` (Ampere and later).
+- CPU: bf16 when the CPU reports ``amx_bf16`` or ``avx512_bf16`` (``/proc/cpuinfo`` flags, as
+  ``lscpu`` shows them). Without those units oneDNN emulates bf16 and it is slower than fp32,
+  so the choice is made per machine from its flags, never assumed. The measured speed-ups
+  (and the retrieval figures that make bf16 and fp32 indexes compatible) are in
+  ``docs/performance.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from functools import lru_cache
+
+import torch
+
+from stylesim.errors import StylesimError
+
+PRECISIONS = ("auto", "fp32", "bf16")
+CPU_BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` picks CUDA when present, else CPU; anything else is passed to torch."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise StylesimError(f"--device {device!r}: not a device; use auto, cpu, cuda or cuda:N") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise StylesimError(
+            f"--device {device!r}: no CUDA GPU is available on this machine; use --device cpu"
+        )
+    if dev.type not in ("cpu", "cuda"):
+        raise StylesimError(f"--device {device!r}: stylesim runs on cpu or cuda")
+    return dev
+
+
+@lru_cache(maxsize=1)
+def cpu_flags() -> frozenset[str]:
+    """The CPU feature flags the kernel reports (empty where /proc/cpuinfo is not readable)."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def bf16_is_fast(device: torch.device) -> bool:
+    """Whether this device has bf16 matrix units (module docstring)."""
+    if device.type == "cuda":
+        return bool(torch.cuda.is_bf16_supported())
+    return bool(cpu_flags() & CPU_BF16_FLAGS)
+
+
+def choose_precision(device: torch.device, requested: str = "auto") -> str:
+    """``fp32`` or ``bf16`` for ``device``: ``auto`` follows the hardware, the others are obeyed."""
+    if requested not in PRECISIONS:
+        raise StylesimError(f"--precision {requested!r}: use one of {', '.join(PRECISIONS)}")
+    if requested == "auto":
+        return "bf16" if bf16_is_fast(device) else "fp32"
+    return requested
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager[None]:
+    """The context the network runs in: bf16 autocast, or nothing for fp32."""
+    if precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def default_batch_size(device: torch.device) -> int:
+    """Images per forward pass: small on CPU, where large batches fall out of cache, large on
+    GPU (measurements in docs/performance.md)."""
+    return 64 if device.type == "cuda" else 2
+
+
+def default_decode_workers(device: torch.device) -> int:
+    """Decoding processes: on CPU the model already uses every core, so one; on GPU, enough to
+    feed it (all cores up to 16)."""
+    cores = os.cpu_count() or 1
+    return min(16, cores) if device.type == "cuda" else 1
+
+
+@contextlib.contextmanager
+def cuda_tuning(device: torch.device) -> Iterator[None]:
+    """cuDNN autotuning for fixed input shapes, on CUDA only (a no-op on CPU)."""
+    if device.type != "cuda":
+        yield
+        return
+    previous = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = previous

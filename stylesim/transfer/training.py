@@ -1,0 +1,374 @@
+"""Training the AdaIN decoder (Huang & Belongie 2017, sec. 6): the encoder f (VGG19 to relu4_1,
+frozen) and the AdaIN operation are fixed; the decoder g learns to turn t = AdaIN(f(c), f(s))
+back into an image whose features are t and whose statistics are the style's:
+
+    t    = AdaIN(f(c), f(s))                                            eq. 9
+    L_c  = mean (f(g(t)) - t)^2 / e_4                                   eq. 12
+    L_s  = sum_l [ mean (mu(phi_l(g(t))) - mu(phi_l(s)))^2
+                 + mean (sigma(phi_l(g(t))) - sigma(phi_l(s)))^2 ] / e_l   eq. 13, l = relu1_1..relu4_1
+    L    = L_c + lambda L_s,  lambda = 10                               eq. 11
+
+e_l is the mean squared activation of layer l over the training data, measured once before the
+first step: the paper's VGG was rescaled so that every layer's activations have unit mean,
+while our Caffe weights differ in scale between layers by orders of magnitude, so each term is
+divided by its layer's energy to keep the paper's balance.
+
+Adam with the reference code's decay lr_i = lr / (1 + decay * i). An optional first stage of
+``reconstruction_iterations`` trains g to invert f(c) itself (t = f(c), no style term). The
+state of the run (decoder, optimiser, the random generator that picks the crops, the energies,
+the loss history) is checkpointed atomically, so ``resume`` continues exactly where a killed run
+stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from stylesim.collection.decode import open_image, read_file
+from stylesim.descriptors.adain import ADAIN_LAYERS, channel_mean_std
+from stylesim.encoding import VGG19Encoder
+from stylesim.encoding.device import autocast
+from stylesim.encoding.preprocess import normalise_rgb
+from stylesim.errors import DecodeError, StylesimError
+from stylesim.transfer.adain import ADAIN_LAYER, AdaINDecoder, adain
+
+CHECKPOINT = "checkpoint.pt"
+CHECKPOINT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    iterations: int = 20_000
+    crop: int = 128  # training crops (the decoder is fully convolutional: it runs at any size)
+    batch: int = 8
+    learning_rate: float = 1e-4
+    lr_decay: float = 5e-5
+    style_weight: float = 10.0
+    reconstruction_iterations: int = 0  # first stage with AdaIN off
+    max_zoom: float = 2.5  # crops of crop..max_zoom*crop source pixels, resized to crop
+    seed: int = 0
+    precision: str = "bf16"
+    checkpoint_seconds: float = 300.0
+    history_every: int = 50  # iterations per averaged point of the loss curve
+
+
+@dataclass
+class TrainingState:
+    iteration: int = 0
+    seconds: float = 0.0
+    energies: dict[str, float] = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------- pure losses
+def adain_content_loss(output_feature: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """mean (f(g(t)) - t)^2 (eq. 12, as a mean)."""
+    return torch.mean((output_feature.float() - target.float()) ** 2)
+
+
+def adain_style_loss(output: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor) -> torch.Tensor:
+    """mean (mu(F) - mu_s)^2 + mean (sigma(F) - sigma_s)^2 for one layer (eq. 13)."""
+    mean, std = channel_mean_std(output)
+    return torch.mean((mean - style_mean) ** 2) + torch.mean((std - style_std) ** 2)
+
+
+def learning_rate(settings: TrainingSettings, iteration: int) -> float:
+    """lr / (1 + decay * iteration), the reference implementation's schedule."""
+    return settings.learning_rate / (1.0 + settings.lr_decay * iteration)
+
+
+# ----------------------------------------------------------------------------- data
+class CropPool:
+    """Images held in memory (short side ``short_side``) from which random square crops are
+    cut: a random size in [crop, max_zoom * crop] resized to ``crop`` (scale augmentation), a
+    random position and a random horizontal flip, all drawn from one seeded generator."""
+
+    def __init__(self, files: Sequence[str | Path], short_side: int, role: str) -> None:
+        self.files = [str(f) for f in files]
+        if not self.files:
+            raise StylesimError(f"no {role} images to train on")
+        self.images: list[torch.Tensor] = []
+        for path in self.files:
+            try:
+                image = open_image(read_file(path), path)[0]
+            except DecodeError as err:
+                raise StylesimError(f"{path}: cannot use as a {role} image: {err.reason}") from None
+            self.images.append(_short_side_tensor(image, short_side))
+
+    def digest(self) -> str:
+        """sha256 of the sorted file list: a resumed run must see the same data."""
+        return hashlib.sha256("\n".join(sorted(self.files)).encode()).hexdigest()
+
+    def sample(self, n: int, crop: int, max_zoom: float, generator: torch.Generator) -> torch.Tensor:
+        """(n, 3, crop, crop) float RGB in [0, 1]."""
+        picks = torch.randint(len(self.images), (n,), generator=generator).tolist()
+        return torch.stack([self._crop(self.images[i], crop, max_zoom, generator) for i in picks])
+
+    @staticmethod
+    def _crop(image: torch.Tensor, crop: int, max_zoom: float, generator: torch.Generator) -> torch.Tensor:
+        h, w = image.shape[-2:]
+        largest = min(h, w, int(crop * max_zoom))
+        side = int(torch.randint(min(crop, largest), largest + 1, (1,), generator=generator))
+        top = int(torch.randint(0, h - side + 1, (1,), generator=generator))
+        left = int(torch.randint(0, w - side + 1, (1,), generator=generator))
+        patch = image[:, top : top + side, left : left + side].float().div(255.0)
+        if side != crop:
+            patch = F.interpolate(
+                patch[None], size=(crop, crop), mode="bilinear", antialias=True, align_corners=False
+            )[0]
+        if bool(torch.randint(0, 2, (1,), generator=generator)):
+            patch = patch.flip(-1)
+        return patch.clamp(0, 1)
+
+
+def _short_side_tensor(image: Image.Image, short_side: int) -> torch.Tensor:
+    """(3, H, W) uint8 with min(H, W) = short_side (never upscaled past it)."""
+    scale = short_side / min(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    resized = image.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return torch.from_numpy(np.asarray(resized, dtype=np.uint8).copy()).permute(2, 0, 1).contiguous()
+
+
+# ----------------------------------------------------------------------------- one step
+def layer_energies(encoder: VGG19Encoder, images: torch.Tensor) -> dict[str, float]:
+    """mean F_l^2 of each style layer (and relu4_1) over a batch of images in [0, 1]."""
+    with torch.no_grad():
+        features = encoder(normalise_rgb(images.to(encoder.device), encoder.preprocessing))
+    return {layer: float(features[layer].float().pow(2).mean().clamp_min(1e-12)) for layer in ADAIN_LAYERS}
+
+
+def training_losses(
+    encoder: VGG19Encoder,
+    decoder: AdaINDecoder,
+    content: torch.Tensor,
+    style: torch.Tensor,
+    energies: dict[str, float],
+    style_weight: float,
+    reconstruct: bool,
+) -> dict[str, torch.Tensor]:
+    """The losses of one batch (module docstring); ``reconstruct`` trains g to invert f(c)."""
+    with torch.no_grad():
+        content_features = encoder(normalise_rgb(content, encoder.preprocessing))[ADAIN_LAYER]
+        style_features = encoder(normalise_rgb(style, encoder.preprocessing))
+        target = (
+            content_features.float()
+            if reconstruct
+            else adain(content_features.float(), style_features[ADAIN_LAYER].float())
+        )
+    output = decoder(target.contiguous(memory_format=torch.channels_last))
+    features = encoder(normalise_rgb(output, encoder.preprocessing))
+    content_term = adain_content_loss(features[ADAIN_LAYER], target) / energies[ADAIN_LAYER]
+    if reconstruct:
+        return {"total": content_term, "content": content_term, "style": torch.zeros(())}
+    style_term = sum(
+        adain_style_loss(features[layer], *channel_mean_std(style_features[layer])) / energies[layer]
+        for layer in ADAIN_LAYERS
+    )
+    assert isinstance(style_term, torch.Tensor)
+    return {"total": content_term + style_weight * style_term, "content": content_term, "style": style_term}
+
+
+# ----------------------------------------------------------------------------- checkpoints
+def save_checkpoint(
+    work: Path,
+    settings: TrainingSettings,
+    state: TrainingState,
+    decoder: AdaINDecoder,
+    optimiser: torch.optim.Optimizer,
+    generator: torch.Generator,
+    data: dict[str, str],
+) -> Path:
+    """Write the whole training state to ``work/checkpoint.pt`` atomically (temp, fsync, rename)."""
+    work.mkdir(parents=True, exist_ok=True)
+    blob = {
+        "version": CHECKPOINT_VERSION,
+        "settings": asdict(settings),
+        "state": asdict(state),
+        "data": data,
+        "decoder": decoder.state_dict(),
+        "optimiser": optimiser.state_dict(),
+        "generator": generator.get_state(),
+    }
+    tmp = work / (CHECKPOINT + ".tmp")
+    with open(tmp, "wb") as f:
+        torch.save(blob, f)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, work / CHECKPOINT)
+    return work / CHECKPOINT
+
+
+def load_checkpoint(work: Path) -> dict[str, Any]:
+    path = work / CHECKPOINT
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise StylesimError(f"{path}: no checkpoint to resume from") from None
+    except Exception as err:  # noqa: BLE001 - torch raises many types for a damaged file
+        raise StylesimError(f"{path}: unreadable checkpoint ({err})") from None
+    if not isinstance(blob, dict) or blob.get("version") != CHECKPOINT_VERSION:
+        raise StylesimError(f"{path}: not a version {CHECKPOINT_VERSION} training checkpoint")
+    return blob
+
+
+def check_resumable(
+    blob: dict[str, Any], settings: TrainingSettings, data: dict[str, str], work: Path
+) -> None:
+    """A resumed run must train the same way on the same data (only the length may grow)."""
+    saved = dict(blob["settings"])
+    wanted = asdict(settings)
+    for key in ("iterations", "checkpoint_seconds"):
+        saved.pop(key, None)
+        wanted.pop(key, None)
+    changed = [f"{k}: checkpoint {saved.get(k)!r}, now {v!r}" for k, v in wanted.items() if saved.get(k) != v]
+    if blob["data"] != data:
+        changed.append("the content or style file lists differ")
+    if changed:
+        raise StylesimError(
+            f"{work / CHECKPOINT}: cannot resume with other settings ({'; '.join(changed)}); "
+            "use another work folder"
+        )
+
+
+# ----------------------------------------------------------------------------- the loop
+StepReport = Callable[[int, dict[str, float]], None]
+
+
+@dataclass
+class Trainer:
+    """Everything a run needs, built fresh or from a checkpoint (``start``), then ``run``."""
+
+    encoder: VGG19Encoder
+    settings: TrainingSettings
+    content: CropPool
+    style: CropPool
+    work: Path
+    decoder: AdaINDecoder = field(default_factory=AdaINDecoder)
+    state: TrainingState = field(default_factory=TrainingState)
+    generator: torch.Generator = field(default_factory=torch.Generator)
+    optimiser: torch.optim.Optimizer | None = None
+
+    def data(self) -> dict[str, str]:
+        return {"content": self.content.digest(), "style": self.style.digest()}
+
+    def start(self, resume: bool) -> None:
+        self.decoder.to(self.encoder.device).to(memory_format=torch.channels_last).train()
+        self.optimiser = torch.optim.Adam(self.decoder.parameters(), lr=self.settings.learning_rate)
+        if resume:
+            blob = load_checkpoint(self.work)
+            check_resumable(blob, self.settings, self.data(), self.work)
+            self.decoder.load_state_dict(blob["decoder"])
+            self.optimiser.load_state_dict(blob["optimiser"])
+            self.generator.set_state(blob["generator"])
+            self.state = TrainingState(**blob["state"])
+            return
+        self.generator.manual_seed(self.settings.seed)
+        sample = torch.cat([self._sample(self.content), self._sample(self.style)])
+        self.state.energies = layer_energies(self.encoder, sample)
+
+    def _sample(self, pool: CropPool) -> torch.Tensor:
+        s = self.settings
+        return pool.sample(s.batch, s.crop, s.max_zoom, self.generator).to(self.encoder.device)
+
+    def step(self) -> dict[str, float]:
+        """One optimisation step on a fresh batch; returns its losses."""
+        assert self.optimiser is not None, "start() first"
+        s, i = self.settings, self.state.iteration
+        for group in self.optimiser.param_groups:
+            group["lr"] = learning_rate(s, i)
+        content, style = self._sample(self.content), self._sample(self.style)
+        with autocast(self.encoder.device, s.precision):
+            losses = training_losses(
+                self.encoder,
+                self.decoder,
+                content,
+                style,
+                self.state.energies,
+                s.style_weight,
+                reconstruct=i < s.reconstruction_iterations,
+            )
+        self.optimiser.zero_grad(set_to_none=True)
+        torch.autograd.backward(losses["total"])
+        self.optimiser.step()
+        self.state.iteration += 1
+        values = {k: float(v.detach()) for k, v in losses.items()}
+        if not np.isfinite(values["total"]):
+            raise StylesimError(f"training diverged at iteration {i} (loss {values['total']}); lower --lr")
+        return values
+
+    def run(
+        self, on_step: StepReport | None = None, on_checkpoint: Callable[[Path], None] | None = None
+    ) -> None:
+        """Train to ``settings.iterations``, checkpointing every ``checkpoint_seconds`` and at the end
+        (also when interrupted: KeyboardInterrupt is re-raised after the checkpoint)."""
+        window: list[dict[str, float]] = []
+        last_save = started = time.monotonic()
+        base_seconds = self.state.seconds
+        try:
+            while self.state.iteration < self.settings.iterations:
+                losses = self.step()
+                window.append(losses)
+                self._record(window)
+                self.state.seconds = base_seconds + time.monotonic() - started
+                if on_step:
+                    on_step(self.state.iteration, losses)
+                if time.monotonic() - last_save >= self.settings.checkpoint_seconds:
+                    self._checkpoint(on_checkpoint)
+                    last_save = time.monotonic()
+        finally:
+            self._checkpoint(on_checkpoint)
+
+    def _record(self, window: list[dict[str, float]]) -> None:
+        if len(window) >= self.settings.history_every:
+            point = {k: float(np.mean([w[k] for w in window])) for k in window[0]}
+            self.state.history.append({"iteration": self.state.iteration, **point})
+            window.clear()
+
+    def _checkpoint(self, on_checkpoint: Callable[[Path], None] | None) -> None:
+        assert self.optimiser is not None
+        path = save_checkpoint(
+            self.work, self.settings, self.state, self.decoder, self.optimiser, self.generator, self.data()
+        )
+        if on_checkpoint:
+            on_checkpoint(path)
+
+
+def training_record(trainer: Trainer, sources: dict[str, list[dict[str, str]]]) -> dict[str, Any]:
+    """What goes beside the weights: data lists with sources and licences, settings, the loss curve."""
+    return {
+        "settings": asdict(trainer.settings),
+        "iterations": trainer.state.iteration,
+        "seconds": round(trainer.state.seconds, 1),
+        "energies": trainer.state.energies,
+        "loss_curve": trainer.state.history,
+        "data": sources,
+    }
+
+
+def read_sources(folder: Path) -> list[dict[str, str]]:
+    """``folder/sources.csv`` rows (file, package, licence), or the bare file list."""
+    import csv
+
+    listing = folder / "sources.csv"
+    if listing.is_file():
+        with open(listing, newline="") as f:
+            return list(csv.DictReader(f))
+    return [{"file": p.name} for p in sorted(folder.iterdir()) if p.is_file()]
+
+
+def write_record(path: Path, record: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1) + "\n")
+    os.replace(tmp, path)

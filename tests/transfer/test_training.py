@@ -1,0 +1,143 @@
+"""AdaIN decoder training: the losses against their formulas, the schedule, the crop pool, and
+runs with the real encoder on real photos (tiny crops): a run resumed from its checkpoint ends
+exactly where an uninterrupted one does, other settings are refused, the exported decoder is
+float16 and loads through the verified loader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from stylesim.descriptors.adain import ADAIN_LAYERS
+from stylesim.encoding import VGG19Encoder, resolve_weights
+from stylesim.errors import StylesimError
+from stylesim.transfer.adain import AdaINDecoder, load_decoder, save_decoder
+from stylesim.transfer.training import (
+    CropPool,
+    Trainer,
+    TrainingSettings,
+    adain_content_loss,
+    adain_style_loss,
+    learning_rate,
+    load_checkpoint,
+)
+from tests.conftest import photo
+
+TINY = TrainingSettings(
+    iterations=4, crop=32, batch=2, max_zoom=2.0, checkpoint_seconds=3600, history_every=2, precision="fp32"
+)
+
+
+@pytest.fixture(scope="module")
+def folders(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("training-data")
+    for role, names in (("content", ("astronaut", "chelsea", "rocket")), ("style", ("coffee", "camera"))):
+        (root / role).mkdir()
+        for name in names:
+            Image.fromarray(photo(name, 160)).save(root / role / f"{name}.jpg")
+    return root / "content", root / "style"
+
+
+@pytest.fixture(scope="module")
+def encoder() -> VGG19Encoder:
+    return VGG19Encoder(resolve_weights(), ADAIN_LAYERS)
+
+
+def trainer(
+    encoder: VGG19Encoder, folders: tuple[Path, Path], work: Path, settings: TrainingSettings = TINY
+) -> Trainer:
+    pools = [
+        CropPool(sorted(f.iterdir()), 96, role) for f, role in zip(folders, ("content", "style"), strict=True)
+    ]
+    torch.manual_seed(0)  # the decoder's initial weights
+    return Trainer(encoder, settings, pools[0], pools[1], work, decoder=AdaINDecoder())
+
+
+def test_losses_are_the_formulas():
+    g = torch.Generator().manual_seed(3)
+    out, target = torch.rand((2, 4, 5, 6), generator=g), torch.rand((2, 4, 5, 6), generator=g)
+    assert float(adain_content_loss(out, target)) == pytest.approx(float(((out - target) ** 2).mean()))
+    style = torch.rand((2, 4, 7, 3), generator=g)
+    mu_s, sigma_s = style.mean((2, 3)), style.var((2, 3), unbiased=False).add(1e-5).sqrt()
+    mu_o, sigma_o = out.mean((2, 3)), out.var((2, 3), unbiased=False).add(1e-5).sqrt()
+    expected = ((mu_o - mu_s) ** 2).mean() + ((sigma_o - sigma_s) ** 2).mean()
+    assert float(adain_style_loss(out, mu_s, sigma_s)) == pytest.approx(float(expected), rel=1e-4)
+
+
+def test_learning_rate_decays_as_the_reference_code():
+    s = TrainingSettings(learning_rate=1e-4, lr_decay=5e-5)
+    assert learning_rate(s, 0) == pytest.approx(1e-4)
+    assert learning_rate(s, 20_000) == pytest.approx(1e-4 / 2)
+
+
+def test_crop_pool_is_reproducible_and_shaped(folders):
+    pool = CropPool(sorted(folders[0].iterdir()), 96, "content")
+    a = pool.sample(3, 32, 2.0, torch.Generator().manual_seed(5))
+    b = pool.sample(3, 32, 2.0, torch.Generator().manual_seed(5))
+    assert a.shape == (3, 3, 32, 32) and torch.equal(a, b)
+    assert float(a.min()) >= 0.0 and float(a.max()) <= 1.0
+    with pytest.raises(StylesimError, match="no content images"):
+        CropPool([], 96, "content")
+
+
+def test_resumed_run_ends_where_an_uninterrupted_one_does(encoder, folders, tmp_path):
+    straight = trainer(encoder, folders, tmp_path / "straight")
+    straight.start(resume=False)
+    straight.run()
+    first = trainer(
+        encoder, folders, tmp_path / "split", TrainingSettings(**{**TINY.__dict__, "iterations": 2})
+    )
+    first.start(resume=False)
+    first.run()
+    second = trainer(encoder, folders, tmp_path / "split")
+    second.start(resume=True)
+    second.run()
+    assert second.state.iteration == straight.state.iteration == 4
+    for name, value in straight.decoder.state_dict().items():
+        assert torch.equal(value, second.decoder.state_dict()[name]), name
+    assert [p["iteration"] for p in load_checkpoint(tmp_path / "split")["state"]["history"]] == [2, 4]
+
+
+def test_resume_refuses_other_settings(encoder, folders, tmp_path):
+    run = trainer(encoder, folders, tmp_path / "w", TrainingSettings(**{**TINY.__dict__, "iterations": 1}))
+    run.start(resume=False)
+    run.run()
+    other = trainer(encoder, folders, tmp_path / "w", TrainingSettings(**{**TINY.__dict__, "crop": 48}))
+    with pytest.raises(StylesimError, match="crop"):
+        other.start(resume=True)
+    with pytest.raises(StylesimError, match="no checkpoint"):
+        trainer(encoder, folders, tmp_path / "empty").start(resume=True)
+
+
+def test_reconstruction_stage_learns_to_invert_the_encoder(encoder, folders, tmp_path):
+    settings = TrainingSettings(
+        **{
+            **TINY.__dict__,
+            "iterations": 30,
+            "reconstruction_iterations": 30,
+            "learning_rate": 1e-3,
+            "lr_decay": 0.0,
+        }
+    )
+    run = trainer(encoder, folders, tmp_path / "r", settings)
+    run.start(resume=False)
+    losses: list[float] = []
+    run.run(on_step=lambda _, step_losses: losses.append(step_losses["content"]))
+    assert all(float(point["style"]) == 0.0 for point in run.state.history)  # AdaIN off: no style term
+    assert sum(losses[-5:]) < 0.5 * sum(losses[:5])
+
+
+def test_exported_decoder_is_float16_and_verified(tmp_path):
+    path = tmp_path / "adain_decoder.pt"
+    decoder = AdaINDecoder()
+    save_decoder(decoder, path, resolve_weights().sha256, "zeros", {"iterations": 0})
+    blob = torch.load(path, weights_only=True)
+    assert all(t.dtype == torch.float16 for t in blob["state_dict"].values())
+    assert path.stat().st_size < 8_000_000
+    loaded, file = load_decoder(path, resolve_weights().sha256)
+    assert file.padding == "zeros"
+    for name, value in decoder.state_dict().items():
+        assert torch.allclose(loaded.state_dict()[name], value.half().float())
