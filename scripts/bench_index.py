@@ -1,21 +1,25 @@
-"""Indexing throughput on real images, three ways, in one run:
+"""Indexing throughput on real images, everything side by side in one run:
 
-    (a) ``stylesim index`` end to end: files on disk -> committed index (decode threads,
-        aspect-bucketed batches, all four descriptors, journal, FAISS + parquet commit);
-    (b) the bare VGG19 forward pass (to relu5_1, the deepest layer the descriptors need) on the
-        same images, already decoded and resized, in batches of the same size;
-    (c) the naive per-image loop of the seeds: load one file, resize, forward, one Gram matrix
-        per style layer.
+    bare forward   VGG19 to relu5_1 (the deepest layer the descriptors need) on pictures already
+                   decoded and resized, fp32 and bf16 (autocast), best of batch 1, 2 and 4
+    end to end     ``stylesim index`` (files on disk -> committed index: decode processes,
+                   device stage with every descriptor, journal writer, commit), fp32 and bf16,
+                   default settings otherwise
+    naive loop     the seeds' per-image loop: open, resize, forward in fp32, a Gram matrix per
+                   style layer
+    decode only    the decode pool (worker processes into shared memory), images/s per worker
+                   process: how many cores a faster device needs to be kept fed
 
-    python scripts/bench_index.py [--images 200] [--size 256] [--batch-size 16] [--workers 2]
+    python scripts/bench_index.py [--images 120] [--size 256] [--workers N] [--batch-size N] [--json out.json]
 
-Images: the sample grid (real photos x looks, scripts/sample_grid.py), cycled with crops to
-reach --images. Prints img/s for each and the ratio (a)/(b).
+Images: the sample grid (real photos x looks, scripts/sample_grid.py), cycled with crops to reach
+--images. Prints the machine, the rates and the ratios the goals are stated in.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import sys
@@ -34,14 +38,18 @@ from sample_grid import build_grid  # noqa: E402
 
 from stylesim import api  # noqa: E402
 from stylesim.collection.decode import decode_for_encoding  # noqa: E402
+from stylesim.collection.pool import DecodePool  # noqa: E402
+from stylesim.collection.slots import SharedSlots, slot_bytes  # noqa: E402
+from stylesim.collection.walk import walk_inputs  # noqa: E402
 from stylesim.descriptors.gram import gram_matrix  # noqa: E402
 from stylesim.encoding import VGG19Encoder, resolve_weights  # noqa: E402
+from stylesim.encoding.device import autocast, cpu_flags  # noqa: E402
 from stylesim.encoding.layers import GATYS_STYLE_LAYERS  # noqa: E402
+from stylesim.encoding.preprocess import to_model_input  # noqa: E402
 
 
 def make_images(folder: Path, n: int) -> list[Path]:
-    grid = folder / "grid"
-    rows = build_grid(grid, size=480)
+    rows = build_grid(folder / "grid", size=480)
     paths = [p for p, _, _ in rows]
     out = folder / "images"
     out.mkdir()
@@ -58,30 +66,36 @@ def make_images(folder: Path, n: int) -> list[Path]:
     return files
 
 
-def bench_end_to_end(folder: Path, index: Path, size: int, batch_size: int, workers: int) -> float:
+def end_to_end(
+    folder: Path, index: Path, size: int, precision: str, workers: int | None, batch: int | None
+) -> float:
     start = time.perf_counter()
-    report = api.build_index([folder], index, size=size, device="cpu", batch_size=batch_size, workers=workers)
-    elapsed = time.perf_counter() - start
-    return report.added / elapsed
+    report = api.build_index(
+        [folder], index, size=size, device="cpu", precision=precision, workers=workers, batch_size=batch
+    )
+    return report.added / (time.perf_counter() - start)
 
 
-def bench_bare_forward(files: list[Path], size: int, batch_size: int) -> float:
+def bare_forward(files: list[Path], size: int, precision: str, batch: int) -> float:
     encoder = VGG19Encoder(resolve_weights(), ("relu5_1",))
     images = [decode_for_encoding(str(p), size).pixels for p in files]
-    buckets: dict[tuple[int, int], list[np.ndarray]] = {}
+    buckets: dict[tuple[int, ...], list[np.ndarray]] = {}
     for img in images:
-        buckets.setdefault(img.shape[:2], []).append(img)
+        buckets.setdefault(img.shape, []).append(img)
     batches = [
-        np.stack(b[i : i + batch_size]) for b in buckets.values() for i in range(0, len(b), batch_size)
+        to_model_input(np.stack(b[i : i + batch]), encoder.preprocessing)
+        for b in buckets.values()
+        for i in range(0, len(b), batch)
     ]
-    encoder.encode(batches[0][:1])  # warm-up
-    start = time.perf_counter()
-    for batch in batches:
-        encoder.encode(batch)
+    with torch.inference_mode(), autocast(encoder.device, precision):
+        encoder.forward(batches[0][:1])  # warm-up
+        start = time.perf_counter()
+        for x in batches:
+            encoder.forward(x)
     return len(images) / (time.perf_counter() - start)
 
 
-def bench_naive(files: list[Path], size: int) -> float:
+def naive_loop(files: list[Path], size: int) -> float:
     """One image at a time, fp32: load, resize to size x size, forward, Gram per style layer."""
     encoder = VGG19Encoder(resolve_weights(), GATYS_STYLE_LAYERS)
     start = time.perf_counter()
@@ -93,32 +107,74 @@ def bench_naive(files: list[Path], size: int) -> float:
     return len(files) / (time.perf_counter() - start)
 
 
+def decode_only(folder: Path, size: int, workers: int) -> float:
+    """Images/s of the decode pool alone (pictures copied out of their slots as the engine does)."""
+    files = walk_inputs([folder]).files
+    slots = SharedSlots(4 * workers + 8, slot_bytes(size))
+    pool = DecodePool(slots, workers, size, 100_000_000)
+    try:
+        list(zip(range(2), pool.decode(files[:2]), strict=False))  # start the workers
+        start = time.perf_counter()
+        for _, decoded in pool.decode(files):
+            if not isinstance(decoded, str):
+                _ = slots.view(decoded.slot, decoded.shape).copy()
+                pool.release(decoded.slot)
+        return len(files) / (time.perf_counter() - start)
+    finally:
+        pool.close()
+        slots.close()
+
+
+def machine() -> str:
+    flags = sorted(cpu_flags() & {"amx_bf16", "avx512_bf16", "avx512f", "avx2"})
+    threads = torch.get_num_threads()
+    return f"{platform.machine()}, {os.cpu_count()} cores ({', '.join(flags)}), torch {torch.__version__}, {threads} threads"
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--images", type=int, default=84)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--images", type=int, default=120)
     parser.add_argument("--size", type=int, default=api.DEFAULT_SIZE)
-    parser.add_argument("--batch-size", type=int, default=2, help="the CPU default of stylesim index")
-    parser.add_argument("--workers", type=int, default=None, help="decode threads (default: stylesim's)")
+    parser.add_argument("--workers", type=int, default=None, help="decode processes (default: stylesim's)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: stylesim's")
     parser.add_argument("--naive-images", type=int, default=24, help="images for the (slow) naive loop")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
+    rates: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="stylesim-bench-") as tmp_name:
         tmp = Path(tmp_name)
         files = make_images(tmp, args.images)
-        end_to_end = bench_end_to_end(tmp / "images", tmp / "index", args.size, args.batch_size, args.workers)
-        bare = bench_bare_forward(files, args.size, args.batch_size)
-        naive = bench_naive(files[: args.naive_images], args.size)
-    print(
-        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"torch {torch.__version__} ({torch.get_num_threads()} threads)"
-    )
-    print(
-        f"{args.images} real JPEGs, encoder input ~{args.size}^2, batch {args.batch_size}, "
-        f"{args.workers or 'default'} decode threads"
-    )
-    print(f"(a) stylesim index, end to end : {end_to_end:6.2f} img/s")
-    print(f"(b) bare VGG19 forward (relu5_1): {bare:6.2f} img/s")
-    print(f"(c) naive per-image loop       : {naive:6.2f} img/s")
-    print(f"(a)/(b) = {end_to_end / bare:.2f}   (a)/(c) = {end_to_end / naive:.2f}")
+        for precision in ("fp32", "bf16"):
+            rates[f"forward {precision}"] = max(
+                bare_forward(files, args.size, precision, b) for b in (1, 2, 4)
+            )
+            rates[f"end to end {precision}"] = end_to_end(
+                tmp / "images",
+                tmp / f"index-{precision}",
+                args.size,
+                precision,
+                args.workers,
+                args.batch_size,
+            )
+        rates["naive loop fp32"] = naive_loop(files[: args.naive_images], args.size)
+        for workers in (1, 2):
+            rates[f"decode only, {workers} process{'es' if workers > 1 else ''}"] = decode_only(
+                tmp / "images", args.size, workers
+            )
+    best = max(rates["forward fp32"], rates["forward bf16"])
+    print(f"machine: {machine()}")
+    print(f"{args.images} real JPEGs, encoder input ~{args.size}^2")
+    for name, rate in rates.items():
+        print(f"  {name:<28} {rate:7.2f} img/s")
+    print(f"end to end bf16 / best bare forward = {rates['end to end bf16'] / best:.2f}")
+    print(f"end to end bf16 / end to end fp32   = {rates['end to end bf16'] / rates['end to end fp32']:.2f}")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {"machine": machine(), "images": args.images, "size": args.size, "rates": rates}, indent=2
+            )
+            + "\n"
+        )
     return 0
 
 

@@ -15,6 +15,7 @@ from stylesim.descriptors import build_descriptors
 from stylesim.descriptors.extract import DEFAULT_NETWORK_INPUT, DescriptorExtractor
 from stylesim.encoding import (
     VGG19Encoder,
+    choose_precision,
     default_batch_size,
     default_decode_workers,
     resolve_device,
@@ -42,8 +43,10 @@ def resolve_index_dir(index: str | Path | None = None) -> Path:
     return Path(index or os.environ.get(INDEX_ENV) or default_index_dir()).expanduser()
 
 
-def make_extractor(manifest: Manifest, device: str = "auto") -> DescriptorExtractor:
-    """Rebuild exactly the extractor an index was made with (refuses changed weights)."""
+def make_extractor(manifest: Manifest, device: str = "auto", precision: str = "auto") -> DescriptorExtractor:
+    """Rebuild exactly the extractor an index was made with (refuses changed weights), running
+    in ``precision`` (``auto``: what this machine does fast; bf16 and fp32 vectors are
+    compatible, docs/performance.md)."""
     recorded = manifest["weights"]
     spec = recorded.get("path") if recorded["source"] == "file" else recorded["source"]
     preprocessing = "caffe" if manifest["preprocessing"]["channel_order"] == "BGR" else "torchvision"
@@ -55,8 +58,9 @@ def make_extractor(manifest: Manifest, device: str = "auto") -> DescriptorExtrac
         )
     descriptors = build_descriptors(manifest["descriptors"])
     encoder = VGG19Encoder(weights, tuple(manifest["layers"]), resolve_device(device))
+    chosen = choose_precision(encoder.device, precision)
     # indexes made before ``network_input`` existed fed the network RGB
-    return DescriptorExtractor(encoder, descriptors, manifest.get("network_input", "rgb"))
+    return DescriptorExtractor(encoder, descriptors, manifest.get("network_input", "rgb"), chosen)
 
 
 def build_index(
@@ -71,19 +75,21 @@ def build_index(
     on_plan: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
     sampling: Sampling | None = None,
+    precision: str = "auto",
 ) -> IndexReport:
     """Index (or bring up to date) the images and videos under ``inputs`` (videos sampled as
-    ``sampling`` says: scene changes by default)."""
+    ``sampling`` says: scene changes by default), the network running in ``precision``."""
     if size < 32:
         raise UsageError(f"--size {size}: give 32 pixels or more")
     root = resolve_index_dir(index)
     walk = walk_inputs(list(inputs))
     source = resolve_weights(weights)
-    manifest = build_manifest(source, size, build_descriptors(), DEFAULT_NETWORK_INPUT)
+    chosen = choose_precision(resolve_device(device), precision)
+    manifest = build_manifest(source, size, build_descriptors(), DEFAULT_NETWORK_INPUT, chosen)
     if source.name == "file":
         manifest["weights"]["path"] = str(source.path)
     with IndexStore.open_for_writing(root, manifest) as store:
-        extractor = make_extractor(store.manifest, device)
+        extractor = make_extractor(store.manifest, device, chosen)
         batch_size = batch_size or default_batch_size(extractor.encoder.device)
         workers = workers or default_decode_workers(extractor.encoder.device)
         return index_collection(
@@ -113,6 +119,7 @@ def index_info(index: str | Path | None = None) -> dict[str, Any]:
         "model": store.manifest["model"],
         "weights": store.manifest["weights"],
         "image_size": store.manifest["image_size"],
+        "precision": store.manifest.get("precision", "fp32"),
         "items": len(items),
         "images": int(kinds.get("image", 0)),
         "frames": int(kinds.get("frame", 0)),

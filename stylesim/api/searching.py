@@ -134,6 +134,7 @@ def search(
     group_by: str | None = None,
     moments: int = 3,
     include_query: bool = False,
+    precision: str = "auto",
 ) -> list[Result]:
     """One result object per query, in query order: ``{"query", "by", "results": [...]}``, or
     ``{"query", "by", "error", "results": []}`` for a query that cannot be read (the others
@@ -150,7 +151,7 @@ def search(
     usable = [p for p in pictures if p is not None]
     answers: Iterator[Result] = iter([])
     if usable:
-        extractor = make_extractor(store.manifest, device)
+        extractor = make_extractor(store.manifest, device, precision)
         answers = iter(
             search_pictures(store, extractor, usable, by, k, group_by, moments, include_query, batch_size)
         )

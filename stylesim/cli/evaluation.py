@@ -9,8 +9,8 @@ from typing import Annotated
 
 import typer
 
-from stylesim.cli.app import app, err, reports_errors
-from stylesim.cli.options import Device, Size
+from stylesim.cli.app import app, choice, err, reports_errors
+from stylesim.cli.options import PRECISIONS, Device, Precision, Size
 
 
 @app.command("eval")
@@ -34,6 +34,7 @@ def evaluate(
         bool, typer.Option(help="Rank every gram/adain/colour weighting of --by style.")
     ] = False,
     device: Device = "auto",
+    precision: Precision = "auto",
 ) -> None:
     """Measure style and content retrieval on FOLDER: P@1, P@5, mAP@10, CSD mAP@10, Recall@10 and
     leakage per descriptor, with colour-histogram and thumbnail baselines."""
@@ -42,6 +43,7 @@ def evaluate(
     report = evaluate_collection(
         folder, labels or folder / "labels.csv", size=size, uncompressed=uncompressed,
         compression=sweep_compression, fusion=sweep_fusion, device=device, log=err.print,
+        precision=choice(precision, PRECISIONS, "--precision"),
     )  # fmt: skip
     sys.stdout.write(render_report(report))
     if as_json:

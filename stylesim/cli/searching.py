@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from stylesim.cli.app import EXIT_ERROR, app, at_least, choice, err, reports_errors
-from stylesim.cli.options import FORMATS, SEARCH_MODES, Device, IndexDir, Json
+from stylesim.cli.options import FORMATS, PRECISIONS, SEARCH_MODES, Device, IndexDir, Json, Precision
 from stylesim.errors import UsageError
 
 BY_HELP = (
@@ -43,6 +43,7 @@ def search(
     ] = False,
     index_dir: IndexDir = None,
     device: Device = "auto",
+    precision: Precision = "auto",
 ) -> None:
     """Print the K nearest indexed images (or video frames, or videos) of each query, best first;
     or, with --style-of A --content-of B, the items in the style of A that show what B shows.
@@ -66,7 +67,7 @@ def search(
     else:
         results = api.search(
             queries, index_dir, by=by, k=k, device=device, group_by=group_by, moments=moments,
-            include_query=include_query,
+            include_query=include_query, precision=choice(precision, PRECISIONS, "--precision"),
         )  # fmt: skip
     sys.stdout.write(render([r for r in results if "error" not in r], fmt))
     failed = [r for r in results if "error" in r]

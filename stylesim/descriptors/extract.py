@@ -1,12 +1,17 @@
-"""One forward pass per batch, every descriptor from the same activations.
+"""The device stage: uint8 pictures in, every descriptor out, from one forward pass per batch.
 
-Network input (the manifest's ``network_input``): ``luminance`` (default) feeds the VGG the
-image's luma replicated to three channels, so gram, adain and content describe texture and
-shape and not colour, which the pixel-level colour histogram describes on its own. Measured on
-the look x photo grid (24 photos x 7 looks, scripts/eval_retrieval.py): --by style mAP@10
-0.620 -> 0.72 with the same content mAP@10 (0.973 vs 0.972): the oil-painting and watercolour
-looks, which keep the photo's palette, are found by their brushwork once colour is out of the
-network's way. ``rgb`` is the plain alternative.
+    uint8 (N, H, W, 3) on the host --to the device, 3 bytes a pixel (pinned, non-blocking on CUDA)-->
+    network input on the device (luminance, normalisation) --VGG19 under the chosen precision-->
+    activations --each descriptor in float32--> one (N, D) float32 tensor on the device
+
+The caller copies that tensor to the host once per batch. Descriptors are computed after the
+autocast region, on the activations cast to float32: Gram matrices and statistics are
+accumulated in float32 whatever the network ran in.
+
+Network input (the manifest's ``network_input``): ``luminance`` (default) feeds the network the
+image's luma in all three channels, so gram, adain and content describe texture and shape and
+not colour, which the colour histogram describes on its own (the measurement that chose it is in
+docs/retrieval.md); ``rgb`` is the plain alternative.
 """
 
 from __future__ import annotations
@@ -16,49 +21,73 @@ import torch
 
 from stylesim.descriptors.base import Descriptor
 from stylesim.encoding import VGG19Encoder
-from stylesim.encoding.preprocess import luminance_rgb
+from stylesim.encoding.device import autocast
+from stylesim.encoding.preprocess import to_model_input
 
 NETWORK_INPUTS = ("luminance", "rgb")
 DEFAULT_NETWORK_INPUT = "luminance"
 
 
 class DescriptorExtractor:
-    """Runs the encoder to the deepest layer any descriptor needs and returns
-    ``{descriptor name: (N, dim) float32 array}``."""
+    """Runs the encoder to the deepest layer any descriptor needs; ``encode`` gives the flat
+    (N, D) descriptor tensor on the device, ``split`` cuts its host copy into
+    ``{descriptor name: (N, dim) float32 array}``, and calling the extractor does all three."""
 
     def __init__(
         self,
         encoder: VGG19Encoder,
         descriptors: dict[str, Descriptor],
         network_input: str = DEFAULT_NETWORK_INPUT,
+        precision: str = "fp32",
     ) -> None:
         if network_input not in NETWORK_INPUTS:
             raise ValueError(f"unknown network input {network_input!r}; use {' or '.join(NETWORK_INPUTS)}")
-        self.network_input = network_input
         needed = {layer for d in descriptors.values() for layer in d.layers}
         missing = needed - set(encoder.layers)
         if missing:
             raise ValueError(f"encoder does not output {sorted(missing)}")
         self.encoder = encoder
         self.descriptors = descriptors
+        self.network_input = network_input
+        self.precision = precision
+        self.layout = [(name, d.dim) for name, d in descriptors.items()]
+        self.dim = sum(dim for _, dim in self.layout)
+
+    @property
+    def device(self) -> torch.device:
+        return self.encoder.device
+
+    def to_device(self, pixels: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """uint8 (N, H, W, 3) pixels on the encoder's device (from pinned memory, without waiting,
+        on CUDA)."""
+        x = torch.as_tensor(pixels)
+        x = x.unsqueeze(0) if x.ndim == 3 else x
+        if self.device.type == "cuda":
+            return x.pin_memory().to(self.device, non_blocking=True)
+        return x.to(self.device)
 
     @torch.inference_mode()
-    def features(self, pixels: np.ndarray | torch.Tensor) -> dict[str, torch.Tensor]:
-        """The encoder's activations for RGB pixels (N, H, W, 3), fed as ``network_input`` says."""
-        pixels = _batch(pixels)
-        return self.encoder.encode(luminance_rgb(pixels) if self.network_input == "luminance" else pixels)
+    def features(self, pixels: torch.Tensor | np.ndarray) -> dict[str, torch.Tensor]:
+        """The encoder's activations for uint8 RGB pixels, fed as ``network_input`` says."""
+        x = to_model_input(pixels, self.encoder.preprocessing, self.device, self.network_input == "luminance")
+        with autocast(self.device, self.precision):
+            return self.encoder.forward(x)
 
     @torch.inference_mode()
-    def __call__(self, pixels: np.ndarray | torch.Tensor) -> dict[str, np.ndarray]:
-        pixels = _batch(pixels)
+    def encode(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(N, D) float32 descriptors, in ``layout`` order, of uint8 pixels on the device."""
         features = self.features(pixels)
-        return {
-            name: d.from_features(features, pixels).float().cpu().numpy()
-            for name, d in self.descriptors.items()
-        }
+        return torch.cat(
+            [d.from_features(features, pixels).float() for d in self.descriptors.values()], dim=1
+        )
 
+    def split(self, flat: np.ndarray) -> dict[str, np.ndarray]:
+        """The host copy of ``encode``'s output cut into one array per descriptor."""
+        out, start = {}, 0
+        for name, dim in self.layout:
+            out[name] = np.ascontiguousarray(flat[:, start : start + dim], dtype=np.float32)
+            start += dim
+        return out
 
-def _batch(pixels: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """(N, H, W, 3) tensor of one image (H, W, 3) or a batch."""
-    pixels = torch.as_tensor(pixels)
-    return pixels.unsqueeze(0) if pixels.ndim == 3 else pixels
+    def __call__(self, pixels: np.ndarray | torch.Tensor) -> dict[str, np.ndarray]:
+        return self.split(self.encode(self.to_device(pixels)).cpu().numpy())

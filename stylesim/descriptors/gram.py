@@ -31,17 +31,20 @@ from typing import Any
 
 import torch
 
-from stylesim.descriptors.base import Descriptor, flatten_spatial, signed_sqrt
+from stylesim.descriptors.base import Descriptor, flatten_spatial, signed_sqrt, sum_over_positions
 from stylesim.descriptors.sketch import CountSketch
 from stylesim.encoding.layers import layer_channels
 
 DEFAULT_GRAM_LAYERS: tuple[str, ...] = ("relu3_1", "relu4_1")
 
 
+GRAM_CHUNK = 512  # positions per partial Gram matrix of bf16 activations (``sum_over_positions``)
+
+
 def gram_matrix(feature: torch.Tensor) -> torch.Tensor:
-    """G = F F^T / (H W) for a batch (N, C, H, W) -> (N, C, C), accumulated in float32."""
+    """G = F F^T / (H W) for a batch (N, C, H, W) -> (N, C, C), summed in float32."""
     f = flatten_spatial(feature)
-    return torch.bmm(f.transpose(1, 2), f) / f.shape[1]
+    return sum_over_positions(f, f, GRAM_CHUNK) / f.shape[1]
 
 
 class _UpperTriangle:
@@ -50,10 +53,17 @@ class _UpperTriangle:
     def __init__(self, channels: int) -> None:
         self.rows, self.cols = torch.triu_indices(channels, channels)
         self.weight = torch.where(self.rows == self.cols, 1.0, math.sqrt(2.0))
+        self.on_device: dict[torch.device, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
     def __call__(self, m: torch.Tensor) -> torch.Tensor:
-        rows, cols = self.rows.to(m.device), self.cols.to(m.device)
-        return m[:, rows, cols] * self.weight.to(m.device)
+        if m.device not in self.on_device:  # moved once per device, not once per batch
+            self.on_device[m.device] = (
+                self.rows.to(m.device),
+                self.cols.to(m.device),
+                self.weight.to(m.device),
+            )
+        rows, cols, weight = self.on_device[m.device]
+        return m[:, rows, cols] * weight
 
 
 def gram_vector(features: dict[str, torch.Tensor], layers: tuple[str, ...]) -> torch.Tensor:

@@ -22,12 +22,15 @@ class CountSketch:
         self.n_in, self.n_out, self.seed = n_in, n_out, seed
         self.bucket = torch.randint(0, n_out, (n_in,), generator=g)
         self.sign = torch.randint(0, 2, (n_in,), generator=g).float() * 2 - 1
+        self._on_device: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """(N, n_in) -> (N, n_out)."""
         if x.shape[-1] != self.n_in:
             raise ValueError(f"count sketch expects {self.n_in} inputs, got {x.shape[-1]}")
-        bucket = self.bucket.to(x.device)
-        sign = self.sign.to(x.device, x.dtype)
+        if x.device not in self._on_device:  # moved once per device, not once per batch
+            self._on_device[x.device] = (self.bucket.to(x.device), self.sign.to(x.device))
+        bucket, sign = self._on_device[x.device]
+        sign = sign.to(x.dtype)
         out = torch.zeros(x.shape[0], self.n_out, dtype=x.dtype, device=x.device)
         return out.index_add_(1, bucket, x * sign)

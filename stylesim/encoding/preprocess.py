@@ -36,19 +36,16 @@ TORCHVISION = Preprocessing("RGB", 1.0, (0.485, 0.456, 0.406), (0.229, 0.224, 0.
 LUMA = (0.299, 0.587, 0.114)
 
 
-def luminance_rgb(pixels: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """RGB pixels (N, H, W, 3) -> float pixels of the same shape whose three channels all hold
-    the luma Y = 0.299 R + 0.587 G + 0.114 B (the network then sees only light and dark)."""
-    x = torch.as_tensor(pixels).float()
-    y = x @ torch.tensor(LUMA, dtype=x.dtype, device=x.device)
-    return y.unsqueeze(-1).expand(*y.shape, 3)
-
-
 def to_model_input(
-    pixels: np.ndarray | torch.Tensor, preprocessing: Preprocessing, device: torch.device | str = "cpu"
+    pixels: np.ndarray | torch.Tensor,
+    preprocessing: Preprocessing,
+    device: torch.device | str = "cpu",
+    luminance: bool = False,
 ) -> torch.Tensor:
-    """Turn uint8 RGB pixels, shape (N, H, W, 3) or (H, W, 3), into the normalised float32
-    (N, 3, H, W) tensor that the weights expect."""
+    """uint8 RGB pixels, (N, H, W, 3) or (H, W, 3), to the normalised float32 (N, 3, H, W)
+    tensor the weights expect. With ``luminance`` all three channels hold the luma
+    Y = 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601), so the network sees only light and dark.
+    The pixels move to ``device`` as uint8 (3 bytes a pixel) and are converted there."""
     if isinstance(pixels, np.ndarray) and not pixels.flags.writeable:
         pixels = pixels.copy()
     x = torch.as_tensor(pixels)
@@ -56,8 +53,10 @@ def to_model_input(
         x = x.unsqueeze(0)
     if x.ndim != 4 or x.shape[-1] != 3:
         raise ValueError(f"expected (N, H, W, 3) RGB pixels, got shape {tuple(x.shape)}")
-    x = x.to(device=device, non_blocking=True).permute(0, 3, 1, 2).float()
-    return normalise_rgb(x / 255.0, preprocessing).contiguous()
+    x = x.to(device=device, non_blocking=True).float()
+    if luminance:
+        x = (x @ torch.tensor(LUMA, dtype=x.dtype, device=x.device)).unsqueeze(-1).expand(*x.shape[:3], 3)
+    return normalise_rgb(x.permute(0, 3, 1, 2) / 255.0, preprocessing)
 
 
 def normalise_rgb(x: torch.Tensor, preprocessing: Preprocessing) -> torch.Tensor:

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from stylesim import api
 from stylesim.collection.decode import decode_for_encoding
 from stylesim.descriptors.gram import gram_vector
 from stylesim.descriptors.sketch import CountSketch
@@ -133,12 +134,12 @@ def thumbnail_similarity(paths: list[str], side: int = THUMBNAIL_SIDE) -> np.nda
     return centred_cosine(np.stack(vectors))
 
 
-def raw_gram_vectors(paths: list[str], index_dir: Path, size: int, device: str = "cpu") -> np.ndarray:
+def raw_gram_vectors(
+    paths: list[str], index_dir: Path, size: int, device: str = "cpu", precision: str = "auto"
+) -> np.ndarray:
     """The uncompressed Gram vectors (the gram descriptor's input) of ``paths``."""
-    from stylesim import api
-
     store = IndexStore.open(index_dir)
-    extractor = api.make_extractor(store.manifest, device)
+    extractor = api.make_extractor(store.manifest, device, precision)
     layers = store.descriptors["gram"].layers
     out = []
     for p in paths:
@@ -230,14 +231,15 @@ def evaluate_collection(
     fusion: bool = False,
     device: str = "cpu",
     log: Callable[[str], None] = lambda _: None,
+    precision: str = "auto",
 ) -> dict[str, Any]:
-    """Index ``folder`` into a temporary index and measure it; returns a JSON-able report."""
-    from stylesim import api
-
+    """Index ``folder`` into a temporary index (the network in ``precision``) and measure it;
+    returns a JSON-able report."""
     labels = read_labels(folder, labels_csv, unlabelled_styles)
     report: dict[str, Any] = {
         "folder": str(folder),
         "size": size,
+        "precision": precision,
         "n": len(labels.paths),
         "styles": len(set(labels.styles) - {""}),
         "contents": len(set(labels.contents) - {""}),
@@ -245,7 +247,7 @@ def evaluate_collection(
     with tempfile.TemporaryDirectory(prefix="stylesim-eval-") as tmp:
         index_dir = Path(tmp) / "index"
         start = time.perf_counter()
-        built = api.build_index([folder], index_dir, size=size, device=device)
+        built = api.build_index([folder], index_dir, size=size, device=device, precision=precision)
         report["index_seconds"] = round(time.perf_counter() - start, 1)
         report["skipped"] = [{"path": s.path, "reason": s.reason} for s in built.skipped]
         log(f"indexed {built.added} images in {report['index_seconds']} s at size {size}")
@@ -255,7 +257,9 @@ def evaluate_collection(
         sims["thumbnail"] = thumbnail_similarity(labels.paths)
         report["bytes_per_item"]["thumbnail"] = 3 * THUMBNAIL_SIDE**2
         raw = (
-            raw_gram_vectors(labels.paths, index_dir, size, device) if (uncompressed or compression) else None
+            raw_gram_vectors(labels.paths, index_dir, size, device, precision)
+            if (uncompressed or compression)
+            else None
         )
     if raw is not None and uncompressed:
         sims["gram (uncompressed)"] = centred_cosine(raw)

@@ -65,6 +65,20 @@ ITEM_DTYPES: dict[str, str] = {
 SKIP_DTYPES: dict[str, str] = {"path": "string", "reason": "string", "size": "Int64", "mtime_ns": "Int64"}
 
 
+# Writer locks this process holds. A forked child (a decoding worker) must not keep one: it
+# would outlive a killed writer and refuse every later run; children close them at once.
+_HELD_LOCKS: set[int] = set()
+
+
+def _close_locks_in_child() -> None:
+    for fd in list(_HELD_LOCKS):
+        os.close(fd)
+    _HELD_LOCKS.clear()
+
+
+os.register_at_fork(after_in_child=_close_locks_in_child)
+
+
 def with_columns_of(frame: pd.DataFrame, template: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with exactly ``template``'s columns and dtypes: columns it lacks (added to the
     format since it was written) are filled with missing values."""
@@ -163,10 +177,12 @@ class IndexStore:
             raise
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
+        _HELD_LOCKS.add(fd)
         return fd
 
     def close(self) -> None:
         if self._lock_fd is not None:
+            _HELD_LOCKS.discard(self._lock_fd)
             os.close(self._lock_fd)
             self._lock_fd = None
 

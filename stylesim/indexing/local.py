@@ -1,116 +1,62 @@
-"""The local engine, reader -> encoder -> journal: decode files in worker threads while the model
-runs, batch them by input shape, encode each batch once for every descriptor, and journal it at
-once.
+"""The local engine: an indexing run on this machine in three overlapped stages, with bounded
+queues between them.
 
-Images are decoded by a thread pool and journalled batch by batch. A video is sampled by its
-own thread (collection/video.py) while the model encodes the frames already sampled; all of a
-video's frames are journalled together once the video is done, so an index never holds half
-a video.
+    reader  image files decoded by worker processes, each video sampled in its own process
+            (``collection.pool``); pictures land in shared-memory slots
+    device  (this thread) pictures batched by input shape, moved to the device as uint8, VGG19
+            and every descriptor there (``descriptors.extract``): one (N, D) tensor per batch
+    writer  (a thread) one device->host copy per batch, journalled at once (``indexing.writer``)
 
-Incremental rules (per file path, under the folders and files given in this run):
-  same size and mtime as indexed   -> unchanged, not read (videos: also the same sampling)
-  new, or size/mtime changed       -> (re-)encoded; the new entries replace the old ones
-  indexed but gone from disk        -> removed
-  cannot be decoded                 -> skipped with the reason (and older entries removed)
-  video partly decodable            -> its good frames are kept; reported as damaged
+The same code runs on CPU and CUDA: only pinned host memory, non-blocking copies and cuDNN
+autotuning are switched on for CUDA. Ctrl-C stops the reader and the device stage; what reached
+the writer is journalled and committed before the interrupt propagates. ``kill -9`` loses at most
+the batches not yet journalled; the next run merges the journal first. What is (re-)encoded and
+what is removed: ``indexing.plan``.
 """
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+import torch
 
-from stylesim.collection.decode import DEFAULT_MAX_PIXELS, DecodedImage, decode_for_encoding
-from stylesim.collection.video import SampledFrame, SampleReport, Sampling, sample_video
+from stylesim.collection.decode import DEFAULT_MAX_PIXELS
+from stylesim.collection.pool import Decoded, DecodePool, Frame, VideoSampler
+from stylesim.collection.slots import SharedSlots, slot_bytes
+from stylesim.collection.video import SampleReport, Sampling
 from stylesim.collection.walk import FileEntry, Skip, WalkResult
 from stylesim.descriptors.extract import DescriptorExtractor
 from stylesim.encoding.batches import ShapeBatcher
-from stylesim.errors import DecodeError
+from stylesim.encoding.device import cuda_tuning
 from stylesim.index.store import IndexStore
-from stylesim.indexing.plan import IndexReport, count_new_skips, plan_changes, recorded_skips, skips_frame
+from stylesim.indexing.plan import (
+    IndexReport,
+    SkipKey,
+    count_new_skips,
+    plan_changes,
+    recorded_skips,
+    skips_frame,
+)
+from stylesim.indexing.writer import Encoded, JournalWriter, VideoEnd
+
+Progress = Callable[[int], None]
 
 
-def encode_files(
-    store: IndexStore,
-    extractor: DescriptorExtractor,
-    files: list[FileEntry],
-    size: int,
-    batch_size: int = 16,
-    workers: int = 2,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-    on_progress: Callable[[int], None] | None = None,
-) -> tuple[int, list[Skip]]:
-    """Decode (in ``workers`` threads), encode and journal ``files``; returns (encoded, skips)."""
-    skips: list[Skip] = []
-    encoded = 0
-    batcher: ShapeBatcher[tuple[FileEntry, DecodedImage]] = ShapeBatcher(batch_size)
+@dataclass
+class Run:
+    """What the stages of one run share."""
 
-    def flush(batch: list[tuple[FileEntry, DecodedImage]]) -> None:
-        nonlocal encoded
-        pixels = np.stack([img.pixels for _, img in batch])
-        raw = extractor(pixels)
-        ids = store.allocate_ids(len(batch))
-        rows = [
-            {
-                "path": e.path,
-                "kind": "image",
-                "size": e.size,
-                "mtime_ns": e.mtime_ns,
-                "sha256": img.sha256,
-                "width": img.width,
-                "height": img.height,
-            }
-            for e, img in batch
-        ]
-        store.write_pending(ids, raw, rows)
-        encoded += len(batch)
-        if on_progress:
-            on_progress(len(batch))
-
-    for entry, image in _decoded_in_order(files, size, workers, max_pixels, max(2 * batch_size, 4 * workers)):
-        if isinstance(image, DecodeError):
-            skips.append(Skip(entry.path, image.reason, entry.size, entry.mtime_ns))
-            if on_progress:
-                on_progress(1)
-            continue
-        batch = batcher.add((entry, image), image.pixels.shape[:2])
-        if batch:
-            flush(batch)
-    for batch in batcher.drain():
-        flush(batch)
-    return encoded, skips
-
-
-def _decoded_in_order(
-    files: list[FileEntry], size: int, workers: int, max_pixels: int, lookahead: int
-) -> Iterator[tuple[FileEntry, DecodedImage | DecodeError]]:
-    """Decode ``files`` in ``workers`` threads, ``lookahead`` ahead, yielding in order each file
-    with its image or the reason it could not be decoded."""
-    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="decode") as pool:
-        queue: deque[tuple[FileEntry, Future[DecodedImage]]] = deque()
-        pending = iter(files)
-        try:
-            while True:
-                while len(queue) < lookahead and (entry := next(pending, None)) is not None:
-                    queue.append((entry, pool.submit(decode_for_encoding, entry.path, size, max_pixels)))
-                if not queue:
-                    return
-                entry, future = queue.popleft()
-                try:
-                    yield entry, future.result()
-                except DecodeError as err:
-                    yield entry, err
-        finally:
-            for _, future in queue:
-                future.cancel()
+    store: IndexStore
+    extractor: DescriptorExtractor
+    pool: DecodePool
+    writer: JournalWriter
+    size: int
+    batch_size: int
+    on_progress: Progress
 
 
 @dataclass
@@ -120,104 +66,137 @@ class VideoResult:
     damaged: Skip | None = None  # frames kept, but part of the file could not be decoded
 
 
-_DONE = object()
+def slot_count(batch_size: int, workers: int) -> int:
+    """Slots enough for the pictures the batcher may hold (2 x batch size), a batch being stacked
+    and the files in flight in the workers."""
+    return 3 * batch_size + 4 * max(1, workers) + 4
 
 
-def _sample_in_thread(
-    entry: FileEntry,
-    sampling: Sampling,
-    size: int,
-    report: SampleReport,
-    out: queue.Queue[object],
-    stop: threading.Event,
-) -> None:
-    """Producer: sampled frames into ``out``, then an exception or _DONE."""
+def device_vectors(
+    run: Run, slots: list[int], shape: tuple[int, ...], release: Callable[[int], None]
+) -> torch.Tensor:
+    """The descriptors (on the device) of the pictures in ``slots``, all of ``shape``; the slots
+    are handed back as soon as the pictures are copied out."""
+    pinned = run.extractor.device.type == "cuda"
+    host = torch.empty((len(slots), *shape), dtype=torch.uint8, pin_memory=pinned)
+    np.stack([run.pool.slots.view(slot, shape) for slot in slots], out=host.numpy())
+    for slot in slots:
+        release(slot)
+    return run.extractor.encode(run.extractor.to_device(host))
 
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                out.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
 
+def encode_images(run: Run, files: Iterable[FileEntry]) -> list[Skip]:
+    """Decode, encode and journal ``files``; returns the files that could not be decoded."""
+    skips: list[Skip] = []
+    batcher: ShapeBatcher[tuple[FileEntry, Decoded]] = ShapeBatcher(run.batch_size)
+    for entry, result in run.pool.decode(files):
+        if isinstance(result, str):
+            skips.append(Skip(entry.path, result, entry.size, entry.mtime_ns))
+            run.on_progress(1)
+        elif batch := batcher.add((entry, result), result.shape):
+            write_images(run, batch)
+    for batch in batcher.drain():
+        write_images(run, batch)
+    return skips
+
+
+def write_images(run: Run, batch: list[tuple[FileEntry, Decoded]]) -> None:
+    vectors = device_vectors(run, [d.slot for _, d in batch], batch[0][1].shape, run.pool.release)
+    rows = [
+        {"path": e.path, "kind": "image", "size": e.size, "mtime_ns": e.mtime_ns, "sha256": d.sha256,
+         "width": d.width, "height": d.height}
+        for e, d in batch
+    ]  # fmt: skip
+    run.writer.put(Encoded(vectors, rows))
+
+
+def encode_video(run: Run, entry: FileEntry, sampling: Sampling) -> VideoResult:
+    """Sample one video in its own process while its frames are encoded in batches; the writer
+    journals all of them together when the video ends."""
+    sampler = VideoSampler(run.pool, entry.path, sampling, run.size, in_flight=max(4, 2 * run.batch_size))
+    frames, pending = 0, []
     try:
-        for frame in sample_video(entry.path, sampling, size, report):
-            if not put(frame):
-                return
-        put(_DONE)
-    except BaseException as err:  # handed to the consumer, which raises or reports it
-        put(err)
-
-
-def encode_video(
-    store: IndexStore,
-    extractor: DescriptorExtractor,
-    entry: FileEntry,
-    sampling: Sampling,
-    size: int,
-    batch_size: int,
-) -> VideoResult:
-    """Sample one video in a background thread while the model encodes its frames in batches;
-    journal all of its frames as one shard at the end."""
-    report = SampleReport()
-    frames: queue.Queue[object] = queue.Queue(maxsize=max(4, 2 * batch_size))
-    stop = threading.Event()
-    args = (entry, sampling, size, report, frames, stop)
-    thread = threading.Thread(target=_sample_in_thread, args=args, name="video-decode", daemon=True)
-    thread.start()
-    sampled: list[SampledFrame] = []
-    raw_parts: dict[str, list[np.ndarray]] = {}
-    pending: list[SampledFrame] = []
-
-    def encode(batch: list[SampledFrame]) -> None:
-        for name, vectors in extractor(np.stack([f.pixels for f in batch])).items():
-            raw_parts.setdefault(name, []).append(vectors)
-        sampled.extend(batch)
-
-    try:
-        while True:
-            item = frames.get()
-            if item is _DONE:
-                break
-            if isinstance(item, DecodeError):
-                return VideoResult(skip=Skip(entry.path, item.reason, entry.size, entry.mtime_ns))
-            if isinstance(item, BaseException):
-                raise item
-            assert isinstance(item, SampledFrame)
-            pending.append(item)
-            if len(pending) >= batch_size:
-                encode(pending)
+        for frame in sampler:
+            pending.append(frame)
+            if len(pending) >= run.batch_size:
+                frames += write_frames(run, sampler, entry, sampling, pending)
                 pending = []
         if pending:
-            encode(pending)
+            frames += write_frames(run, sampler, entry, sampling, pending)
     finally:
-        stop.set()
-        thread.join()
-    ids = store.allocate_ids(len(sampled))
-    rows = frame_rows(entry, report, sampling, sampled)
-    store.write_pending(ids, {name: np.concatenate(parts) for name, parts in raw_parts.items()}, rows)
-    damaged = None
-    if report.problem:
-        damaged = Skip(
-            entry.path, f"{report.problem}; kept {len(sampled)} frames", entry.size, entry.mtime_ns
-        )
-    return VideoResult(frames=len(sampled), damaged=damaged)
+        sampler.close()
+    if sampler.skip is not None:
+        run.writer.put(VideoEnd(entry.path, keep=False))
+        return VideoResult(skip=Skip(entry.path, sampler.skip, entry.size, entry.mtime_ns))
+    run.writer.put(VideoEnd(entry.path, keep=True, extra=video_columns(sampler.report)))
+    problem = sampler.report.problem
+    damaged = (
+        Skip(entry.path, f"{problem}; kept {frames} frames", entry.size, entry.mtime_ns) if problem else None
+    )
+    return VideoResult(frames=frames, damaged=damaged)
 
 
-def frame_rows(
-    entry: FileEntry, report: SampleReport, sampling: Sampling, frames: list[SampledFrame]
-) -> list[dict[str, Any]]:
-    """The metadata rows of a video's sampled frames."""
+def write_frames(
+    run: Run, sampler: VideoSampler, entry: FileEntry, sampling: Sampling, frames: list[Frame]
+) -> int:
+    vectors = device_vectors(run, [f.slot for f in frames], frames[0].shape, sampler.release)
+    spec = sampling.spec()
+    rows = [
+        {"path": entry.path, "kind": "frame", "size": entry.size, "mtime_ns": entry.mtime_ns,
+         "video": entry.path, "time": f.time, "frame": f.index, "sampling": spec}
+        for f in frames
+    ]  # fmt: skip
+    run.writer.put(Encoded(vectors, rows, video=entry.path))
+    return len(frames)
+
+
+def video_columns(report: SampleReport) -> dict[str, object]:
+    """What every frame row of a video gets once the video is sampled (the duration is final then)."""
     info = report.info
     assert info is not None  # filled by sample_video before its first frame
-    video = {
-        "path": entry.path, "kind": "frame", "size": entry.size, "mtime_ns": entry.mtime_ns,
-        "sha256": report.sha256, "width": info.width, "height": info.height, "video": entry.path,
-        "duration": info.duration, "fps": info.fps, "sampling": sampling.spec(),
-    }  # fmt: skip
-    return [{**video, "time": f.time, "frame": f.index} for f in frames]
+    return {
+        "sha256": report.sha256,
+        "width": info.width,
+        "height": info.height,
+        "duration": info.duration,
+        "fps": info.fps,
+    }
+
+
+def encode_videos(run: Run, videos: list[FileEntry], sampling: Sampling, report: IndexReport) -> list[Skip]:
+    skips = []
+    for entry in videos:
+        result = encode_video(run, entry, sampling)
+        if result.skip:
+            skips.append(result.skip)
+        else:
+            report.videos += 1
+            report.frames += result.frames
+        if result.damaged:
+            report.damaged.append(result.damaged)
+        run.on_progress(1)
+    return skips
+
+
+def run_stages(
+    store: IndexStore, extractor: DescriptorExtractor, todo: list[FileEntry],
+    settings: tuple[int, int, int, int], on_progress: Progress, sampling: Sampling, report: IndexReport,
+) -> list[Skip]:  # fmt: skip
+    """Encode and journal every file of ``todo``; returns the files that could not be indexed.
+    ``settings`` = (size, batch_size, workers, max_pixels)."""
+    size, batch_size, workers, max_pixels = settings
+    with ExitStack() as stack:
+        slots = SharedSlots(slot_count(batch_size, workers), slot_bytes(size))
+        stack.callback(slots.close)
+        pool = DecodePool(slots, workers, size, max_pixels)
+        stack.callback(pool.close)
+        writer = JournalWriter(store, extractor, on_progress)
+        stack.callback(writer.finish)  # journals what is queued, also after Ctrl-C
+        stack.enter_context(cuda_tuning(extractor.device))
+        run = Run(store, extractor, pool, writer, size, batch_size, on_progress)
+        skips = encode_images(run, [f for f in todo if f.kind == "image"])
+        return skips + encode_videos(run, [f for f in todo if f.kind == "video"], sampling, report)
+    raise AssertionError("unreachable")  # the with block returns
 
 
 def index_collection(
@@ -226,45 +205,50 @@ def index_collection(
     walk: WalkResult,
     size: int,
     batch_size: int = 16,
-    workers: int = 2,
+    workers: int = 1,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-    on_plan: Callable[[int], None] | None = None,
-    on_progress: Callable[[int], None] | None = None,
+    on_plan: Progress | None = None,
+    on_progress: Progress | None = None,
     sampling: Sampling | None = None,
 ) -> IndexReport:
-    """Bring ``store`` up to date with ``walk`` and commit. On KeyboardInterrupt the batches
-    (and whole videos) already encoded are committed before the interrupt propagates."""
+    """Bring ``store`` up to date with ``walk`` and commit. On KeyboardInterrupt what was encoded
+    is committed before the interrupt propagates."""
     start = time.perf_counter()
     sampling = sampling or Sampling()
     report = IndexReport(ignored=walk.ignored)
     report.resumed = store.merge_pending()  # an interrupted run's batches come first
     plan = plan_changes(store, walk, sampling)
+    recorded = recorded_skips(store)
     report.unchanged = plan.unchanged
     if on_plan:
         on_plan(len(plan.todo))
-    recorded = recorded_skips(store)
     skips = list(walk.skipped) + plan.still_skipped
-    images = [f for f in plan.todo if f.kind == "image"]
-    videos = [f for f in plan.todo if f.kind == "video"]
     try:
-        skips += encode_files(store, extractor, images, size, batch_size, workers, max_pixels, on_progress)[1]
-        for entry in videos:
-            result = encode_video(store, extractor, entry, sampling, size, batch_size)
-            if result.skip:
-                skips.append(result.skip)
-            else:
-                report.videos += 1
-                report.frames += result.frames
-            if result.damaged:
-                report.damaged.append(result.damaged)
-            if on_progress:
-                on_progress(1)
+        settings = (size, batch_size, workers, max_pixels)
+        skips += run_stages(
+            store, extractor, plan.todo, settings, on_progress or (lambda _: None), sampling, report
+        )
     except KeyboardInterrupt:
         report.interrupted = True  # keep what was encoded; stale entries are handled next run
+    finish_run(store, walk, plan.stale_ids, skips, recorded, report)
+    report.seconds = time.perf_counter() - start
+    if report.interrupted:
+        raise KeyboardInterrupt
+    return report
+
+
+def finish_run(
+    store: IndexStore,
+    walk: WalkResult,
+    stale_ids: np.ndarray,
+    skips: list[Skip],
+    recorded: dict[SkipKey, str],
+    report: IndexReport,
+) -> None:
+    """Remove stale entries and record the skips (unless interrupted), merge the journal, commit."""
     if not report.interrupted:
-        skipped_paths = {s.path for s in skips}
-        unreadable = store.items.index[store.items["path"].isin(skipped_paths)].to_numpy()
-        report.removed = store.remove(np.union1d(plan.stale_ids, unreadable))
+        unreadable = store.items.index[store.items["path"].isin({s.path for s in skips})].to_numpy()
+        report.removed = store.remove(np.union1d(stale_ids, unreadable))
         store.set_skipped(skips_frame(skips), walk.roots)
         report.skipped = skips
         report.new_skips = count_new_skips(skips, recorded)
@@ -272,7 +256,3 @@ def index_collection(
     report.refitted = store.refit_if_needed()
     store.commit()
     report.total = len(store)
-    report.seconds = time.perf_counter() - start
-    if report.interrupted:
-        raise KeyboardInterrupt
-    return report
