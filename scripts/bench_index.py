@@ -128,7 +128,8 @@ def decode_only(folder: Path, size: int, workers: int) -> float:
 def machine() -> str:
     flags = sorted(cpu_flags() & {"amx_bf16", "avx512_bf16", "avx512f", "avx2"})
     threads = torch.get_num_threads()
-    return f"{platform.machine()}, {os.cpu_count()} cores ({', '.join(flags)}), torch {torch.__version__}, {threads} threads"
+    cores = f"{os.cpu_count()} cores ({', '.join(flags)})"
+    return f"{platform.machine()}, {cores}, torch {torch.__version__}, {threads} threads"
 
 
 def main(argv: list[str] | None = None) -> int:
