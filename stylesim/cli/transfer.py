@@ -61,6 +61,8 @@ def restyle(
     init: Annotated[str, Opt(help="Gatys: start from content, noise or an image file.")] = "content",
     seed: Annotated[int, Opt(help="Seed of the noise start (same seed, same result).")] = 0,
     deterministic: Annotated[bool, Opt(help="Only deterministic kernels (GPU).")] = False,
+    precision: Precision = "auto",
+    line_search: Annotated[bool, Opt(help="Gatys: L-BFGS with a strong-Wolfe line search (slower).")] = False,
     style_scale: Annotated[float, Opt(help="Style image size relative to the result's.")] = 1.0,
     pyramid: Annotated[str | None, Opt(help="Gatys: coarse-to-fine sizes, e.g. 256,512.")] = None,
     preserve_color: Annotated[bool, Opt(help="Keep the content's colours.")] = False,
@@ -78,10 +80,8 @@ def restyle(
     check_restyle_options(style, style_like, method, alpha, top)
     if deterministic:
         _use_deterministic_kernels()
-    gatys = gatys_settings(
-        content_layer, style_layers, content_weight, style_weight, tv_weight, optimiser, steps, lr, init,
-        seed, size, pyramid, style_scale, preserve_method if preserve_color else None,
-    )  # fmt: skip
+    options = {k: v for k, v in locals().items() if k in GATYS_OPTIONS}
+    gatys = gatys_settings(preserve=preserve_method if preserve_color else None, **options)
     settings = RestyleSettings(method, out, gatys, alpha, mask, decoder, device)
     sets = style_sets(contents, style or [], style_like, index_dir, top, device)
     weights = parse_weights(style_weights) if style_weights and not style_like else None
@@ -118,15 +118,24 @@ def style_sets(
     return [[ref] for ref in refs]
 
 
+GATYS_OPTIONS = frozenset(
+    {
+        "content_layer", "style_layers", "content_weight", "style_weight", "tv_weight", "optimiser", "steps",
+        "lr", "init", "seed", "size", "pyramid", "style_scale", "precision", "line_search",
+    }
+)  # fmt: skip
+
+
 def gatys_settings(
     content_layer: str, style_layers: str, content_weight: float, style_weight: float, tv_weight: float,
     optimiser: str, steps: int, lr: float | None, init: str, seed: int, size: int, pyramid: str | None,
-    style_scale: float, preserve: str | None,
+    style_scale: float, preserve: str | None, precision: str = "auto", line_search: bool = False,
 ) -> GatysSettings:  # fmt: skip
     from stylesim.transfer.gatys import GatysSettings
     from stylesim.transfer.pyramid import parse_pyramid
 
     choice(optimiser, ("lbfgs", "adam"), "--optimiser")
+    choice(precision, PRECISIONS, "--precision")
     if preserve is not None:
         choice(preserve, ("luminance", "stats"), "--preserve-method")
     at_least(steps, 1, "--steps")
@@ -135,7 +144,7 @@ def gatys_settings(
         content_layer=content_layer, style_layers=comma_list(style_layers), content_weight=content_weight,
         style_weight=style_weight, tv_weight=tv_weight, optimiser=optimiser, steps=steps, learning_rate=lr,
         init=init, seed=seed, size=sizes[-1] if sizes else size, pyramid=sizes, style_scale=style_scale,
-        preserve_colour=preserve,
+        preserve_colour=preserve, precision=precision, line_search=line_search,
     )  # fmt: skip
 
 

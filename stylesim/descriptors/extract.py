@@ -63,7 +63,7 @@ class DescriptorExtractor:
         x = torch.as_tensor(pixels)
         x = x.unsqueeze(0) if x.ndim == 3 else x
         if self.device.type == "cuda":
-            return x.pin_memory().to(self.device, non_blocking=True)
+            return (x if x.is_pinned() else x.pin_memory()).to(self.device, non_blocking=True)
         return x.to(self.device)
 
     @torch.inference_mode()

@@ -7,7 +7,11 @@ Defaults and their sources:
   al. 2016, sec. 2-3 (fig. 2).
 - L-BFGS with learning rate 1 (one iteration per step): the paper's optimiser and the default
   of every mature implementation (Johnson's neural-style, pystiche); Adam (lr 0.01 on pixels
-  in [0, 1]) as the alternative.
+  in [0, 1]) as the alternative. No line search by default: with lr 1 the strong-Wolfe search
+  accepts the unit step and only doubles the evaluations (the same result in twice the time,
+  docs/performance.md).
+- the network's forward and backward under bf16 autocast where the hardware has bf16 units
+  (``encoding.device``), losses and Gram matrices in float32.
 - weights a = 1, b = 10, t = 10 (``transfer.defaults``, where the measurement is): the
   paper's a/b = 1e-3..1e-4 refers to its own loss scales (sum, not mean; a rescaled network),
   ours are relative errors (``transfer.losses``).
@@ -26,6 +30,7 @@ import torch
 from PIL import Image
 
 from stylesim.encoding import VGG19Encoder
+from stylesim.encoding.device import autocast, choose_precision
 from stylesim.encoding.layers import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, layer_index
 from stylesim.encoding.preprocess import normalise_rgb
 from stylesim.errors import StylesimError
@@ -55,6 +60,8 @@ class GatysSettings:
     pyramid: tuple[int, ...] = ()  # long sides, increasing; () = one level at ``size``
     style_scale: float = 1.0  # style images' long side relative to the result's
     preserve_colour: str | None = None  # None | luminance | stats
+    precision: str = "auto"  # the network's forward and backward: auto, fp32 or bf16 (losses in fp32)
+    line_search: bool = False  # L-BFGS with a strong-Wolfe line search (two evaluations a step)
 
     def __post_init__(self) -> None:
         if self.optimiser not in OPTIMISERS:
@@ -125,8 +132,11 @@ def gatys_transfer(
     style_loss = GramStyleLoss(settings.style_layers, settings.style_weight)
     tv_loss = TotalVariationLoss(settings.tv_weight)
 
+    precision = choose_precision(encoder.device, settings.precision)
+
     def features(x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return encoder.forward(normalise_rgb(x, encoder.preprocessing))
+        with autocast(encoder.device, precision):
+            return encoder.forward(normalise_rgb(x, encoder.preprocessing))
 
     image: torch.Tensor | None = None
     content_x = None
@@ -164,7 +174,11 @@ def _optimise(
     lr = settings.learning_rate or DEFAULT_LR[settings.optimiser]
     if settings.optimiser == "lbfgs":
         optimiser: torch.optim.Optimizer = torch.optim.LBFGS(
-            [x], lr=lr, max_iter=1, history_size=50, line_search_fn="strong_wolfe"
+            [x],
+            lr=lr,
+            max_iter=1,
+            history_size=50,
+            line_search_fn="strong_wolfe" if settings.line_search else None,
         )
     else:
         optimiser = torch.optim.Adam([x], lr=lr)

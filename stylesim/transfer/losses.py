@@ -40,8 +40,8 @@ from stylesim.descriptors.gram import gram_matrix
 
 # --------------------------------------------------------------------------- pure functions
 def content_loss(feature: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """mean (F - P)^2 (Gatys eq. 1, as a mean)."""
-    return torch.mean((feature - target) ** 2)
+    """mean (F - P)^2 (Gatys eq. 1, as a mean), in float32 whatever the activations' dtype."""
+    return torch.mean((feature.float() - target.float()) ** 2)
 
 
 def gram_loss(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
