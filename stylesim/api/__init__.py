@@ -9,42 +9,85 @@ from stylesim.api.indexes import (
     DEFAULT_SIZE,
     INDEX_ENV,
     build_index,
+    current_generation,
     default_index_dir,
     index_info,
     make_extractor,
+    open_index,
     resolve_index_dir,
 )
+from stylesim.api.items import (
+    ItemNotFoundError,
+    item_by_frame,
+    item_by_path,
+    item_image,
+    item_picture,
+    item_row,
+    uploaded_image,
+    uploaded_picture,
+)
 from stylesim.api.queries import QueryPicture, encode_queries, load_queries, load_query, own_items
-from stylesim.api.restyling import restyle, styles_like
+from stylesim.api.restyling import Restyler, restyle, styles_like
 from stylesim.api.searching import (
     Result,
+    result_vectors,
     search,
+    search_encoded,
+    search_items,
     search_pictures,
+    search_raw,
     search_style_and_content,
     style_and_content,
 )
 from stylesim.api.training import train_decoder, training_settings
+from stylesim.collection.decode import DEFAULT_MAX_PIXELS
+from stylesim.collection.timecode import format_time
+from stylesim.descriptors.extract import DescriptorExtractor
+from stylesim.index.store import IndexStore
+from stylesim.transfer.gatys import GatysSettings
+from stylesim.transfer.restyle import RestyleSettings
 
 __all__ = [
+    "DEFAULT_MAX_PIXELS",
     "DEFAULT_SIZE",
+    "DescriptorExtractor",
+    "GatysSettings",
+    "RestyleSettings",
     "INDEX_ENV",
+    "IndexStore",
+    "ItemNotFoundError",
     "QueryPicture",
+    "Restyler",
     "Result",
     "build_index",
+    "current_generation",
     "default_index_dir",
     "encode_queries",
+    "format_time",
     "index_info",
+    "item_by_frame",
+    "item_by_path",
+    "item_image",
+    "item_picture",
+    "item_row",
     "load_queries",
     "load_query",
     "make_extractor",
+    "open_index",
     "own_items",
     "resolve_index_dir",
     "restyle",
     "search",
+    "search_encoded",
+    "search_items",
+    "result_vectors",
     "search_pictures",
+    "search_raw",
     "search_style_and_content",
     "style_and_content",
     "styles_like",
     "train_decoder",
     "training_settings",
+    "uploaded_image",
+    "uploaded_picture",
 ]

@@ -24,7 +24,7 @@ from stylesim.encoding import (
 from stylesim.errors import ManifestMismatchError, UsageError
 from stylesim.index.manifest import Manifest, build_manifest
 from stylesim.index.search import content_discount, fusion_weights
-from stylesim.index.store import IndexStore
+from stylesim.index.store import CURRENT, IndexStore
 from stylesim.indexing import IndexReport, index_collection
 
 DEFAULT_SIZE = 256
@@ -41,6 +41,19 @@ def default_index_dir() -> Path:
 def resolve_index_dir(index: str | Path | None = None) -> Path:
     """``--index``, else ``$STYLESIM_INDEX``, else ``default_index_dir()``."""
     return Path(index or os.environ.get(INDEX_ENV) or default_index_dir()).expanduser()
+
+
+def open_index(index: str | Path | None = None) -> IndexStore:
+    """The committed state of an index, read-only (no lock: a writer may commit meanwhile)."""
+    return IndexStore.open(resolve_index_dir(index))
+
+
+def current_generation(index: str | Path | None = None) -> str | None:
+    """The name of the index's committed generation (changes at every commit), or None."""
+    try:
+        return (resolve_index_dir(index) / CURRENT).read_text().strip() or None
+    except OSError:
+        return None
 
 
 def make_extractor(manifest: Manifest, device: str = "auto", precision: str = "auto") -> DescriptorExtractor:

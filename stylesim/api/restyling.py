@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from stylesim.api.indexes import make_extractor, resolve_index_dir
 from stylesim.api.queries import QueryPicture, encode_queries, load_queries, own_items
 from stylesim.api.searching import hit_result
+from stylesim.encoding import VGG19Encoder
 from stylesim.errors import StylesimError
 from stylesim.index.codec import vectors_for
 from stylesim.index.search import Hit, query_descriptors, search_vectors, version_threshold_of
 from stylesim.index.store import IndexStore
+from stylesim.transfer.adain import AdaINDecoder, DecoderMissingError
 from stylesim.transfer.gatys import StepCallback
-from stylesim.transfer.restyle import RestyleOutput, RestyleSettings, StyleRef, retrieved_style
+from stylesim.transfer.restyle import (
+    Job,
+    RestyleOutput,
+    RestyleSettings,
+    StyleRef,
+    prepare_models,
+    render,
+    retrieved_style,
+)
 from stylesim.transfer.restyle import restyle as run_restyle
 
 
@@ -99,3 +111,42 @@ def restyle(
     """Render every content in every style set (``transfer.restyle``); returns the outputs and the
     contact sheet."""
     return run_restyle(contents, style_sets, style_weights, settings, on_job, on_step)
+
+
+class Restyler:
+    """Models loaded once for many restyles (the server keeps one): the encoder for Gatys, and
+    for AdaIN the verified decoder with the encoder it was trained against."""
+
+    def __init__(self, device: str = "auto", decoder: str | None = None) -> None:
+        self.device, self.decoder = device, decoder
+        self.models: dict[str, tuple[VGG19Encoder, AdaINDecoder | None]] = {}
+        self.lock = threading.Lock()
+
+    def _models(self, method: str) -> tuple[VGG19Encoder, AdaINDecoder | None]:
+        with self.lock:
+            if method not in self.models:
+                self.models[method] = prepare_models(
+                    RestyleSettings(method=method, decoder=self.decoder, device=self.device)
+                )
+            return self.models[method]
+
+    def adain_available(self) -> bool:
+        """Whether a verified AdaIN decoder is installed (loads it once)."""
+        try:
+            self._models("adain")
+        except DecoderMissingError:
+            return False
+        return True
+
+    def render(
+        self,
+        content: Image.Image,
+        styles: list[Image.Image],
+        settings: RestyleSettings,
+        on_step: StepCallback | None = None,
+    ) -> Image.Image:
+        """``content`` in the blend of ``styles`` as ``settings`` say (method, size, alpha, steps...)."""
+        encoder, decoder = self._models(settings.method)
+        refs = [StyleRef(f"style {i}", f"style{i}", image=image) for i, image in enumerate(styles)]
+        job = Job("content", content, refs, [1.0] * len(refs), "result.png")
+        return render(job, encoder, decoder, settings, None, on_step)

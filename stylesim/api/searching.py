@@ -13,12 +13,16 @@ from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from stylesim.api.indexes import make_extractor, resolve_index_dir
 from stylesim.api.queries import QueryPicture, encode_queries, load_queries, own_items
+from stylesim.collection.timecode import format_time
 from stylesim.descriptors.extract import DescriptorExtractor
 from stylesim.errors import StylesimError, UsageError
+from stylesim.index.codec import vectors_for
+from stylesim.index.policy import RELATIVE
 from stylesim.index.search import (
     Group,
     Hit,
@@ -87,9 +91,23 @@ def search_pictures(
     batch_size: int | None = None,
 ) -> list[Result]:
     """One result object per query picture (the encoder runs once per batch of them)."""
-    needed = query_descriptors(by, store)
     raw = encode_queries(pictures, extractor, batch_size)
-    vectors = store.prepare_queries({name: raw[name] for name in needed})
+    return search_encoded(store, pictures, raw, by, k, group_by, moments, include_query)
+
+
+def search_encoded(
+    store: IndexStore,
+    pictures: list[QueryPicture],
+    raw: dict[str, np.ndarray],
+    by: str = "style",
+    k: int = 10,
+    group_by: str | None = None,
+    moments: int = 3,
+    include_query: bool = False,
+) -> list[Result]:
+    """One result object per query picture, from its raw descriptor vectors (rows of ``raw``,
+    as ``encode_queries`` gives them)."""
+    vectors = store.prepare_queries({name: raw[name] for name in query_descriptors(by, store)})
     exclude = None if include_query else [own_items(store, p) for p in pictures]
     return rank_results(store, [p.spec for p in pictures], vectors, by, k, group_by, moments, exclude)
 
@@ -122,6 +140,41 @@ def rank_results(
         {"query": q, "by": by, "results": [hit_result(store, r, h) for r, h in enumerate(row, 1)]}
         for q, row in zip(names, hits, strict=True)
     ]
+
+
+def copies_of_item(store: IndexStore, item_id: int) -> set[int]:
+    """The item and exact copies of its file (same bytes); a frame is only itself."""
+    items = store.items
+    if items.at[item_id, "kind"] != "image":
+        return {int(item_id)}
+    same = (items["kind"] == "image") & (items["sha256"] == items.at[item_id, "sha256"])
+    return {int(i) for i in items.index[same.fillna(False).to_numpy(bool)]} | {int(item_id)}
+
+
+def item_name(store: IndexStore, item_id: int) -> str:
+    """How a query by an indexed item is named in results: its path, or VIDEO@TIME."""
+    path, kind = str(store.items.at[item_id, "path"]), store.items.at[item_id, "kind"]
+    return path if kind != "frame" else f"{path}@{format_time(float(store.items['time'].loc[item_id]))}"
+
+
+def search_items(
+    store: IndexStore,
+    ids: list[int],
+    by: str = "style",
+    k: int = 10,
+    group_by: str | None = None,
+    moments: int = 3,
+    include_query: bool = False,
+) -> list[Result]:
+    """Results for indexed items as queries, from their stored vectors (no model pass); each item
+    and exact copies of it are left out of its own results unless ``include_query``."""
+    missing = [i for i in ids if i not in store.items.index]
+    if missing:
+        raise StylesimError(f"item {missing[0]}: no such item in {store.root}")
+    rows = np.asarray(ids, dtype=np.int64)
+    vectors = {n: vectors_for(store.vectors[n], rows) for n in query_descriptors(by, store)}
+    exclude = None if include_query else [copies_of_item(store, i) for i in ids]
+    return rank_results(store, [item_name(store, i) for i in ids], vectors, by, k, group_by, moments, exclude)
 
 
 def search(
@@ -211,3 +264,27 @@ def style_and_content(
         "mix": mix,
         "results": [hit_result(store, rank, h) for rank, h in enumerate(hits, 1)],
     }
+
+
+def search_raw(store: IndexStore, name: str, raw: dict[str, np.ndarray], by: str, k: int) -> Result:
+    """Results for one query given as raw descriptor vectors (``embedding_input`` of clip
+    back): standardised and normalised as the stored vectors were, then searched."""
+    needed = query_descriptors(by, store)
+    missing = [n for n in needed if n not in raw]
+    if missing:
+        needs = ", ".join(missing)
+        raise UsageError(f"--by {by} needs the {needs} vector(s); send one descriptor's vector with its mode")
+    vectors = store.prepare_queries({n: np.asarray(raw[n], np.float32).reshape(1, -1) for n in needed})
+    return rank_results(store, [name], vectors, by, k)[0]
+
+
+def result_vectors(store: IndexStore, ids: list[int], by: str) -> np.ndarray:
+    """(len(ids), d) unit vectors of items as ``by`` compares them (for fused modes the weighted
+    stack of the components, whose inner products are the fused cosine): to find near-duplicates
+    among results."""
+    rows = np.asarray(ids, dtype=np.int64)
+    weights = fusion_weights(by if by != RELATIVE else "style", store)
+    parts = [np.sqrt(w) * vectors_for(store.vectors[n], rows) for n, w in weights.items()]
+    stacked = np.concatenate(parts, axis=1) if parts else np.zeros((len(ids), 0), np.float32)
+    unit: np.ndarray = stacked / np.maximum(np.linalg.norm(stacked, axis=1, keepdims=True), 1e-12)
+    return unit

@@ -9,7 +9,7 @@ The commands import the API (and torch) only when they run, so ``--help``, ``--v
 usage errors answer at once.
 """
 
-from stylesim.cli import evaluation, indexing, searching, transfer  # noqa: F401 - each registers its commands
+from stylesim.cli import evaluation, indexing, searching, serving, transfer  # noqa: F401 - each registers its commands
 from stylesim.cli.app import app, main
 
 __all__ = ["app", "main"]

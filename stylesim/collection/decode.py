@@ -94,9 +94,14 @@ def read_file(path: str) -> bytes:
 
 def decode_for_encoding(path: str, size: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
     """Read, hash and decode ``path``, resized to its aspect bucket of ``size``."""
-    data = read_file(path)
+    return decode_bytes(read_file(path), path, size, max_pixels)
+
+
+def decode_bytes(data: bytes, name: str, size: int, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
+    """Hash and decode an image held in memory (an upload), resized to its aspect bucket of
+    ``size``; DecodeError naming ``name`` if it is not a usable image."""
     digest = hashlib.sha256(data).hexdigest()
-    img, (width, height) = open_image(data, path, max_pixels, draft_to=(size, size))
+    img, (width, height) = open_image(data, name, max_pixels, draft_to=(size, size))
     return DecodedImage(resize_to_bucket(img, size), width, height, digest)
 
 

@@ -1,0 +1,96 @@
+"""The indexes a server holds open: each one read-only, switched to a newly committed
+generation (a concurrent ``stylesim index`` run) by a watcher thread between requests. A request
+takes the current snapshot when it starts and keeps it to the end, so a switch never happens
+mid-request, and a generation that cannot be read yet (a commit in progress) is simply tried
+again later: no request fails because of it."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from stylesim import api
+from stylesim.errors import StylesimError
+from stylesim.server.config import ServeConfig
+from stylesim.server.encoder import QueryBatcher
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    store: api.IndexStore
+    generation: str | None
+
+
+class UnknownIndexError(StylesimError):
+    """A request names an index the server does not serve."""
+
+
+class ServedIndex:
+    def __init__(self, name: str, root: Path) -> None:
+        self.name, self.root = name, root
+        self.snapshot = Snapshot(api.open_index(root), api.current_generation(root))
+
+    def refresh(self) -> bool:
+        """Switch to the committed generation if it changed; True if it did."""
+        generation = api.current_generation(self.root)
+        if generation == self.snapshot.generation:
+            return False
+        try:
+            store = api.open_index(self.root)
+        except (StylesimError, OSError):
+            return False  # a commit in progress: the next look will find it complete
+        self.snapshot = Snapshot(store, generation)
+        return True
+
+
+class Catalog:
+    """The served indexes by name, their watcher, and one query batcher per distinct encoder
+    (indexes built with the same weights and settings share one model)."""
+
+    def __init__(self, config: ServeConfig) -> None:
+        self.config = config
+        self.indexes = {name: ServedIndex(name, root) for name, root in config.indexes.items()}
+        self.batchers: dict[str, QueryBatcher] = {}
+        self.lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.watcher = threading.Thread(target=self._watch, name="index-watcher", daemon=True)
+
+    def start(self) -> None:
+        self.watcher.start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        for batcher in self.batchers.values():
+            batcher.close()
+
+    def _watch(self) -> None:
+        while not self.stopped.wait(self.config.reload_seconds):
+            for served in self.indexes.values():
+                served.refresh()
+
+    def get(self, name: str | None) -> ServedIndex:
+        """The index called ``name`` (the first one served when None)."""
+        if name is None:
+            return next(iter(self.indexes.values()))
+        if name not in self.indexes:
+            raise UnknownIndexError(
+                f"index {name!r}: not served here; this server has {', '.join(self.indexes)}"
+            )
+        return self.indexes[name]
+
+    def batcher(self, store: api.IndexStore) -> QueryBatcher:
+        """The query batcher (and model) for the encoder ``store`` was built with."""
+        manifest = store.manifest
+        key = json.dumps(
+            [manifest["weights"], manifest["layers"], manifest.get("network_input"), manifest["descriptors"]],
+            sort_keys=True,
+        )
+        with self.lock:
+            if key not in self.batchers:
+                extractor = api.make_extractor(manifest, self.config.device, self.config.precision)
+                self.batchers[key] = QueryBatcher(
+                    extractor, self.config.batch_window_ms / 1000, self.config.max_batch
+                )
+            return self.batchers[key]

@@ -1,0 +1,229 @@
+"""The server's native API through FastAPI's TestClient on a real small index: every route, every
+kind of bad input (4xx JSON, the server keeps serving), the token, CORS, the upload limit, and
+a new generation committed while queries run."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+
+from stylesim import api
+from stylesim.server import ServeConfig, create_app
+from tests.conftest import GRID_LOOKS, GRID_PHOTOS, TEST_SIZE
+
+
+@pytest.fixture(scope="module")
+def client(grid_index: Path):
+    with TestClient(create_app(ServeConfig({"grid": grid_index}))) as c:
+        yield c
+
+
+def ids_by_path(grid_index: Path) -> dict[str, int]:
+    store = api.open_index(grid_index)
+    return {str(p): int(i) for i, p in zip(store.items.index, store.items["path"], strict=True)}
+
+
+def jpeg(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG")
+    return buffer.getvalue()
+
+
+def test_health_info_items_and_thumbnails(client, grid_index, grid_dir):
+    assert client.get("/health").json()["indexes"]["grid"]["items"] == len(GRID_PHOTOS) * len(GRID_LOOKS)
+    assert client.get("/info").json()["items"] == len(GRID_PHOTOS) * len(GRID_LOOKS)
+    item = ids_by_path(grid_index)[str(grid_dir / "oil" / "rocket.jpg")]
+    row = client.get(f"/items/{item}").json()
+    assert (
+        row["path"] == str(grid_dir / "oil" / "rocket.jpg") and row["kind"] == "image" and row["id"] == item
+    )
+    thumb = client.get(f"/items/{item}/image", params={"size": 64})
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+    assert max(Image.open(io.BytesIO(thumb.content)).size) == 64
+    assert client.get("/docs").status_code == 200 and "/search" in client.get("/openapi.json").json()["paths"]
+
+
+def test_search_by_upload_id_and_path_in_query_order(client, grid_index, grid_dir):
+    ids = ids_by_path(grid_index)
+    query = grid_dir / "pencil" / "coffee.jpg"
+    by_upload = client.post(
+        "/search",
+        files={"file": ("q.jpg", query.read_bytes(), "image/jpeg")},
+        data={"by": "content", "k": "3"},
+    )
+    assert by_upload.status_code == 200, by_upload.text
+    (answer,) = by_upload.json()
+    assert all("coffee" in r["path"] for r in answer["results"])  # the same photo in other looks
+    specs = [
+        f"id:{ids[str(grid_dir / 'oil' / 'rocket.jpg')]}",
+        f"path:{grid_dir / 'photo' / 'astronaut.jpg'}",
+    ]
+    both = client.post("/search", data={"q": specs, "by": "style", "k": "2"}).json()
+    assert [q["query"] for q in both] == [
+        str(grid_dir / "oil" / "rocket.jpg"),
+        str(grid_dir / "photo" / "astronaut.jpg"),
+    ]
+    assert all(q["query"] not in [r["path"] for r in q["results"]] for q in both)  # the query itself left out
+    via_get = client.get("/search", params={"q": specs[0], "by": "style", "k": 2}).json()
+    assert via_get[0]["results"] == both[0]["results"]
+    cli = api.search([str(grid_dir / "oil" / "rocket.jpg")], grid_index, by="style", k=2, device="cpu")
+    assert [r["path"] for r in cli[0]["results"]] == [
+        r["path"] for r in both[0]["results"]
+    ]  # the CLI's results
+
+
+def test_style_of_one_content_of_another(client, grid_dir):
+    answer = client.post(
+        "/search",
+        data={
+            "style_of": f"path:{grid_dir / 'pencil' / 'coffee.jpg'}",
+            "content_of": f"path:{grid_dir / 'photo' / 'chelsea.jpg'}",
+            "k": "2",
+        },
+    ).json()[0]
+    assert answer["by"] == "style+content" and answer["results"][0]["path"] == str(
+        grid_dir / "pencil" / "chelsea.jpg"
+    )
+
+
+@pytest.mark.parametrize(
+    ("request_kwargs", "status", "words"),
+    [
+        ({"files": {"file": ("x.jpg", b"not an image at all", "image/jpeg")}}, 400, "not an image"),
+        ({"data": {"q": "id:99999"}}, 404, "no such item"),
+        ({"data": {"q": "id:0", "by": "mood"}}, 400, "mood"),
+        ({"data": {"q": "id:0", "k": "0"}}, 400, "k 0"),
+        ({"data": {"q": "id:0", "k": "abc"}}, 400, "k"),
+        ({"data": {"q": "path:../../etc/passwd"}}, 404, "not an item"),
+        ({"data": {"q": "path:/etc/passwd"}}, 404, "not an item"),
+        ({"data": {"q": "file:3"}}, 400, "files were uploaded"),
+        ({"data": {"q": "banana"}}, 400, "id:N"),
+        ({"data": {"q": "id:0", "index": "other"}}, 404, "not served"),
+    ],
+)
+def test_bad_input_is_a_one_line_4xx_and_the_server_keeps_serving(client, request_kwargs, status, words):
+    reply = client.post("/search", **request_kwargs)
+    assert reply.status_code == status, reply.text
+    message = reply.json()["error"]
+    assert words.lower() in message.lower() and "\n" not in message
+    assert client.get("/health").status_code == 200
+
+
+def test_truncated_image_is_a_400(client, grid_dir):
+    data = (grid_dir / "photo" / "coffee.jpg").read_bytes()
+    reply = client.post("/search", files={"file": ("cut.jpg", data[: len(data) // 2], "image/jpeg")})
+    assert reply.status_code == 400 and "truncated" in reply.json()["error"]
+
+
+def test_decompression_bomb_is_refused_before_decoding(client):
+    buffer = io.BytesIO()
+    Image.new("L", (12_000, 10_000)).save(buffer, format="PNG")  # 120 MP of zeros: a few kilobytes
+    reply = client.post("/search", files={"file": ("bomb.png", buffer.getvalue(), "image/png")})
+    assert reply.status_code == 400 and "decompression bomb" in reply.json()["error"]
+
+
+def test_k_is_capped_and_unknown_items_404(client):
+    results = client.get("/search", params={"q": "id:0", "k": 10**6, "include_query": True}).json()[0][
+        "results"
+    ]
+    assert len(results) == len(GRID_PHOTOS) * len(GRID_LOOKS)
+    assert (
+        client.get("/items/123456").status_code == 404
+        and client.get("/items/123456/image").status_code == 404
+    )
+    assert client.get("/items/0/image", params={"size": 5000}).status_code == 400
+
+
+def test_items_whose_files_changed_are_not_read(grid_dir, tmp_path):
+    folder = tmp_path / "coll"
+    shutil.copytree(grid_dir / "photo", folder)
+    index = tmp_path / "index"
+    api.build_index([folder], index, size=TEST_SIZE, device="cpu")
+    item = ids_by_path(index)[str(folder / "coffee.jpg")]
+    (folder / "coffee.jpg").unlink()
+    (folder / "coffee.jpg").symlink_to("/etc/hostname")  # swapped for a link out of the collection
+    with TestClient(create_app(ServeConfig({"c": index}))) as c:
+        reply = c.get(f"/items/{item}/image")
+        assert reply.status_code == 404 and "changed since it was indexed" in reply.json()["error"]
+
+
+def test_upload_over_the_limit_is_413(grid_index):
+    with TestClient(create_app(ServeConfig({"grid": grid_index}, max_upload_bytes=10_000))) as c:
+        reply = c.post("/search", files={"file": ("big.jpg", b"\xff" * 20_000, "image/jpeg")})
+        assert reply.status_code == 413 and "limit" in reply.json()["error"]
+
+
+def test_token_and_cors(grid_index):
+    config = ServeConfig({"grid": grid_index}, token="s3cret", cors_origins=("http://gallery.example",))
+    with TestClient(create_app(config)) as c:
+        assert c.get("/health").status_code == 200
+        assert c.get("/info").status_code == 401 and "token" in c.get("/info").json()["error"]
+        assert c.get("/info", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert c.get("/info", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert c.get("/items/0/image", params={"access_token": "s3cret"}).status_code == 200  # for <img> tags
+        allowed = c.options(
+            "/search", headers={"Origin": "http://gallery.example", "Access-Control-Request-Method": "POST"}
+        )
+        assert allowed.headers.get("access-control-allow-origin") == "http://gallery.example"
+        other = c.get("/health", headers={"Origin": "http://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+
+
+def test_gatys_restyle_runs_as_a_job(client, grid_index, grid_dir):
+    ids = ids_by_path(grid_index)
+    content = f"id:{ids[str(grid_dir / 'photo' / 'rocket.jpg')]}"
+    form = {
+        "content": content,
+        "style": f"path:{grid_dir / 'pencil' / 'coffee.jpg'}",
+        "method": "gatys",
+        "size": "64",
+        "steps": "2",
+    }
+    started = client.post("/restyle", data=form)
+    assert started.status_code == 202 and started.headers["location"].startswith("/jobs/")
+    deadline = time.time() + 60
+    while (job := client.get(started.headers["location"]).json())["status"] not in (
+        "done",
+        "failed",
+    ) and time.time() < deadline:
+        time.sleep(0.2)
+    assert job["status"] == "done" and job["progress"] == {"steps": 2, "total": 2}
+    image = Image.open(io.BytesIO(client.get(job["image"]).content))
+    assert max(image.size) == 64
+    assert client.get("/jobs/nope").status_code == 400
+
+
+def test_a_new_generation_is_served_between_requests_without_failures(grid_dir, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    shutil.copytree(grid_dir / "photo", first)
+    shutil.copytree(grid_dir / "pencil", second)
+    index = tmp_path / "index"
+    api.build_index([first], index, size=TEST_SIZE, device="cpu")
+    statuses, counts, stop = [], [], threading.Event()
+    with TestClient(create_app(ServeConfig({"c": index}, reload_seconds=0.05))) as c:
+
+        def query() -> None:
+            while not stop.is_set():
+                reply = c.get("/search", params={"q": "id:0", "k": 100, "include_query": True})
+                statuses.append(reply.status_code)
+                counts.append(len(reply.json()[0]["results"]) if reply.status_code == 200 else -1)
+
+        worker = threading.Thread(target=query)
+        worker.start()
+        api.build_index([second], index, size=TEST_SIZE, device="cpu")  # a concurrent writer commits
+        deadline = time.time() + 30
+        while (not counts or counts[-1] != 2 * len(GRID_PHOTOS)) and time.time() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        worker.join()
+    assert set(statuses) == {200}, set(statuses)
+    assert counts[0] == len(GRID_PHOTOS) and counts[-1] == 2 * len(GRID_PHOTOS)
+    assert set(counts) <= {len(GRID_PHOTOS), 2 * len(GRID_PHOTOS)}  # never a mix
