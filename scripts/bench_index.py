@@ -41,7 +41,7 @@ from stylesim.collection.decode import decode_for_encoding  # noqa: E402
 from stylesim.collection.pool import DecodePool  # noqa: E402
 from stylesim.collection.slots import SharedSlots, slot_bytes  # noqa: E402
 from stylesim.collection.walk import walk_inputs  # noqa: E402
-from stylesim.descriptors.gram import gram_matrix  # noqa: E402
+from stylesim.descriptors.ops import gram_matrix  # noqa: E402
 from stylesim.encoding import VGG19Encoder, resolve_weights  # noqa: E402
 from stylesim.encoding.device import autocast, cpu_flags  # noqa: E402
 from stylesim.encoding.layers import GATYS_STYLE_LAYERS  # noqa: E402

@@ -14,30 +14,16 @@ means or the stds of one layer), see ``descriptors.standardise``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from stylesim.descriptors.base import Descriptor, flatten_spatial, sum_over_positions
+from stylesim.descriptors.base import Descriptor
 from stylesim.encoding.layers import layer_channels
+
+if TYPE_CHECKING:
+    import torch
 
 # Huang & Belongie 2017, sec. 6.1: the AdaIN style loss matches statistics at relu1_1..relu4_1.
 ADAIN_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
-STATISTICS_CHUNK = 64  # positions per partial sum of bf16 activations (``sum_over_positions``)
-
-
-def channel_mean_std(feature: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
-    """(mu, sigma) of each channel over space: (N, C, H, W) -> two (N, C) tensors (eq. 5-6).
-
-    Computed as first and second moments, sigma^2 = E[F^2] - mu^2, with matrix products over the
-    positions (``sum_over_positions``: faster than a strided variance on channels-last
-    activations, and float32 sums whatever the activations' dtype; ReLU features have mu and
-    sigma of one magnitude, so no cancellation)."""
-    f = flatten_spatial(feature)
-    ones = torch.ones((f.shape[0], f.shape[1], 1), dtype=f.dtype, device=f.device)
-    mean = sum_over_positions(ones, f, STATISTICS_CHUNK).squeeze(1) / f.shape[1]
-    second = sum_over_positions(ones, f * f, STATISTICS_CHUNK).squeeze(1) / f.shape[1]
-    return mean, ((second - mean * mean).clamp_min(0) + eps).sqrt()
 
 
 class AdaINDescriptor(Descriptor):
@@ -57,9 +43,13 @@ class AdaINDescriptor(Descriptor):
         self.eps = eps
 
     def from_features(self, features: dict[str, torch.Tensor], pixels: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        from stylesim.descriptors import ops
+
         parts: list[torch.Tensor] = []
         for layer in self.layers:
-            parts.extend(channel_mean_std(features[layer], self.eps))
+            parts.extend(ops.channel_mean_std(features[layer], self.eps))
         return torch.cat(parts, dim=1)
 
     def blocks(self) -> list[int]:

@@ -9,24 +9,12 @@ The index centres it over the collection (``collection_norm = "centre"``) and L2
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING, Any
 
 from stylesim.descriptors.base import Descriptor
 
-
-def colour_histogram(pixels: np.ndarray | torch.Tensor, bins: int = 8) -> torch.Tensor:
-    """(N, H, W, 3) or (H, W, 3) uint8 RGB -> (N, bins**3) float32 sqrt-histograms (unit length)."""
-    x = torch.as_tensor(pixels)
-    if x.ndim == 3:
-        x = x.unsqueeze(0)
-    q = (x.long() * bins) // 256
-    codes = ((q[..., 0] * bins + q[..., 1]) * bins + q[..., 2]).flatten(1)
-    hist = torch.zeros(codes.shape[0], bins**3, dtype=torch.float32, device=codes.device)
-    hist.scatter_add_(1, codes, torch.ones_like(codes, dtype=torch.float32))
-    return (hist / codes.shape[1]).sqrt()
+if TYPE_CHECKING:
+    import torch
 
 
 class ColourDescriptor(Descriptor):
@@ -41,7 +29,9 @@ class ColourDescriptor(Descriptor):
             raise ValueError(f"colour with {bins} bins has {self.dim} dimensions, not {dim}")
 
     def from_features(self, features: dict[str, torch.Tensor], pixels: torch.Tensor) -> torch.Tensor:
-        return colour_histogram(pixels, self.bins)
+        from stylesim.descriptors import ops
+
+        return ops.colour_histogram(pixels, self.bins)
 
     def config(self) -> dict[str, Any]:
         return {"bins": self.bins, "dim": self.dim}

@@ -15,33 +15,18 @@ different photo in the same style does not share it.
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-import torch
-import torch.nn.functional as F
-
-from stylesim.descriptors.adain import channel_mean_std
-from stylesim.descriptors.base import Descriptor, l2_normalise, signed_sqrt
-from stylesim.descriptors.sketch import CountSketch
+from stylesim.descriptors.base import Descriptor
 from stylesim.encoding.layers import layer_channels
 
+if TYPE_CHECKING:
+    import torch
+
+    from stylesim.descriptors.sketch import CountSketch
+
 DEFAULT_CONTENT_LAYERS: tuple[str, ...] = ("relu4_2", "relu5_1")
-
-
-def instance_normalise(feature: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
-    """(F - mu_c) / sigma_c per image and channel (removes the AdaIN style statistics)."""
-    mean, std = channel_mean_std(feature, eps)
-    return (feature.float() - mean[..., None, None]) / std[..., None, None]
-
-
-def content_vector(features: dict[str, torch.Tensor], layers: tuple[str, ...], grid: int) -> torch.Tensor:
-    """The uncompressed content vector (N, sum_l C_l * grid^2), unit length."""
-    parts = []
-    for layer in layers:
-        pooled = F.adaptive_avg_pool2d(instance_normalise(features[layer]), grid).flatten(1)
-        parts.append(l2_normalise(signed_sqrt(pooled)))
-    return torch.cat(parts, dim=1) / math.sqrt(len(layers))
 
 
 class ContentDescriptor(Descriptor):
@@ -59,13 +44,20 @@ class ContentDescriptor(Descriptor):
         self.full_dim = sum(layer_channels(layer) for layer in self.layers) * grid * grid
         self.dim = dim if 0 < dim < self.full_dim else self.full_dim
         self.seed = seed
-        self._sketch = CountSketch(self.full_dim, self.dim, seed) if self.dim < self.full_dim else None
+
+    @cached_property
+    def sketch(self) -> CountSketch | None:
+        from stylesim.descriptors.sketch import CountSketch
+
+        return CountSketch(self.full_dim, self.dim, self.seed) if self.dim < self.full_dim else None
 
     def from_features(self, features: dict[str, torch.Tensor], pixels: torch.Tensor) -> torch.Tensor:
-        v = content_vector(features, self.layers, self.grid)
-        if self._sketch is not None:
-            v = self._sketch(v)
-        return l2_normalise(v)
+        from stylesim.descriptors import ops
+
+        v = ops.content_vector(features, self.layers, self.grid)
+        if self.sketch is not None:
+            v = self.sketch(v)
+        return ops.l2_normalise(v)
 
     def config(self) -> dict[str, Any]:
         return {

@@ -26,63 +26,18 @@ Sketch size: 256 to 4096 dims and the full vector score the same within 0.02 (RE
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-import torch
-
-from stylesim.descriptors.base import Descriptor, flatten_spatial, signed_sqrt, sum_over_positions
-from stylesim.descriptors.sketch import CountSketch
+from stylesim.descriptors.base import Descriptor
 from stylesim.encoding.layers import layer_channels
 
+if TYPE_CHECKING:
+    import torch
+
+    from stylesim.descriptors.sketch import CountSketch
+
 DEFAULT_GRAM_LAYERS: tuple[str, ...] = ("relu3_1", "relu4_1")
-
-
-GRAM_CHUNK = 512  # positions per partial Gram matrix of bf16 activations (``sum_over_positions``)
-
-
-def gram_matrix(feature: torch.Tensor) -> torch.Tensor:
-    """G = F F^T / (H W) for a batch (N, C, H, W) -> (N, C, C), summed in float32."""
-    f = flatten_spatial(feature)
-    return sum_over_positions(f, f, GRAM_CHUNK) / f.shape[1]
-
-
-class _UpperTriangle:
-    """Vectorises a symmetric C x C matrix as its upper triangle, off-diagonals times sqrt(2)."""
-
-    def __init__(self, channels: int) -> None:
-        self.rows, self.cols = torch.triu_indices(channels, channels)
-        self.weight = torch.where(self.rows == self.cols, 1.0, math.sqrt(2.0))
-        self.on_device: dict[torch.device, tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
-
-    def __call__(self, m: torch.Tensor) -> torch.Tensor:
-        if m.device not in self.on_device:  # moved once per device, not once per batch
-            self.on_device[m.device] = (
-                self.rows.to(m.device),
-                self.cols.to(m.device),
-                self.weight.to(m.device),
-            )
-        rows, cols, weight = self.on_device[m.device]
-        return m[:, rows, cols] * weight
-
-
-def gram_vector(features: dict[str, torch.Tensor], layers: tuple[str, ...]) -> torch.Tensor:
-    """The uncompressed vector v above (N, sum_l C_l (C_l + 1) / 2), unit length."""
-    parts = []
-    for layer in layers:
-        p = signed_sqrt(gram_matrix(features[layer]))
-        p = p / p.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1)
-        parts.append(_triangle(layer_channels(layer))(p))
-    return torch.cat(parts, dim=1) / math.sqrt(len(layers))
-
-
-_TRIANGLES: dict[int, _UpperTriangle] = {}
-
-
-def _triangle(channels: int) -> _UpperTriangle:
-    if channels not in _TRIANGLES:
-        _TRIANGLES[channels] = _UpperTriangle(channels)
-    return _TRIANGLES[channels]
 
 
 class GramDescriptor(Descriptor):
@@ -99,11 +54,19 @@ class GramDescriptor(Descriptor):
         self.full_dim = sum(c * (c + 1) // 2 for c in (layer_channels(layer) for layer in self.layers))
         self.dim = dim if dim > 0 else self.full_dim
         self.seed = seed
-        self._sketch = CountSketch(self.full_dim, self.dim, seed) if dim > 0 else None
+        self.sketched = dim > 0
+
+    @cached_property
+    def sketch(self) -> CountSketch | None:
+        from stylesim.descriptors.sketch import CountSketch
+
+        return CountSketch(self.full_dim, self.dim, self.seed) if self.sketched else None
 
     def from_features(self, features: dict[str, torch.Tensor], pixels: torch.Tensor) -> torch.Tensor:
-        v = gram_vector(features, self.layers)
-        return self._sketch(v) if self._sketch is not None else v
+        from stylesim.descriptors import ops
+
+        v = ops.gram_vector(features, self.layers)
+        return self.sketch(v) if self.sketch is not None else v
 
     def config(self) -> dict[str, Any]:
         return {"layers": list(self.layers), "dim": self.dim, "seed": self.seed}

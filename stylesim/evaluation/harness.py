@@ -30,7 +30,7 @@ from PIL import Image
 
 from stylesim import api
 from stylesim.collection.decode import decode_for_encoding
-from stylesim.descriptors.gram import gram_vector
+from stylesim.descriptors.ops import gram_vector
 from stylesim.descriptors.sketch import CountSketch
 from stylesim.errors import StylesimError
 from stylesim.evaluation.metrics import average_precision_at_k, evaluate_rankings, ranking_from_scores

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from stylesim.descriptors.base import Descriptor
-from stylesim.encoding import WeightSource
 from stylesim.errors import ManifestMismatchError, StylesimError
+
+if TYPE_CHECKING:
+    from stylesim.descriptors.base import Descriptor
+    from stylesim.encoding.weights import WeightSource
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"

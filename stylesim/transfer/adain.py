@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from stylesim.descriptors.adain import channel_mean_std
+from stylesim.descriptors.ops import channel_mean_std
 from stylesim.encoding import VGG19Encoder
 from stylesim.encoding.preprocess import normalise_rgb
 from stylesim.errors import StylesimError

@@ -34,8 +34,7 @@ from collections.abc import Sequence
 
 import torch
 
-from stylesim.descriptors.adain import channel_mean_std
-from stylesim.descriptors.gram import gram_matrix
+from stylesim.descriptors.ops import channel_mean_std, gram_matrix
 
 
 # --------------------------------------------------------------------------- pure functions

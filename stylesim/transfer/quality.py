@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter
 
-from stylesim.descriptors.gram import gram_matrix
+from stylesim.descriptors.ops import gram_matrix
 from stylesim.encoding import VGG19Encoder
 from stylesim.encoding.layers import GATYS_STYLE_LAYERS
 from stylesim.encoding.preprocess import normalise_rgb

@@ -37,7 +37,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from stylesim.collection.decode import open_image, read_file
-from stylesim.descriptors.adain import ADAIN_LAYERS, channel_mean_std
+from stylesim.descriptors.adain import ADAIN_LAYERS
+from stylesim.descriptors.ops import channel_mean_std
 from stylesim.encoding import VGG19Encoder
 from stylesim.encoding.device import autocast
 from stylesim.encoding.preprocess import normalise_rgb

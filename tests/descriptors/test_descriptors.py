@@ -5,10 +5,13 @@ import pytest
 import torch
 
 from stylesim.collection.decode import decode_for_encoding
-from stylesim.descriptors.adain import channel_mean_std
-from stylesim.descriptors.colour import colour_histogram
-from stylesim.descriptors.content import instance_normalise
-from stylesim.descriptors.gram import gram_matrix, gram_vector
+from stylesim.descriptors.ops import (
+    channel_mean_std,
+    colour_histogram,
+    gram_matrix,
+    gram_vector,
+    instance_normalise,
+)
 from stylesim.descriptors.sketch import CountSketch
 from stylesim.descriptors.standardise import Standardiser
 from tests.conftest import GRID_LOOKS, GRID_PHOTOS, TEST_SIZE, photo

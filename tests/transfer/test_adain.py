@@ -9,7 +9,7 @@ import torch
 from typer.testing import CliRunner
 
 from stylesim.cli import app
-from stylesim.descriptors.adain import channel_mean_std
+from stylesim.descriptors.ops import channel_mean_std
 from stylesim.encoding import resolve_weights
 from stylesim.errors import StylesimError
 from stylesim.transfer.adain import (

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from stylesim.descriptors.gram import gram_matrix
+from stylesim.descriptors.ops import gram_matrix
 from stylesim.transfer.losses import (
     ContentLoss,
     GramStyleLoss,
