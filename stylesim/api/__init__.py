@@ -26,6 +26,7 @@ from stylesim.api.items import (
     uploaded_image,
     uploaded_picture,
 )
+from stylesim.api.maintenance import CompactReport, PruneReport, compact_index, prune_index
 from stylesim.api.queries import QueryPicture, encode_queries, load_queries, load_query, own_items
 from stylesim.api.restyling import Restyler, restyle, styles_like
 from stylesim.api.searching import (
@@ -48,6 +49,10 @@ from stylesim.transfer.gatys import GatysSettings
 from stylesim.transfer.restyle import RestyleSettings
 
 __all__ = [
+    "CompactReport",
+    "PruneReport",
+    "compact_index",
+    "prune_index",
     "DEFAULT_MAX_PIXELS",
     "DEFAULT_SIZE",
     "DescriptorExtractor",

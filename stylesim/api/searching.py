@@ -21,7 +21,6 @@ from stylesim.api.queries import QueryPicture, encode_queries, load_queries, own
 from stylesim.collection.timecode import format_time
 from stylesim.descriptors.extract import DescriptorExtractor
 from stylesim.errors import StylesimError, UsageError
-from stylesim.index.codec import vectors_for
 from stylesim.index.policy import RELATIVE
 from stylesim.index.search import (
     Group,
@@ -31,6 +30,7 @@ from stylesim.index.search import (
     search_grouped,
     search_vectors,
 )
+from stylesim.index.spaces import stacked
 from stylesim.index.store import IndexStore
 
 Result = dict[str, Any]
@@ -40,8 +40,17 @@ def bounded(score: float) -> float:
     return round(min(1.0, max(-1.0, float(score))), 6)
 
 
-def hit_result(store: IndexStore, rank: int, hit: Hit) -> Result:
-    item = {str(k): v for k, v in store.items.loc[hit.id].to_dict().items()}
+def hit_results(store: IndexStore, hits: list[Hit], first_rank: int = 1) -> list[Result]:
+    """Result objects of hits, ranked from ``first_rank`` (their metadata read in one go)."""
+    rows = store.rows(np.array([h.id for h in hits], np.int64))
+    return [
+        hit_result(rank, hit, {str(k): v for k, v in item.items()})
+        for rank, (hit, item) in enumerate(zip(hits, rows.to_dict("records"), strict=True), first_rank)
+    ]
+
+
+def hit_result(rank: int, hit: Hit, item: dict[str, Any]) -> Result:
+    """The result object of a hit whose metadata row is ``item``."""
     result: Result = {
         "rank": rank,
         "score": bounded(hit.score),
@@ -58,11 +67,13 @@ def hit_result(store: IndexStore, rank: int, hit: Hit) -> Result:
     return result
 
 
-def group_result(store: IndexStore, rank: int, group: Group, frame_counts: pd.Series) -> Result:
+def group_result(store: IndexStore, rank: int, group: Group) -> Result:
     """A video ranked by its best frame, with its best moments; a lone image as a plain result."""
-    best = hit_result(store, rank, group.hits[0])
+    shown = hit_results(store, group.hits, rank)
+    best = dict(shown[0], rank=rank)
     if best["kind"] != "frame":
         return best
+    frames = store.rows(store.matching("path", [group.key]))
     moment_keys = ("id", "score", "time", "frame", "scores")
     return {
         "rank": rank,
@@ -71,11 +82,9 @@ def group_result(store: IndexStore, rank: int, group: Group, frame_counts: pd.Se
         "kind": "video",
         "width": best["width"],
         "height": best["height"],
-        "duration": float(store.items["duration"].loc[group.hits[0].id]),
-        "frames": int(frame_counts[group.key]),
-        "moments": [
-            {k: v for k, v in hit_result(store, rank, h).items() if k in moment_keys} for h in group.hits
-        ],
+        "duration": float(frames["duration"].iloc[0]),
+        "frames": int((frames["kind"] == "frame").sum()),
+        "moments": [{k: v for k, v in moment.items() if k in moment_keys} for moment in shown],
     }
 
 
@@ -125,36 +134,35 @@ def rank_results(
     """Result objects for prepared query vectors (rows in ``names`` order)."""
     if group_by:
         groups = search_grouped(store, vectors, by, k, moments, exclude)
-        counts = store.items["path"][store.items["kind"] == "frame"].value_counts()
         return [
             {
                 "query": q,
                 "by": by,
                 "group_by": group_by,
-                "results": [group_result(store, r, g, counts) for r, g in enumerate(gs, 1)],
+                "results": [group_result(store, r, g) for r, g in enumerate(gs, 1)],
             }
             for q, gs in zip(names, groups, strict=True)
         ]
     hits = search_vectors(store, vectors, by, k, exclude=exclude)
     return [
-        {"query": q, "by": by, "results": [hit_result(store, r, h) for r, h in enumerate(row, 1)]}
-        for q, row in zip(names, hits, strict=True)
+        {"query": q, "by": by, "results": hit_results(store, row)} for q, row in zip(names, hits, strict=True)
     ]
 
 
 def copies_of_item(store: IndexStore, item_id: int) -> set[int]:
     """The item and exact copies of its file (same bytes); a frame is only itself."""
-    items = store.items
-    if items.at[item_id, "kind"] != "image":
+    item = store.rows(np.array([item_id])).iloc[0]
+    if item["kind"] != "image" or pd.isna(item["sha256"]):
         return {int(item_id)}
-    same = (items["kind"] == "image") & (items["sha256"] == items.at[item_id, "sha256"])
-    return {int(i) for i in items.index[same.fillna(False).to_numpy(bool)]} | {int(item_id)}
+    copies = store.rows(store.matching("sha256", [item["sha256"]]))
+    return {int(i) for i in copies.index[(copies["kind"] == "image").to_numpy(bool)]} | {int(item_id)}
 
 
 def item_name(store: IndexStore, item_id: int) -> str:
     """How a query by an indexed item is named in results: its path, or VIDEO@TIME."""
-    path, kind = str(store.items.at[item_id, "path"]), store.items.at[item_id, "kind"]
-    return path if kind != "frame" else f"{path}@{format_time(float(store.items['time'].loc[item_id]))}"
+    item = store.rows(np.array([item_id])).iloc[0]
+    path = str(item["path"])
+    return path if item["kind"] != "frame" else f"{path}@{format_time(float(item['time']))}"
 
 
 def search_items(
@@ -168,11 +176,11 @@ def search_items(
 ) -> list[Result]:
     """Results for indexed items as queries, from their stored vectors (no model pass); each item
     and exact copies of it are left out of its own results unless ``include_query``."""
-    missing = [i for i in ids if i not in store.items.index]
-    if missing:
-        raise StylesimError(f"item {missing[0]}: no such item in {store.root}")
     rows = np.asarray(ids, dtype=np.int64)
-    vectors = {n: vectors_for(store.vectors[n], rows) for n in query_descriptors(by, store)}
+    present = store.contains(rows)
+    if not present.all():
+        raise StylesimError(f"item {ids[int(np.argmin(present))]}: no such item in {store.root}")
+    vectors = {n: store.vectors_of(n, rows) for n in query_descriptors(by, store)}
     exclude = None if include_query else [copies_of_item(store, i) for i in ids]
     return rank_results(store, [item_name(store, i) for i in ids], vectors, by, k, group_by, moments, exclude)
 
@@ -262,7 +270,7 @@ def style_and_content(
         "style_query": style.spec,
         "content_query": content.spec,
         "mix": mix,
-        "results": [hit_result(store, rank, h) for rank, h in enumerate(hits, 1)],
+        "results": hit_results(store, hits),
     }
 
 
@@ -284,7 +292,6 @@ def result_vectors(store: IndexStore, ids: list[int], by: str) -> np.ndarray:
     among results."""
     rows = np.asarray(ids, dtype=np.int64)
     weights = fusion_weights(by if by != RELATIVE else "style", store)
-    parts = [np.sqrt(w) * vectors_for(store.vectors[n], rows) for n, w in weights.items()]
-    stacked = np.concatenate(parts, axis=1) if parts else np.zeros((len(ids), 0), np.float32)
-    unit: np.ndarray = stacked / np.maximum(np.linalg.norm(stacked, axis=1, keepdims=True), 1e-12)
+    both = stacked({n: store.vectors_of(n, rows) for n in weights}, weights)
+    unit: np.ndarray = both / np.maximum(np.linalg.norm(both, axis=1, keepdims=True), 1e-12)
     return unit

@@ -1,4 +1,5 @@
-"""The ``stylesim`` command line: index, search, info, frame, restyle, train-decoder, eval.
+"""The ``stylesim`` command line: index, search, info, frame, compact, prune, serve, restyle,
+train-decoder, eval.
 
 Data goes to stdout, progress and messages to stderr. Exit status: 0 success; 1 error (one line
 on stderr naming the file or value and what is wrong); 2 usage error (one line: the value and
@@ -9,7 +10,14 @@ The commands import the API (and torch) only when they run, so ``--help``, ``--v
 usage errors answer at once.
 """
 
-from stylesim.cli import evaluation, indexing, searching, serving, transfer  # noqa: F401 - each registers its commands
+from stylesim.cli import (  # noqa: F401 - each registers its commands
+    evaluation,
+    indexing,
+    maintenance,
+    searching,
+    serving,
+    transfer,
+)
 from stylesim.cli.app import app, main
 
 __all__ = ["app", "main"]

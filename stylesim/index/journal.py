@@ -45,8 +45,17 @@ def pending_shards(root: Path) -> list[Path]:
 
 
 def read_shard(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray], pd.DataFrame]:
+    ids, rows = read_meta(path)
+    return ids, read_vectors(path), rows
+
+
+def read_meta(path: Path) -> tuple[np.ndarray, pd.DataFrame]:
+    """A shard's ids and metadata rows, without reading its vectors."""
     with np.load(path, allow_pickle=False) as z:
-        ids = z["ids"]
-        vectors = {k[4:]: z[k] for k in z.files if k.startswith("vec_")}
-        rows = json.loads(str(z["meta"]))
-    return ids, vectors, pd.DataFrame(rows)
+        return z["ids"], pd.DataFrame(json.loads(str(z["meta"])))
+
+
+def read_vectors(path: Path) -> dict[str, np.ndarray]:
+    """A shard's raw vectors per descriptor (float32)."""
+    with np.load(path, allow_pickle=False) as z:
+        return {k[4:]: np.asarray(z[k], np.float32) for k in z.files if k.startswith("vec_")}

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from stylesim.descriptors.base import Descriptor
     from stylesim.encoding.weights import WeightSource
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: segments (stylesim 0.2); 1: a FAISS file per descriptor (upgraded in place)
 MANIFEST = "manifest.json"
 Manifest = dict[str, Any]  # the manifest's JSON
 
@@ -75,7 +75,7 @@ def check_compatible(existing: Manifest, wanted: Manifest, root: Path) -> None:
         )
 
 
-def read_manifest(root: Path) -> Manifest:
+def read_manifest(root: Path, allow_legacy: bool = False) -> Manifest:
     path = root / MANIFEST
     try:
         manifest: Manifest = json.loads(path.read_text())
@@ -87,7 +87,12 @@ def read_manifest(root: Path) -> Manifest:
     except (OSError, ValueError) as err:
         raise StylesimError(f"{path}: unreadable manifest ({err})") from None
     version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
+    if version == 1 and not allow_legacy:
+        raise ManifestMismatchError(
+            f"{root}: this index was made by stylesim 0.1 (format 1); upgrade it in place "
+            f"(nothing is re-encoded): stylesim compact --index {root}"
+        )
+    if version != FORMAT_VERSION and not (version == 1 and allow_legacy):
         raise ManifestMismatchError(
             f"{path}: index format version {version!r}; this stylesim reads version {FORMAT_VERSION}"
         )

@@ -2,9 +2,10 @@
 
 Fused score (``--by style``):  s(q, x) = sum_i w_i cos_i(q, x),  sum_i w_i = 1,
 then the content discount  s - lambda cos_content(q, x) (1 - s)  (``content_discounted``).
-Candidates are the union of each weighted component's top k' (k' = max(10 k, 256), capped by
-the collection size); every candidate is then scored exactly on every component, so an item
-that is second-best on all components is not lost.
+Candidates are the top k' (k' = max(10 k, 256), capped by the collection size) in the stacked
+style space (``index.spaces``), whose inner product is the fused cosine itself, and for other
+weights the union of each weighted component's top k'; every candidate is then scored exactly on
+every component, so an item that is second-best on all components is not lost.
 
 Relative score (``--by style-relative``), for collections that hold several versions of the
 same pictures (restyled variants, filter sets): each item's fused style vector
@@ -12,34 +13,25 @@ s = [sqrt(w_i) v_i] minus the mean of its *versions* -- items that show the same
 (content cosine above the collection's mean + RELATIVE_Z standard deviations, at most
 RELATIVE_NEIGHBOURS of them) in another look (fused style cosine below RELATIVE_MAX_STYLE) --
 then cosines of those residuals. What remains is how an item differs from the other versions
-of its picture, i.e. its look; an item without versions keeps its own vector.
+of its picture, i.e. its look; an item without versions keeps its own vector. The items'
+relative vectors are computed when they are committed (``index.relative``), the query's here.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from stylesim.errors import StylesimError
-from stylesim.index.codec import vectors_for
-from stylesim.index.policy import (
-    RELATIVE,
-    RELATIVE_MAX_STYLE,
-    RELATIVE_NEIGHBOURS,
-    RELATIVE_SAMPLE,
-    RELATIVE_Z,
-    STYLE_CONTENT_DISCOUNT,
-    STYLE_FUSION,
-)
+from stylesim.index.ann import candidates_for
+from stylesim.index.policy import RELATIVE, STYLE_CONTENT_DISCOUNT, STYLE_FUSION
+from stylesim.index.spaces import STYLE, stacked, style_weights
 from stylesim.index.store import IndexStore
 
 FUSED = {"style": STYLE_FUSION, RELATIVE: STYLE_FUSION}
 CONTENT_DISCOUNTS = {"style": STYLE_CONTENT_DISCOUNT}
-
-_THRESHOLDS: weakref.WeakKeyDictionary[IndexStore, float] = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -58,9 +50,7 @@ def fusion_weights(by: str, store: IndexStore) -> dict[str, float]:
     if by in store.descriptors:
         return {by: 1.0}
     if by in FUSED:
-        weights = {n: w for n, w in FUSED[by].items() if n in store.descriptors}
-        total = sum(weights.values())
-        return {n: w / total for n, w in weights.items()}
+        return style_weights(store.descriptors)
     raise StylesimError(f"unknown --by {by!r}; this index offers: {', '.join(search_modes(store))}")
 
 
@@ -119,24 +109,30 @@ def ranked(
     if discount is None:
         discount = 0.0 if weights else content_discount(by, store)
     weights = weights or fusion_weights(by, store)
-    n_items = len(store)
     n_queries = len(next(iter(queries.values())))
-    if n_items == 0:
+    if len(store) == 0:
         return [[] for _ in range(n_queries)]
-    k = min(k, n_items)
+    k = min(k, len(store))
+    if by == RELATIVE:
+        return search_relative(store, queries, k, weights)
     if len(weights) == 1 and not discount:
         (name,) = weights
-        scores, ids = store.vectors[name].search(np.ascontiguousarray(queries[name], np.float32), k)
+        scores, ids = store.nearest(name, queries[name], k)
         return [
             [Hit(int(i), float(s)) for s, i in zip(srow, irow, strict=True) if i >= 0]
             for srow, irow in zip(scores, ids, strict=True)
         ]
-    if by == RELATIVE:
-        return search_relative(store, queries, k, weights)
+    return fused_hits(store, queries, weights, discount, k)
+
+
+def fused_hits(
+    store: IndexStore, queries: dict[str, np.ndarray], weights: dict[str, float], discount: float, k: int
+) -> list[list[Hit]]:
+    """Weighted cosines of every candidate (``fusion_candidates``), content-discounted, top ``k``."""
     scored = [*weights, "content"] if discount and "content" not in weights else list(weights)
     results = []
     for q, candidates in enumerate(fusion_candidates(store, queries, weights, k)):
-        component_scores = {n: vectors_for(store.vectors[n], candidates) @ queries[n][q] for n in scored}
+        component_scores = {n: store.vectors_of(n, candidates) @ queries[n][q] for n in scored}
         fused = sum(w * component_scores[n] for n, w in weights.items())
         if discount:
             fused = content_discounted(fused, component_scores["content"], discount)
@@ -153,107 +149,41 @@ def ranked(
 def fusion_candidates(
     store: IndexStore, queries: dict[str, np.ndarray], weights: dict[str, float], k: int
 ) -> list[np.ndarray]:
-    """Per query, the union of each weighted component's top max(10 k, 256) ids."""
-    k_candidates = min(len(store), max(10 * k, 256))
-    per_component = {
-        n: store.vectors[n].search(np.ascontiguousarray(queries[n], np.float32), k_candidates)[1]
-        for n in weights
-    }
+    """Per query, the top max(10 k, 256) ids of the stacked style space when ``weights`` are its
+    own, else the union of each weighted component's."""
+    depth = min(len(store), candidates_for(k))
+    if weights == style_weights(store.descriptors):
+        found = [store.nearest(STYLE, stacked(queries, weights), depth)[1]]
+    else:
+        found = [store.nearest(n, queries[n], depth)[1] for n in weights]
     out = []
-    for q in range(len(next(iter(per_component.values())))):
-        candidates = np.unique(np.concatenate([per_component[n][q] for n in weights]))
+    for q in range(len(found[0])):
+        candidates = np.unique(np.concatenate([ids[q] for ids in found]))
         out.append(candidates[candidates >= 0])
     return out
-
-
-def stacked_style(vectors: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
-    """[sqrt(w_i) v_i]: one vector whose inner products are the weighted sum of cosines."""
-    return np.concatenate(
-        [np.sqrt(w) * np.asarray(vectors[n], np.float32) for n, w in weights.items()], axis=1
-    )
-
-
-def version_threshold(content: np.ndarray, z: float = RELATIVE_Z) -> float:
-    """Mean + z standard deviations of the content cosines between distinct items of a sample
-    (n, dim) of unit vectors: above it, two items show the same picture."""
-    sims = np.asarray(content, np.float64) @ np.asarray(content, np.float64).T
-    off = sims[~np.eye(len(sims), dtype=bool)]
-    return float(off.mean() + z * off.std()) if len(off) else float("inf")
-
-
-def relative_style(
-    style: np.ndarray, versions: np.ndarray, max_style: float = RELATIVE_MAX_STYLE
-) -> np.ndarray:
-    """s - mean(versions v with <s, v> < max_style), unit length; s itself without any."""
-    versions = versions[versions @ style < max_style] if len(versions) else versions
-    residual = style - versions.mean(axis=0) if len(versions) else style
-    return residual / max(float(np.linalg.norm(residual)), 1e-12)
-
-
-def version_threshold_of(store: IndexStore) -> float:
-    """``version_threshold`` of the collection (a sample of RELATIVE_SAMPLE items), cached."""
-    if store not in _THRESHOLDS:
-        ids = np.asarray(store.items.index, dtype=np.int64)
-        if len(ids) > RELATIVE_SAMPLE:
-            ids = np.sort(np.random.default_rng(0).choice(ids, RELATIVE_SAMPLE, replace=False))
-        _THRESHOLDS[store] = version_threshold(vectors_for(store.vectors["content"], ids))
-    return _THRESHOLDS[store]
-
-
-def _relative_vectors(
-    store: IndexStore, style: np.ndarray, content: np.ndarray, weights: dict[str, float]
-) -> np.ndarray:
-    """``relative_style`` of each row, its versions looked up in the index."""
-    sims, ids = store.vectors["content"].search(
-        np.ascontiguousarray(content, np.float32), min(len(store), RELATIVE_NEIGHBOURS + 1)
-    )
-    threshold = version_threshold_of(store)
-    near = [
-        row_ids[(row_ids >= 0) & (row_sims > threshold)] for row_sims, row_ids in zip(sims, ids, strict=True)
-    ]
-    pool = np.unique(np.concatenate(near))  # every version once
-    pool_style = stacked_style({n: vectors_for(store.vectors[n], pool) for n in weights}, weights)
-    return np.stack(
-        [
-            relative_style(s, pool_style[np.searchsorted(pool, versions)])
-            for s, versions in zip(style, near, strict=True)
-        ]
-    )
-
-
-def relative_style_vectors(store: IndexStore, ids: np.ndarray, weights: dict[str, float]) -> np.ndarray:
-    """(len(ids), dim) relative style vectors of indexed items, rows in ``ids`` order."""
-    plain = {n: vectors_for(store.vectors[n], ids) for n in [*weights, "content"]}
-    return _relative_vectors(store, stacked_style(plain, weights), plain["content"], weights)
 
 
 def search_relative(
     store: IndexStore, queries: dict[str, np.ndarray], k: int, weights: dict[str, float]
 ) -> list[list[Hit]]:
-    """``--by style-relative``: cosines of relative style vectors (module docstring). Every
-    candidate's relative vector is computed once, however many queries share it."""
+    """``--by style-relative``: nearest relative style vectors (module docstring)."""
     if "content" not in store.descriptors:
         raise StylesimError(
             f"{store.root}: --by {RELATIVE} needs the content descriptor, which this index lacks"
         )
-    query_style = _relative_vectors(store, stacked_style(queries, weights), queries["content"], weights)
-    per_query = fusion_candidates(store, queries, weights, k)
-    every = np.unique(np.concatenate(per_query))
-    plain = {n: vectors_for(store.vectors[n], every) for n in [*weights, "content"]}
-    relative = _relative_vectors(store, stacked_style(plain, weights), plain["content"], weights)
+    query_relative = store.relative_query(
+        stacked(queries, style_weights(store.descriptors)), queries["content"], store.version_threshold()
+    )
+    scores, ids = store.nearest(RELATIVE, query_relative, k)
     results = []
-    for q, candidates in enumerate(per_query):
-        rows = np.searchsorted(every, candidates)
-        scores = relative[rows] @ query_style[q]
-        order = np.argsort(-scores, kind="stable")[:k]
+    for q in range(len(ids)):
+        valid = ids[q] >= 0
+        found = ids[q][valid]
+        components = {n: store.vectors_of(n, found) @ queries[n][q] for n in weights}
         results.append(
             [
-                Hit(
-                    int(candidates[j]),
-                    float(scores[j]),
-                    {n: float(plain[n][rows[j]] @ queries[n][q]) for n in weights},
-                )
-                for j in order
+                Hit(int(i), float(s), {n: float(components[n][j]) for n in weights})
+                for j, (s, i) in enumerate(zip(scores[q][valid], found, strict=True))
             ]
         )
     return results
@@ -278,15 +208,14 @@ def search_grouped(
     ``per_group`` best frames (``exclude`` as in ``search_vectors``). Searches deeper until
     ``k`` groups are found or the whole collection has been ranked."""
     n_items = len(store)
-    keys = store.items["path"]  # a frame's path is its video's
     depth = min(n_items, max(20 * k, 100))
     while True:
         per_query = search_vectors(store, queries, by, depth, exclude=exclude)
         grouped = []
         for hits in per_query:
             groups: dict[str, Group] = {}
-            for hit in hits:
-                key = keys.loc[hit.id]
+            keys = store.rows(np.array([h.id for h in hits], np.int64))["path"]  # a frame's is its video's
+            for hit, key in zip(hits, keys, strict=True):
                 group = groups.get(key)
                 if group is None:
                     groups[key] = Group(key, hit.score, [hit])

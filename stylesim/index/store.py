@@ -1,21 +1,24 @@
-"""An index folder on disk and in memory.
+"""An index folder: immutable segments, a deletion list, and the generation that names them.
 
-Layout of ``root`` (see README, "Index format"):
+    manifest.json                  how vectors are made (immutable after creation)
+    CURRENT                        the committed generation's file name
+    gen-000007-3f2a9c1e.json       a committed state: its segments (oldest first), the files of its
+                                   deletions, statistics and skipped files, counts, next id
+    segments/seg-*/                immutable segments (``index.segment``)
+    deleted-*.npy                  ids removed since their segments were written
+    stats-*.npz                    collection standardisation per descriptor, version threshold
+    skipped-*.parquet              files that could not be indexed, with the reason
+    pending/shard-*.npz            encoded batches of an unfinished run (merged by the next writer)
+    lock                           held (flock) by the one writer
 
-    manifest.json          how vectors are made (immutable after creation)
-    CURRENT                name of the committed generation, e.g. ``gen-000007``
-    gen-000007/            one committed state, written whole then renamed into place:
-        <descriptor>.faiss   FAISS IndexIDMap2 per descriptor (ids = item ids)
-        items.parquet        one row per item (path, size, mtime_ns, sha256, width, ...)
-        skipped.parquet      files that could not be indexed, with the reason
-        stats.npz            collection standardisation per descriptor
-        state.json           next id, counts, timestamps
-    pending/shard-*.npz    encoded batches of an unfinished run (merged by the next writer)
-    lock                   held (flock) by the one writer
-
-A commit writes a new generation folder and then replaces ``CURRENT`` (both by rename), so a
-killed writer leaves the last commit intact. A reader that opens the index while a commit
-deletes the previous generation can find its files gone: it retries from ``CURRENT``.
+A commit writes only what changed (new segments, the deletion list, statistics or skips when they
+changed, the generation file) under names that are never reused, syncs them and their folders,
+then replaces CURRENT (``index.writing``). A crash at any step leaves CURRENT naming a complete
+generation; what the failed commit wrote is unreferenced and removed by the next writer. Files
+stop being referenced only when a newer generation has been committed, and are deleted a grace
+period later, so a reader that read CURRENT just before a commit still finds what it names; a
+reader that fails to read a generation anyway (any error: the files of an old generation may be
+gone) reads CURRENT again.
 """
 
 from __future__ import annotations
@@ -24,27 +27,31 @@ import errno
 import fcntl
 import json
 import os
-import shutil
 import time
+from collections.abc import Mapping
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from stylesim.collection.walk import is_under
 from stylesim.descriptors import Descriptor, build_descriptors
 from stylesim.descriptors.standardise import Standardiser, unit_rows
 from stylesim.errors import IndexLockedError, StylesimError
-from stylesim.index import codec, journal
-from stylesim.index.manifest import MANIFEST, check_compatible, read_manifest
+from stylesim.index import journal
+from stylesim.index.manifest import Manifest, read_manifest
+from stylesim.index.policy import RELATIVE
+from stylesim.index.relative import relative_style
+from stylesim.index.segment import SEGMENTS, Segment
+from stylesim.index.spaces import STYLE, stacked, style_weights
 
 CURRENT = "CURRENT"
 LOCK = "lock"
-# Refit the collection standardisation when the collection has grown or shrunk by this factor
-# since the last fit (and always on the first commit).
-REFIT_FACTOR = 1.5
+OPEN_ATTEMPTS = 6
 
 ITEM_DTYPES: dict[str, str] = {
     "id": "int64",
@@ -64,7 +71,6 @@ ITEM_DTYPES: dict[str, str] = {
 }
 SKIP_DTYPES: dict[str, str] = {"path": "string", "reason": "string", "size": "Int64", "mtime_ns": "Int64"}
 
-
 # Writer locks this process holds. A forked child (a decoding worker) must not keep one: it
 # would outlive a killed writer and refuse every later run; children close them at once.
 _HELD_LOCKS: set[int] = set()
@@ -79,66 +85,77 @@ def _close_locks_in_child() -> None:
 os.register_at_fork(after_in_child=_close_locks_in_child)
 
 
-def with_columns_of(frame: pd.DataFrame, template: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with exactly ``template``'s columns and dtypes: columns it lacks (added to the
-    format since it was written) are filled with missing values."""
+def with_columns_of(frame: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame:
+    """``frame`` with exactly these columns and dtypes: columns it lacks (added to the format
+    since it was written) are filled with missing values."""
     frame = frame.copy()
-    for column, dtype in template.dtypes.items():
+    for column, dtype in dtypes.items():
         if column not in frame:
-            frame[column] = pd.Series([None] * len(frame), dtype="object", index=frame.index).astype(dtype)
-    return frame[list(template.columns)].astype(template.dtypes.to_dict())
+            frame[column] = pd.Series([None] * len(frame), dtype="object", index=frame.index).astype(dtype)  # type: ignore[call-overload]
+    converted: pd.DataFrame = frame[list(dtypes)].astype(dict(dtypes))
+    return converted
 
 
-def empty_frame(dtypes: dict[str, str]) -> pd.DataFrame:
+def empty_frame(dtypes: Mapping[str, str]) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()})
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class IndexStore:
-    """Items, their vectors per descriptor, and the collection statistics of one index."""
+    """The committed state of one index (read-only), or the state a writer is building."""
 
-    def __init__(self, root: Path, manifest: dict[str, Any], writable: bool = False) -> None:
-        self.root = root
-        self.manifest = manifest
-        self.writable = writable
+    def __init__(self, root: Path, manifest: Manifest, writable: bool = False) -> None:
+        self.root, self.manifest, self.writable = root, manifest, writable
         self.descriptors: dict[str, Descriptor] = build_descriptors(manifest["descriptors"])
-        self.vectors: dict[str, faiss.IndexIDMap2] = {
-            n: codec.new_index(d.dim) for n, d in self.descriptors.items()
-        }
+        self.segments: list[Segment] = []
+        self.deleted = np.zeros(0, np.int64)
         self.stats: dict[str, Standardiser] = {}
-        self.items = empty_frame(ITEM_DTYPES | {f"norm_{n}": "float32" for n in self._standardised()})
-        self.skipped = empty_frame(SKIP_DTYPES)
-        self.state: dict[str, Any] = {"generation": 0, "next_id": 0, "created": time.time(), "updated": None}
+        self.state: dict[str, Any] = {
+            "generation": 0,
+            "next_id": 0,
+            "created": time.time(),
+            "updated": None,
+            "items": 0,
+        }
+        self.files: dict[str, str | None] = {"deleted": None, "stats": None, "skipped": None}
+        self.generation_file: str | None = None
+        self._skipped: pd.DataFrame | None = None
         self._lock_fd: int | None = None
-        self._merged_shards: list[Path] = []
+        self.pending: dict[str, Any] = {
+            "shards": [],
+            "segments": [],
+            "stats": False,
+            "skipped": False,
+            "deleted": False,
+        }
 
     # ------------------------------------------------------------------ opening
     @classmethod
     def open(cls, root: str | Path) -> IndexStore:
-        """Open the committed state for reading (no lock taken)."""
+        """The committed state, read-only (no lock: a writer may commit meanwhile)."""
         root = Path(root)
-        store = cls(root, read_manifest(root))
-        for attempt in range(3):  # a writer may replace the generation while we read it
+        manifest = read_manifest(root)
+        for attempt in range(OPEN_ATTEMPTS):
+            store = cls(root, manifest)
             try:
                 store._load_committed()
-                break
-            except FileNotFoundError:
-                if attempt == 2:
+                return store
+            except StylesimError:
+                raise
+            except Exception:  # noqa: BLE001 - any failure to read a generation: it may have been replaced
+                if attempt == OPEN_ATTEMPTS - 1:
                     raise
-                time.sleep(0.2)
-        return store
+                time.sleep(0.05 * 2**attempt)
+        raise AssertionError("unreachable")
 
     @classmethod
-    def open_for_writing(cls, root: str | Path, manifest: dict[str, Any]) -> IndexStore:
-        """Create or open ``root`` for writing: take the writer lock, refuse other settings,
-        load the committed state and merge batches left by an interrupted run."""
+    def open_for_writing(cls, root: str | Path, manifest: Manifest | None = None) -> IndexStore:
+        """Create or open ``root`` for writing: take the writer lock, refuse other settings
+        (``manifest`` None: an existing index as it is), load the committed state and remove
+        what interrupted commits left behind."""
+        if manifest is None:
+            read_manifest(Path(root), allow_legacy=True)  # an index must be there
+        from stylesim.index import legacy, writing
+
         root = Path(root)
         try:
             root.mkdir(parents=True, exist_ok=True)
@@ -146,17 +163,16 @@ class IndexStore:
             raise StylesimError(f"{root}: cannot create the index folder ({err.strerror})") from None
         lock_fd = cls._acquire_lock(root)
         try:
-            if (root / MANIFEST).exists():
-                existing = read_manifest(root)
-                check_compatible(existing, manifest, root)
-            else:
-                tmp = root / (MANIFEST + ".tmp")
-                tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-                os.replace(tmp, root / MANIFEST)
-            store = cls(root, manifest, writable=True)
+            legacy.upgrade_if_needed(root)
+            settings = (
+                read_manifest(root) if manifest is None else writing.create_or_check_manifest(root, manifest)
+            )
+            store = cls(root, settings, writable=True)
             store._lock_fd = lock_fd
             store._load_committed()
+            writing.remove_leftovers(store)
         except BaseException:
+            _HELD_LOCKS.discard(lock_fd)
             os.close(lock_fd)
             raise
         return store
@@ -192,47 +208,193 @@ class IndexStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _standardised(self) -> list[str]:
-        return [n for n, d in self.descriptors.items() if d.collection_norm != "none"]
-
     def _load_committed(self) -> None:
         pointer = self.root / CURRENT
         if not pointer.exists():
             return
-        gen = self.root / pointer.read_text().strip()
-        state = json.loads((gen / "state.json").read_text())
-        for name in self.descriptors:
-            try:
-                self.vectors[name] = faiss.read_index(str(gen / f"{name}.faiss"))  # type: ignore[assignment]  # an IndexIDMap2, as written
-            except RuntimeError as err:
-                raise StylesimError(
-                    f"{gen / (name + '.faiss')}: unreadable FAISS index ({str(err).splitlines()[0]})"
-                ) from None
-        items = with_columns_of(pd.read_parquet(gen / "items.parquet"), self.items)
-        self.items = items.set_index("id", drop=False)
-        self.items.index.name = None
-        self.skipped = pd.read_parquet(gen / "skipped.parquet")
-        with np.load(gen / "stats.npz") as z:
-            for name in self._standardised():
-                if f"{name}.mean" in z.files:
+        name = pointer.read_text().strip()
+        generation = json.loads((self.root / name).read_text())
+        self.generation_file = name
+        self.state = generation["state"]
+        self.files = generation["files"]
+        self.segments = [Segment(self.root / SEGMENTS / s) for s in generation["segments"]]
+        if deleted := self.files.get("deleted"):
+            self.deleted = np.load(self.root / deleted)
+        if stats := self.files.get("stats"):
+            self._load_stats(self.root / stats)
+
+    def _load_stats(self, path: Path) -> None:
+        with np.load(path) as arrays:
+            for name in self.standardised():
+                if f"{name}.mean" in arrays.files:
                     self.stats[name] = Standardiser.from_arrays(
-                        {k: z[f"{name}.{k}"] for k in ("mean", "scale", "count")}
+                        {k: arrays[f"{name}.{k}"] for k in ("mean", "scale", "count")}
                     )
-        self.state = state
+            if "version_threshold" in arrays.files:
+                self.state["version_threshold"] = float(arrays["version_threshold"])
+
+    def standardised(self) -> list[str]:
+        return [n for n, d in self.descriptors.items() if d.collection_norm != "none"]
 
     # ------------------------------------------------------------------ reading
     def __len__(self) -> int:
-        return len(self.items)
+        return int(self.state.get("items", 0))
+
+    def live(self, segment: Segment) -> np.ndarray:
+        """Which of a segment's items are not deleted."""
+        return ~np.isin(segment.ids, self.deleted) if len(self.deleted) else np.ones(len(segment), bool)
+
+    def ids(self) -> np.ndarray:
+        """Every live item id, ascending."""
+        parts = [s.ids[self.live(s)] for s in self.segments]
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, np.int64)
+
+    @cached_property
+    def items(self) -> pd.DataFrame:
+        """Every live item's metadata, indexed by id (read on first use: searching does not
+        need it, see ``rows``)."""
+        frames = [s.table.to_pandas()[self.live(s)] for s in self.segments if len(s)]
+        if not frames:
+            return empty_frame(self.item_dtypes())
+        items = with_columns_of(pd.concat(frames, ignore_index=True), self.item_dtypes())
+        items = items.set_index("id", drop=False)
+        items.index.name = None
+        return items
+
+    def item_dtypes(self) -> dict[str, str]:
+        return ITEM_DTYPES | {f"norm_{n}": "float32" for n in self.standardised()}
+
+    def locate(self, ids: np.ndarray) -> list[tuple[Segment, np.ndarray, np.ndarray]]:
+        """(segment, which of ``ids`` it holds, their rows in it) for every segment holding some."""
+        ids = np.asarray(ids, np.int64)
+        out = []
+        for segment in self.segments:
+            rows, found = segment.positions(ids)
+            if found.any():
+                out.append((segment, found, rows[found]))
+        return out
+
+    def rows(self, ids: np.ndarray) -> pd.DataFrame:
+        """Metadata of items by id (in ``ids`` order), read from the segments' memory maps."""
+        ids = np.asarray(ids, np.int64)
+        parts, order = [], []
+        for segment, found, rows in self.locate(ids):
+            parts.append(segment.rows(rows))
+            order.append(np.flatnonzero(found))
+        if not parts:
+            return empty_frame(self.item_dtypes()).set_index("id", drop=False)
+        frame = with_columns_of(pd.concat(parts, ignore_index=True), self.item_dtypes())
+        frame = frame.iloc[np.argsort(np.concatenate(order), kind="stable")].set_index("id", drop=False)
+        frame.index.name = None
+        return frame
+
+    def contains(self, ids: np.ndarray) -> np.ndarray:
+        """Which of ``ids`` are live items."""
+        ids = np.asarray(ids, np.int64)
+        out = np.zeros(len(ids), bool)
+        for _, found, _ in self.locate(ids):
+            out |= found
+        return out & ~np.isin(ids, self.deleted)
+
+    def column(self, name: str) -> pa.ChunkedArray:
+        """One metadata column of every live item (segment order), scanned from the memory maps
+        without loading the rest."""
+        parts = [s.table.column(name).filter(pa.array(self.live(s))) for s in self.segments if len(s)]
+        return pa.chunked_array(parts) if parts else pa.chunked_array([], pa.string())
+
+    def matching(self, column: str, values: list[Any]) -> np.ndarray:
+        """Ids (ascending) of the live items whose ``column`` holds one of ``values``."""
+        out = []
+        for segment in self.segments:
+            if not len(segment):
+                continue
+            data = segment.table.column(column)
+            hit = pc.is_in(data, value_set=pa.array(values, data.type)).to_numpy(zero_copy_only=False)
+            out.append(segment.ids[np.asarray(hit, bool) & self.live(segment)])
+        return np.sort(np.concatenate(out)) if out else np.zeros(0, np.int64)
+
+    def vectors_of(self, name: str, ids: np.ndarray) -> np.ndarray:
+        """float32 unit vectors of a descriptor, rows in ``ids`` order (each id must exist)."""
+        ids = np.asarray(ids, np.int64)
+        out = np.zeros((len(ids), self.descriptors[name].dim), np.float32)
+        for segment, found, rows in self.locate(ids):
+            out[found] = segment.vectors(name, rows)
+        return out
+
+    def style_of(self, ids: np.ndarray) -> np.ndarray:
+        """Stacked style vectors (``index.spaces``) of items."""
+        weights = style_weights(self.descriptors)
+        return stacked({n: self.vectors_of(n, ids) for n in weights}, weights)
+
+    def relative_of(self, ids: np.ndarray) -> np.ndarray:
+        """Relative style vectors of items: the newest segment's where one holds it, the stacked
+        style vector otherwise (an item without versions)."""
+        ids = np.asarray(ids, np.int64)
+        out = self.style_of(ids)
+        done = np.zeros(len(ids), bool)
+        for segment in reversed(self.segments):
+            rows, found = segment.relative_rows(ids)
+            fresh = found & ~done
+            if fresh.any():
+                out[fresh] = segment.vectors(RELATIVE, rows[fresh])
+                done |= fresh
+        return out
+
+    def all_vectors(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, float32 unit vectors) of every live item, ascending ids (loads them all)."""
+        ids = self.ids()
+        return ids, self.vectors_of(name, ids)
+
+    def nearest(self, space: str, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` (exact scores, ids) per query row in a search space over the live items:
+        candidates from each segment (approximate indexes for large ones), re-scored exactly."""
+        from stylesim.index.searching import nearest
+
+        return nearest(self, space, queries, k)
+
+    def space_vectors(self, space: str, ids: np.ndarray) -> np.ndarray:
+        """Exact vectors of items in a search space."""
+        if space == STYLE:
+            return self.style_of(ids)
+        if space == RELATIVE:
+            return self.relative_of(ids)
+        return self.vectors_of(space, ids)
+
+    def relative_query(self, style: np.ndarray, content: np.ndarray, threshold: float) -> np.ndarray:
+        """Relative style vectors of query rows, their versions looked up in the index."""
+        from stylesim.index.policy import RELATIVE_NEIGHBOURS
+
+        sims, near = self.nearest("content", content, min(len(self), RELATIVE_NEIGHBOURS + 1))
+        found = [row[(row >= 0) & (s > threshold)] for row, s in zip(near, sims, strict=True)]
+        return np.stack([relative_style(s, self.style_of(v)) for s, v in zip(style, found, strict=True)])
+
+    @property
+    def skipped(self) -> pd.DataFrame:
+        if self._skipped is None:
+            name = self.files.get("skipped")
+            self._skipped = pd.read_parquet(self.root / name) if name else empty_frame(SKIP_DTYPES)
+        return self._skipped
 
     def prepare_queries(self, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Query vectors as stored vectors are made: standardised with the collection's
         statistics where the descriptor asks for it, then unit length."""
-        out = {}
-        for name, x in raw.items():
-            out[name] = self.stats[name].apply(x)[0] if name in self.stats else unit_rows(x)
-        return out
+        return {
+            name: self.stats[name].apply(x)[0] if name in self.stats else unit_rows(x)
+            for name, x in raw.items()
+        }
+
+    def disk_bytes(self) -> int:
+        return sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file())
+
+    def version_threshold(self) -> float:
+        value = self.state.get("version_threshold")
+        return float(value) if value is not None else float("inf")
 
     # ------------------------------------------------------------------ writing
+    def _require_writable(self) -> None:
+        if not self.writable:
+            raise RuntimeError("index opened read-only")
+
     def allocate_ids(self, n: int) -> np.ndarray:
         start = int(self.state["next_id"])
         self.state["next_id"] = start + n
@@ -244,142 +406,54 @@ class IndexStore:
         journal.write_shard(self.root, ids, raw, rows)
 
     def merge_pending(self) -> int:
-        """Merge journalled batches into memory (items replace earlier entries of the same
-        path; ids already present were merged before a crash and are skipped). Returns the
-        number of items added; call ``commit`` to make them durable."""
-        self._require_writable()
-        shards = journal.pending_shards(self.root)
-        all_ids: list[np.ndarray] = []
-        all_rows: list[pd.DataFrame] = []
-        all_raw: dict[str, list[np.ndarray]] = {n: [] for n in self.descriptors}
-        for number, path in enumerate(shards):
-            try:
-                ids, vectors, rows = journal.read_shard(path)
-            except (OSError, ValueError, KeyError) as err:
-                raise StylesimError(
-                    f"{path}: unreadable pending batch ({err}); delete it and re-run"
-                ) from None
-            fresh = ~np.isin(ids, self.items.index.to_numpy())
-            if not fresh.any():
-                continue
-            all_ids.append(ids[fresh])
-            all_rows.append(rows.loc[fresh].assign(_shard=number))
-            for name in self.descriptors:
-                all_raw[name].append(vectors[name][fresh])
-        self._merged_shards = shards
-        if not all_ids:
-            return 0
-        ids = np.concatenate(all_ids)
-        rows = pd.concat(all_rows, ignore_index=True)
-        # The latest shard holding a path wins (the file changed between runs); a video's
-        # frames are journalled together in one shard.
-        keep = (rows["_shard"] == rows.groupby("path")["_shard"].transform("max")).to_numpy()
-        ids, rows = ids[keep], rows[keep].drop(columns="_shard").reset_index(drop=True)
-        raw = {name: np.concatenate(parts)[keep] for name, parts in all_raw.items()}
-        replaced = self.items.index[self.items["path"].isin(set(rows["path"]))].to_numpy()
-        self.remove(replaced)
-        self._add(ids, raw, rows)
-        self.state["next_id"] = max(int(self.state["next_id"]), int(ids.max()) + 1)
-        return len(ids)
+        """Merge journalled batches into a new segment (streamed: one shard in memory at a
+        time). Returns the number of items added; ``commit`` makes them durable."""
+        from stylesim.index import writing
 
-    def _add(self, ids: np.ndarray, raw: dict[str, np.ndarray], rows: pd.DataFrame) -> None:
-        rows = rows.copy()
-        for name, d in self.descriptors.items():
-            x = np.asarray(raw[name], np.float32)
-            if d.collection_norm != "none":
-                if name not in self.stats:
-                    self.stats[name] = Standardiser.fit(x, d.blocks(), d.collection_norm)
-                unit, norms = self.stats[name].apply(x)
-                rows[f"norm_{name}"] = norms
-            else:
-                unit = unit_rows(x)
-            self.vectors[name].add_with_ids(np.ascontiguousarray(unit, dtype=np.float32), ids)
-        rows["id"] = ids
-        rows = with_columns_of(rows, self.items).set_index(pd.Index(ids))
-        self.items = pd.concat([self.items, rows]) if len(self.items) else rows
+        self._require_writable()
+        return writing.merge_pending(self)
 
     def remove(self, ids: np.ndarray) -> int:
-        """Drop items (and their vectors) by id."""
-        ids = np.asarray(ids, dtype=np.int64)
-        if len(ids) == 0:
+        """Mark items deleted (the segments holding them are compacted later)."""
+        ids = np.asarray(ids, np.int64)
+        fresh = np.setdiff1d(ids, self.deleted)
+        if len(fresh) == 0:
             return 0
-        for index in self.vectors.values():
-            index.remove_ids(ids)  # type: ignore[arg-type]  # faiss's wrapper builds the id selector from the array
-        self.items = self.items.drop(index=pd.Index(ids), errors="ignore")
-        return len(ids)
-
-    def refit_if_needed(self, force: bool = False) -> list[str]:
-        """Re-fit the collection standardisation when the collection size moved by
-        REFIT_FACTOR since the last fit: stored vectors are mapped back to raw statistics
-        (x = mu + s * v * ||z||), refitted and re-added. Returns the refitted descriptors."""
-        done = []
-        n = len(self.items)
-        for name, stats in list(self.stats.items()):
-            if n == 0 or not (force or n >= REFIT_FACTOR * stats.count or n * REFIT_FACTOR <= stats.count):
-                continue
-            d = self.descriptors[name]
-            ids, unit = codec.all_vectors(self.vectors[name])
-            norms = self.items.loc[ids, f"norm_{name}"].to_numpy(np.float32)
-            raw = stats.invert(unit, norms)
-            new = Standardiser.fit(raw, d.blocks(), d.collection_norm)
-            unit, norms = new.apply(raw)
-            index = codec.new_index(d.dim)
-            index.add_with_ids(unit, ids)
-            self.vectors[name] = index
-            self.items.loc[ids, f"norm_{name}"] = norms
-            self.stats[name] = new
-            done.append(name)
-        return done
+        self.deleted = np.union1d(self.deleted, fresh)
+        self.pending["deleted"] = True
+        self.state["items"] = int(self.state["items"]) - len(fresh)
+        self.__dict__.pop("items", None)
+        return len(fresh)
 
     def set_skipped(self, skipped: pd.DataFrame, roots: list[str]) -> None:
         """Replace the skip records under ``roots`` (this run's inputs) by ``skipped``."""
         old = self.skipped
         if len(old):
-            under = old["path"].map(lambda p: is_under(p, roots))
-            old = old[~under.astype(bool)]
+            old = old[~old["path"].map(lambda p: is_under(p, roots)).astype(bool)]
         frames = [f for f in (old, skipped.astype(SKIP_DTYPES)) if len(f)]
-        self.skipped = pd.concat(frames, ignore_index=True) if frames else empty_frame(SKIP_DTYPES)
+        updated = pd.concat(frames, ignore_index=True) if frames else empty_frame(SKIP_DTYPES)
+        if not updated.equals(self.skipped):
+            self._skipped, self.pending["skipped"] = updated, True
+
+    def refit_if_needed(self, force: bool = False) -> list[str]:
+        """Re-fit the collection standardisation when the collection has grown or shrunk by
+        REFIT_FACTOR since the last fit (``index.compaction``). Returns the refitted descriptors."""
+        from stylesim.index import compaction
+
+        self._require_writable()
+        return compaction.refit_if_needed(self, force)
+
+    def compact(self, everything: bool = False) -> int:
+        """Merge segments (all of them, or as the automatic policy says); returns how many
+        segments were merged."""
+        from stylesim.index import compaction
+
+        self._require_writable()
+        return compaction.compact(self, everything)
 
     def commit(self) -> None:
-        """Write a new generation and switch ``CURRENT`` to it (atomic), then delete merged
-        journal shards and older generations."""
+        """Make what this writer did durable and visible (``index.writing.commit``)."""
+        from stylesim.index import writing
+
         self._require_writable()
-        gen_no = int(self.state["generation"]) + 1
-        name = f"gen-{gen_no:06d}"
-        tmp = self.root / f".{name}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        for desc, index in self.vectors.items():
-            faiss.write_index(index, str(tmp / f"{desc}.faiss"))
-        items = self.items.reset_index(drop=True)
-        items.to_parquet(tmp / "items.parquet", index=False)
-        self.skipped.reset_index(drop=True).to_parquet(tmp / "skipped.parquet", index=False)
-        arrays = {f"{n}.{k}": v for n, s in self.stats.items() for k, v in s.to_arrays().items()}
-        np.savez(tmp / "stats.npz", allow_pickle=False, **arrays)
-        state = dict(self.state, generation=gen_no, updated=time.time(), items=len(self.items))
-        (tmp / "state.json").write_text(json.dumps(state, indent=2) + "\n")
-        for f in tmp.iterdir():
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
-        os.replace(tmp, self.root / name)
-        pointer_tmp = self.root / (CURRENT + ".tmp")
-        pointer_tmp.write_text(name + "\n")
-        with open(pointer_tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(pointer_tmp, self.root / CURRENT)
-        _fsync_dir(self.root)
-        self.state = state
-        for shard in self._merged_shards:
-            shard.unlink(missing_ok=True)
-        self._merged_shards = []
-        for old in self.root.glob("gen-*"):
-            if old.name != name:
-                shutil.rmtree(old, ignore_errors=True)
-
-    def _require_writable(self) -> None:
-        if not self.writable:
-            raise RuntimeError("index opened read-only")
-
-    # ------------------------------------------------------------------ facts
-    def disk_bytes(self) -> int:
-        return sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file())
+        writing.commit(self)

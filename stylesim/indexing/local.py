@@ -254,5 +254,6 @@ def finish_run(
         report.new_skips = count_new_skips(skips, recorded)
     report.added = store.merge_pending() + report.resumed
     report.refitted = store.refit_if_needed()
+    report.compacted = store.compact()
     store.commit()
     report.total = len(store)

@@ -33,6 +33,7 @@ class IndexReport:
     new_skips: int = 0  # of those, the ones not already recorded as skipped (same size and mtime)
     damaged: list[Skip] = field(default_factory=list)  # videos only partly decodable (frames kept)
     refitted: list[str] = field(default_factory=list)
+    compacted: int = 0  # segments the automatic policy merged
     seconds: float = 0.0
     interrupted: bool = False
     total: int = 0  # items in the index afterwards

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stylesim.index.codec import all_vectors, vectors_for
 from stylesim.index.policy import (
     RELATIVE,
     RELATIVE_MAX_STYLE,
@@ -17,13 +16,8 @@ from stylesim.index.policy import (
     STYLE_CONTENT_DISCOUNT,
     STYLE_FUSION,
 )
-from stylesim.index.search import (
-    content_discounted,
-    query_descriptors,
-    relative_style,
-    search_vectors,
-    version_threshold,
-)
+from stylesim.index.relative import relative_style, version_threshold
+from stylesim.index.search import content_discounted, query_descriptors, search_vectors
 from stylesim.index.store import IndexStore
 
 
@@ -43,7 +37,7 @@ def test_style_search_discounts_the_same_photo_in_other_looks(grid_index):
     photos = [Path(p).stem for p in store.items["path"]]
     looks = [Path(p).parent.name for p in store.items["path"]]
     ids = np.array([i for i, look in zip(store.items.index, looks, strict=True) if look != "photo"])
-    queries = {n: vectors_for(store.vectors[n], ids) for n in ("gram", "adain", "colour", "content")}
+    queries = {n: store.vectors_of(n, ids) for n in ("gram", "adain", "colour", "content")}
     row = {i: j for j, i in enumerate(store.items.index)}
 
     def same_photo_in_top(discount: float) -> int:
@@ -84,12 +78,10 @@ def plain_relative_vectors(store: IndexStore) -> tuple[np.ndarray, np.ndarray, i
     search's own code: s_i = [sqrt(w) v_i]; versions = the item's RELATIVE_NEIGHBOURS + 1
     nearest by content whose cosine is above mean + z std of all distinct pairs, and whose
     style cosine is below RELATIVE_MAX_STYLE; r_i = unit(s_i - mean(versions)), or unit(s_i)."""
-    ids, _ = all_vectors(store.vectors["content"])
-    vec = {
-        n: all_vectors(store.vectors[n])[1].astype(np.float64) for n in ("gram", "adain", "colour", "content")
-    }
+    ids, _ = store.all_vectors("content")
+    vec = {n: store.all_vectors(n)[1].astype(np.float64) for n in ("gram", "adain", "colour", "content")}
     for n in vec:  # every index stores items in the same order
-        assert np.array_equal(all_vectors(store.vectors[n])[0], ids)
+        assert np.array_equal(store.all_vectors(n)[0], ids)
     style = np.concatenate([np.sqrt(w) * vec[n] for n, w in STYLE_FUSION.items()], axis=1)
     content = vec["content"] @ vec["content"].T
     pairs = content[~np.eye(len(ids), dtype=bool)]
@@ -111,7 +103,7 @@ def test_relative_search_matches_plain_numpy_and_separates_looks(grid_index):
     ids, expected, with_versions = plain_relative_vectors(store)
     assert with_versions >= len(ids) // 2  # the grid holds 4 versions of each photo
     looks = np.array([Path(p).parent.name for p in store.items.loc[ids, "path"]])
-    queries = {n: vectors_for(store.vectors[n], ids) for n in ("gram", "adain", "colour", "content")}
+    queries = {n: store.vectors_of(n, ids) for n in ("gram", "adain", "colour", "content")}
     relative = search_vectors(store, queries, RELATIVE, len(ids))
     matrix = expected @ expected.T
     for q, hits in enumerate(relative):

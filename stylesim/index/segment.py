@@ -1,0 +1,303 @@
+"""Segments: the immutable parts an index is made of (Lucene's segments, Qdrant's). A commit adds
+segments and a deletion list; nothing in a segment is ever rewritten (``stylesim compact`` and the
+automatic policy merge segments into new ones).
+
+    segments/seg-<generation>-<random>/
+        segment.json            counts, dimensions, and per search space the approximate index
+                                with its tuned parameter and measured recall
+        ids.npy                 item ids, ascending (int64)
+        <descriptor>.npy        float16 unit vectors, one row per id (memory-mapped when read)
+        items.arrow             the items' metadata, same row order (Arrow IPC, memory-mapped)
+        relative_ids.npy        ids whose relative style vector this segment holds: its own items
+        relative.npy            that have other versions, and older items whose versions changed
+        ann-<space>.faiss       approximate index of a search space, for large segments only
+
+Reading touches only what a search needs: a few rows of the vectors and metadata, or the
+memory-mapped approximate index.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from stylesim.index import ann
+from stylesim.index.policy import RELATIVE
+from stylesim.index.spaces import STYLE, stacked
+
+SEGMENTS = "segments"  # the folder of an index that holds them
+META = "segment.json"
+IDS = "ids.npy"
+ITEMS = "items.arrow"
+RELATIVE_IDS = "relative_ids.npy"
+RELATIVE_VECTORS = "relative.npy"
+CHUNK = 16_384  # rows converted to float32 at a time by exact search and rewrites
+
+
+def fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Segment:
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.name = folder, folder.name
+        self.meta: dict[str, Any] = json.loads((folder / META).read_text())
+        self.ids: np.ndarray = np.load(folder / IDS)
+        relative_ids = folder / RELATIVE_IDS
+        self.relative_ids: np.ndarray = (
+            np.load(relative_ids) if relative_ids.exists() else np.zeros(0, np.int64)
+        )
+        self._arrays: dict[str, np.ndarray] = {}
+        self._ann: dict[str, faiss.Index | None] = {}
+        if folder.name.startswith("."):
+            return  # being written: its files change until sealed
+        for name in [*self.meta["descriptors"], RELATIVE]:  # mapped now: they stay readable once
+            self.array(name)  # a compaction has deleted the folder (a reader's open maps survive)
+        _ = self.table
+        for space in self.meta.get("spaces", {}):
+            self.ann(space)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def array(self, name: str) -> np.ndarray:
+        """The float16 vectors of a descriptor (or ``relative``), memory-mapped."""
+        if name not in self._arrays:
+            file = self.folder / (RELATIVE_VECTORS if name == RELATIVE else f"{name}.npy")
+            self._arrays[name] = (
+                np.load(file, mmap_mode="r") if file.exists() else np.zeros((0, 0), np.float16)
+            )
+        return self._arrays[name]
+
+    def positions(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row of each id, whether this segment holds it)."""
+        rows = np.searchsorted(self.ids, ids).clip(0, max(0, len(self.ids) - 1))
+        found = (self.ids[rows] == ids) if len(self.ids) else np.zeros(len(ids), bool)
+        return rows, found
+
+    def vectors(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """float32 rows of a descriptor's vectors (rows sorted first: memory maps like that)."""
+        order = np.argsort(rows, kind="stable")
+        out = np.empty((len(rows), self.array(name).shape[1]), np.float32)
+        out[order] = self.array(name)[rows[order]]
+        return out
+
+    @cached_property
+    def table(self) -> pa.Table:
+        with pa.memory_map(str(self.folder / ITEMS)) as source:
+            return pa.ipc.open_file(source).read_all()
+
+    def rows(self, rows: np.ndarray) -> pd.DataFrame:
+        frame: pd.DataFrame = self.table.take(pa.array(rows, pa.int64())).to_pandas()
+        return frame
+
+    def relative_rows(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(row in relative.npy of each id, whether this segment holds a relative vector for it)."""
+        rows = np.searchsorted(self.relative_ids, ids).clip(0, max(0, len(self.relative_ids) - 1))
+        found = (self.relative_ids[rows] == ids) if len(self.relative_ids) else np.zeros(len(ids), bool)
+        return rows, found
+
+    def space_rows(
+        self, space: str, weights: Mapping[str, float], start: int, stop: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(ids, float32 vectors) of the segment's own items ``start:stop`` in a search space."""
+        ids = self.ids[start:stop]
+        if space not in (STYLE, RELATIVE):
+            return ids, np.asarray(self.array(space)[start:stop], np.float32)
+        vectors = stacked({n: self.array(n)[start:stop] for n in weights}, weights)
+        if space == RELATIVE and len(self.relative_ids):
+            where, found = self.relative_rows(ids)
+            vectors[found] = self.array(RELATIVE)[where[found]]
+        return ids, vectors
+
+    def extra_relative_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """Relative vectors this segment holds for older items (not its own)."""
+        foreign = ~self.positions(self.relative_ids)[1]
+        return self.relative_ids[foreign], np.asarray(
+            self.array(RELATIVE)[np.flatnonzero(foreign)], np.float32
+        )
+
+    def space_chunks(
+        self, space: str, weights: Mapping[str, float]
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every (ids, vectors) of a search space, CHUNK rows at a time."""
+        for start in range(0, len(self.ids), CHUNK):
+            yield self.space_rows(space, weights, start, min(len(self.ids), start + CHUNK))
+        if space == RELATIVE and len(self.relative_ids):
+            extra_ids, extra = self.extra_relative_rows()
+            if len(extra_ids):
+                yield extra_ids, extra
+
+    def space_vectors(self, space: str, ids: np.ndarray, weights: Mapping[str, float]) -> np.ndarray:
+        """float32 vectors in a space of ids this segment holds (own items, or relative rows)."""
+        out = np.zeros((len(ids), self.space_dim(space, weights)), np.float32)
+        rows, own = self.positions(ids)
+        if space not in (STYLE, RELATIVE):
+            out[own] = self.vectors(space, rows[own])
+            return out
+        if own.any():
+            out[own] = stacked({n: self.vectors(n, rows[own]) for n in weights}, weights)
+        if space == RELATIVE:
+            where, found = self.relative_rows(ids)
+            out[found] = self.vectors(RELATIVE, where[found])
+        return out
+
+    def space_dim(self, space: str, weights: Mapping[str, float]) -> int:
+        if space in (STYLE, RELATIVE):
+            return sum(self.array(n).shape[1] for n in weights)
+        return int(self.array(space).shape[1])
+
+    def ann(self, space: str) -> faiss.Index | None:
+        """The segment's approximate index of ``space`` (memory-mapped), tuned; None if exact."""
+        if space not in self._ann:
+            info = self.meta.get("spaces", {}).get(space)
+            index = None
+            if info and (self.folder / f"ann-{space}.faiss").exists():
+                index = ann.load(self.folder / f"ann-{space}.faiss")
+                ann.set_param(index, info["param"], int(info["value"]))
+            self._ann[space] = index
+        return self._ann[space]
+
+    def search(
+        self, space: str, queries: np.ndarray, k: int, weights: Mapping[str, float]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` (scores, ids) per query row in a space (ids -1 where fewer exist)."""
+        index = self.ann(space)
+        if index is not None:
+            scores, ids = index.search(np.ascontiguousarray(queries, np.float32), k)
+            return scores, ids
+        return exact_top(self.space_chunks(space, weights), queries, k)
+
+
+def exact_top(
+    chunks: Iterator[tuple[np.ndarray, np.ndarray]], queries: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``k`` inner products of each query over every (ids, vectors) chunk."""
+    q = np.asarray(queries, np.float32)
+    best_scores = np.full((len(q), 0), -np.inf, np.float32)
+    best_ids = np.zeros((len(q), 0), np.int64)
+    for ids, vectors in chunks:
+        scores = q @ vectors.T
+        best_scores = np.concatenate([best_scores, scores], axis=1)
+        best_ids = np.concatenate([best_ids, np.broadcast_to(ids, scores.shape)], axis=1)
+        if best_scores.shape[1] > k:
+            keep = np.argpartition(-best_scores, k - 1, axis=1)[:, :k]
+            best_scores = np.take_along_axis(best_scores, keep, axis=1)
+            best_ids = np.take_along_axis(best_ids, keep, axis=1)
+    order = np.argsort(-best_scores, axis=1, kind="stable")
+    scores, ids = np.take_along_axis(best_scores, order, axis=1), np.take_along_axis(best_ids, order, axis=1)
+    if scores.shape[1] < k:
+        pad = k - scores.shape[1]
+        scores = np.pad(scores, ((0, 0), (0, pad)), constant_values=-np.inf)
+        ids = np.pad(ids, ((0, 0), (0, pad)), constant_values=-1)
+    return scores, ids
+
+
+class SegmentWriter:
+    """A segment being written: rows go into memory-mapped float16 files in a temporary folder;
+    ``readable`` opens it for searching before it is sealed (relative vectors and approximate
+    indexes are computed from it); ``seal`` syncs every file and renames the folder into place."""
+
+    def __init__(self, parent: Path, name: str, ids: np.ndarray, dims: Mapping[str, int]) -> None:
+        self.parent, self.name = parent, name
+        self.tmp = parent / f".{name}.tmp"
+        self.tmp.mkdir(parents=True)
+        self.ids = np.asarray(ids, np.int64)
+        self.meta: dict[str, Any] = {"items": len(self.ids), "descriptors": dict(dims), "spaces": {}}
+        np.save(self.tmp / IDS, self.ids)
+        self.arrays = {
+            n: np.lib.format.open_memmap(
+                self.tmp / f"{n}.npy", mode="w+", dtype=np.float16, shape=(len(self.ids), d)
+            )
+            for n, d in dims.items()
+        }
+
+    def put(self, rows: np.ndarray, vectors: Mapping[str, np.ndarray]) -> None:
+        """Unit vectors of the items at ``rows`` (positions in ``ids``)."""
+        for name, array in self.arrays.items():
+            array[rows] = vectors[name]
+
+    def items(self, frame: pd.DataFrame) -> None:
+        """The items' metadata, one row per id in ``ids`` order."""
+        table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
+        with pa.OSFile(str(self.tmp / ITEMS), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+
+    def relative(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        order = np.argsort(ids, kind="stable")
+        np.save(self.tmp / RELATIVE_IDS, np.asarray(ids, np.int64)[order])
+        np.save(self.tmp / RELATIVE_VECTORS, np.asarray(vectors, np.float16)[order])
+        self.meta["relative"] = len(ids)
+
+    def readable(self) -> Segment:
+        for array in self.arrays.values():
+            array.flush()
+        (self.tmp / META).write_text(json.dumps(self.meta, indent=1) + "\n")
+        return Segment(self.tmp)
+
+    def approximate(
+        self, spaces: list[str], weights: Mapping[str, float], index_type: str, memory: int | None
+    ) -> None:
+        """An approximate index per search space where the segment is large enough (``index.ann``),
+        tuned against exact search on items of the segment."""
+        segment = self.readable()
+        for space in spaces:
+            rows = len(segment) + (len(segment.extra_relative_rows()[0]) if space == RELATIVE else 0)
+            dim = segment.space_dim(space, weights)
+            factory = ann.choose(rows, dim, index_type, memory)
+            if factory is None:
+                continue
+            index = ann.build(
+                factory,
+                dim,
+                sample_space(segment, space, weights, ann.TRAIN_ITEMS),
+                segment.space_chunks(space, weights),
+            )
+            queries = sample_space(segment, space, weights, ann.TUNE_QUERIES)
+            _, truth = exact_top(segment.space_chunks(space, weights), queries, 10)
+
+            def rescore(q: np.ndarray, found: np.ndarray, space: str = space) -> np.ndarray:
+                from stylesim.index.searching import rescore as exact
+
+                return exact(segment, space, q, found, dict(weights))
+
+            tuning = ann.tune(index, factory, queries, truth, rescore)
+            ann.save(index, self.tmp / f"ann-{space}.faiss")
+            self.meta["spaces"][space] = {
+                "factory": tuning.factory,
+                "param": tuning.param,
+                "value": tuning.value,
+                "recall": tuning.recall,
+            }
+
+    def seal(self) -> Segment:
+        """Sync everything, then rename the folder into place (atomic)."""
+        segment = self.readable()
+        for file in self.tmp.iterdir():
+            fsync_path(file)
+        fsync_path(self.tmp)
+        final = self.parent / self.name
+        os.replace(self.tmp, final)
+        fsync_path(self.parent)
+        del segment
+        return Segment(final)
+
+
+def sample_space(segment: Segment, space: str, weights: Mapping[str, float], count: int) -> np.ndarray:
+    """Vectors of up to ``count`` random items of the segment in a space (fixed seed)."""
+    rng = np.random.default_rng(0)
+    rows = np.sort(rng.choice(len(segment), min(count, len(segment)), replace=False))
+    return segment.space_vectors(space, segment.ids[rows], weights)

@@ -1,0 +1,234 @@
+"""The segment store under faults and at the command line: a crash at every step of a commit,
+a full disk, readers searching while commits run, approximate indexes, compact and prune."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from stylesim import api
+from stylesim.cli import app
+from stylesim.errors import StylesimError
+from stylesim.index.store import IndexStore
+from tests.conftest import TEST_SIZE
+
+FAULT_STEPS = (
+    "segment-sealing",  # the new items' segment is being sealed
+    "rewrite-sealing",  # the refit's rewrite of every segment is being sealed
+    "before-files",  # the commit starts
+    "files-written",  # deletions, statistics and skips written, no generation yet
+    "generation-written",  # the generation file written, CURRENT not switched
+    "current-written",  # CURRENT switched, the journal not yet removed
+)
+MODES = ("style", "content", "style-relative")
+runner = CliRunner()
+
+
+def two_folders(grid_dir: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """8 items (photos and pencil drawings), then 4 more (oil paintings of the same photos): the
+    second run grows the index 1.5 times, so it re-fits the statistics and rewrites segments."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    shutil.copytree(grid_dir / "photo", first / "photo")
+    shutil.copytree(grid_dir / "pencil", first / "pencil")
+    shutil.copytree(grid_dir / "oil", second / "oil")
+    return first, second
+
+
+def rankings(root: Path) -> dict[tuple[str, str], list[tuple[str, float]]]:
+    """Per item and mode, its top 5 (path, score) searched with its stored vectors."""
+    store = IndexStore.open(root)
+    ids = store.ids()
+    out = {}
+    for by in MODES:
+        for item, result in zip(ids, api.search_items(store, list(ids), by, k=5), strict=True):
+            name = str(store.rows(np.array([item]))["path"].iloc[0])
+            out[name, by] = [(r["path"], round(r["score"], 4)) for r in result["results"]]
+    return out
+
+
+def index_command(folder: Path, root: Path, fault: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, STYLESIM_FAULT=fault or "")
+    cmd = [
+        sys.executable,
+        "-m",
+        "stylesim",
+        "index",
+        str(folder),
+        "--index",
+        str(root),
+        "--workers",
+        "1",
+        "-q",
+    ]
+    # check=False: the callers assert on the return code, with stderr as the message
+    return subprocess.run(
+        cmd + ["--size", str(TEST_SIZE)], capture_output=True, text=True, env=env, check=False
+    )
+
+
+@pytest.fixture(scope="module")
+def clean_build(grid_dir, tmp_path_factory) -> tuple[Path, Path, Path]:
+    """Both folders indexed without faults: (first folder, second folder, index)."""
+    tmp = tmp_path_factory.mktemp("clean")
+    first, second = two_folders(grid_dir, tmp)
+    root = tmp / "index"
+    api.build_index([first], root, size=TEST_SIZE)
+    report = api.build_index([second], root, size=TEST_SIZE)
+    assert report.refitted and len(IndexStore.open(root)) == 12
+    return first, second, root
+
+
+@pytest.mark.parametrize("step", FAULT_STEPS)
+def test_a_crash_at_any_commit_step_then_indexing_again_equals_a_clean_build(clean_build, tmp_path, step):
+    first, second, clean = clean_build
+    root = tmp_path / "index"
+    api.build_index([first], root, size=TEST_SIZE)
+    crashed = index_command(second, root, fault=f"{step}:crash")
+    assert crashed.returncode == 70, crashed.stderr  # os._exit at the step: nothing cleaned up
+    survivor = IndexStore.open(root)  # the index opens, at the old or the new generation
+    assert len(survivor) in (8, 12)
+    again = index_command(second, root)
+    assert again.returncode == 0, again.stderr
+    assert rankings(root) == rankings(clean)
+    assert not list((root / "pending").glob("*")) and not list(root.glob("*.tmp"))
+
+
+def test_a_full_disk_commits_nothing_and_loses_nothing(clean_build, tmp_path, monkeypatch):
+    first, second, clean = clean_build
+    root = tmp_path / "index"
+    api.build_index([first], root, size=TEST_SIZE)
+    before = rankings(root)
+    monkeypatch.setenv("STYLESIM_FAULT", "files-written:enospc")
+    with pytest.raises(
+        StylesimError, match=r"the disk is full; nothing was committed .* run the same command again"
+    ):
+        api.build_index([second], root, size=TEST_SIZE)
+    assert rankings(root) == before  # the index as it was
+    assert len(list((root / "pending").glob("shard-*.npz"))) >= 1  # what was encoded is kept
+    monkeypatch.delenv("STYLESIM_FAULT")
+    report = api.build_index([second], root, size=TEST_SIZE)
+    assert report.resumed == 4 and report.added == 4  # merged from the journal, not encoded again
+    assert rankings(root) == rankings(clean)
+
+
+READER = textwrap.dedent(
+    """
+    import json, sys, time
+    import numpy as np
+    from stylesim.index.store import IndexStore
+    root, stop = sys.argv[1], time.time() + float(sys.argv[2])
+    searches, errors, sizes = 0, [], set()
+    while time.time() < stop:
+        try:
+            store = IndexStore.open(root)
+            ids = store.ids()
+            query = store.style_of(ids[:2])
+            scores, found = store.nearest("style", query, 3)
+            store.rows(found[found >= 0])
+            store.nearest("style-relative", store.relative_of(ids[:2]), 3)
+            sizes.add(len(store))
+            searches += 1
+        except Exception as error:
+            errors.append(f"{type(error).__name__}: {error}")
+    print(json.dumps({"searches": searches, "errors": errors[:5], "sizes": sorted(sizes)}))
+    """
+)
+
+
+def test_readers_search_without_errors_while_commits_run(grid_dir, tmp_path, monkeypatch):
+    """Old files are deleted as soon as no generation since the previous one names them (grace
+    period 0 here): a reader that opened a generation keeps its memory maps; one that catches a
+    generation being replaced reads CURRENT again."""
+    monkeypatch.setenv("STYLESIM_GRACE_SECONDS", "0")
+    root = tmp_path / "index"
+    api.build_index([grid_dir / "photo"], root, size=TEST_SIZE)
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(root), "25"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    for look in ("pencil", "oil", "duotone"):  # each grows the index: refit, rewrite, old files deleted
+        folder = tmp_path / look
+        shutil.copytree(grid_dir / look, folder)
+        api.build_index([folder], root, size=TEST_SIZE)
+    out, err = reader.communicate(timeout=120)
+    report = json.loads(out)
+    assert report["errors"] == [] and report["searches"] > 20, (report, err)
+    assert set(report["sizes"]) <= {4, 8, 12, 16} and len(IndexStore.open(root)) == 16
+    current = json.loads((root / (root / "CURRENT").read_text().strip()).read_text())
+    previous = json.loads((root / current["previous"]).read_text())
+    remaining = {p.name for p in (root / "segments").iterdir()}
+    assert remaining <= set(current["segments"]) | set(previous["segments"])  # older ones deleted
+
+
+def test_settings_are_inherited_and_prune_and_compact_keep_the_index_in_shape(grid_dir, tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    shutil.copytree(grid_dir / "photo", first)
+    shutil.copytree(grid_dir / "pencil", second)
+    root = tmp_path / "index"
+    made = runner.invoke(app, ["index", str(first), "--index", str(root), "--size", "64", "-q"])
+    assert made.exit_code == 0, made.output
+    added = runner.invoke(app, ["index", str(second), "--index", str(root), "-q"])  # no --size: kept
+    assert added.exit_code == 0, added.output
+    store = IndexStore.open(root)
+    assert store.manifest["image_size"] == 64 and len(store) == 8
+
+    (second / "chelsea.jpg").unlink()
+    shutil.rmtree(first)  # a whole root gone
+    pruned = runner.invoke(app, ["prune", "--index", str(root)])
+    assert pruned.exit_code == 0, pruned.output
+    assert sorted(pruned.stdout.split()) == sorted(
+        [str(second / "chelsea.jpg")]
+        + [str(first / f"{p}.jpg") for p in ("astronaut", "chelsea", "coffee", "rocket")]
+    )
+    store = IndexStore.open(root)
+    assert sorted(store.items["path"]) == sorted(
+        str(second / f"{p}.jpg") for p in ("astronaut", "coffee", "rocket")
+    )
+
+    compacted = runner.invoke(app, ["compact", "--index", str(root)])
+    assert compacted.exit_code == 0, compacted.output
+    store = IndexStore.open(root)
+    assert len(store.segments) == 1 and len(store.segments[0]) == 3 and len(store.deleted) == 0
+    hits = api.search_items(store, list(store.ids()), "content", k=1, include_query=True)
+    assert all(h["results"][0]["id"] == i for h, i in zip(hits, store.ids(), strict=True))
+
+
+def test_approximate_indexes_are_tuned_and_shown_by_info(grid_dir, grid_index, tmp_path):
+    root = tmp_path / "index"
+    made = runner.invoke(
+        app,
+        [
+            "index",
+            str(grid_dir),
+            "--index",
+            str(root),
+            "--size",
+            str(TEST_SIZE),
+            "--index-type",
+            "IVF2,Flat",
+            "-q",
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    info = json.loads(runner.invoke(app, ["info", "--index", str(root), "--json"]).stdout)
+    assert info["index_type"] == "IVF2,Flat"
+    spaces = info["segments"][0]["approximate"]
+    assert set(spaces) == {"gram", "adain", "content", "colour", "style", "style-relative"}
+    assert all(s["param"] == "nprobe" and s["recall"] >= 0.95 for s in spaces.values()), spaces
+    text = runner.invoke(app, ["info", "--index", str(root)]).stdout
+    assert "style IVF2,Flat nprobe=" in text and "recall@10" in text
+    # the tuned approximate search ranks as the exact one does
+    assert rankings(root) == rankings(grid_index)
+    bad = runner.invoke(app, ["index", str(grid_dir), "--index", str(root), "--index-type", "IVF,Nonsense"])
+    assert bad.exit_code == 2 and "--index-type 'IVF,Nonsense': use auto, flat, ivf, hnsw" in bad.output
