@@ -13,6 +13,7 @@ the reason, and callers skip that set with a clear message.
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 import struct
@@ -106,3 +107,12 @@ def mate_nature_photos() -> list[tuple[str, Path]]:
     """(name, path) of mate-backgrounds' nature photos."""
     root = fetch_package("mate-backgrounds") / "usr" / "share" / "backgrounds" / "mate" / "nature"
     return [(p.stem, p) for p in sorted(root.glob("*.jpg"))]
+
+
+def write_labels(out: Path, rows: list[tuple[Path, str, str]]) -> None:
+    """``out/labels.csv`` (path relative to ``out``, style, content) for (path, style, content) rows."""
+    with open(out / "labels.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", "style", "content"])
+        for path, style, content in rows:
+            writer.writerow([path.relative_to(out).as_posix(), style, content])

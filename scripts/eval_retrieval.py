@@ -17,6 +17,11 @@ Built-in sets (metrics and baselines: stylesim/evaluation/harness.py):
             (scripts/sample_textures.py): style only
   textures-recoloured  the same crops with random hue and saturation per crop: the pattern
             is the label, the palette is not (a colour histogram cannot solve it)
+  icons     10 Debian icon themes x 18 freedesktop icon names, 256 px on white
+            (scripts/sample_icons.py): style label = theme, content label = icon name, both
+            given by the themes' designers
+  fonts     10 short texts typeset in 20 font families from Debian font packages, black on
+            white (scripts/sample_fonts.py): style label = family, content label = text
   adain     photos x paintings rendered by the project's AdaIN transfer: needs the trained
             decoder, skipped until it exists
 Debian packages are fetched with `apt-get download` and cached (scripts/debian_data.py); where
@@ -41,7 +46,7 @@ from debian_data import DataUnavailable  # noqa: E402
 from stylesim.evaluation.harness import evaluate_collection, render_report  # noqa: E402
 from stylesim.transfer.adain import decoder_path  # noqa: E402
 
-SETS = ("grid", "grid-unseen", "textures", "textures-recoloured", "adain")
+SETS = ("grid", "grid-unseen", "textures", "textures-recoloured", "icons", "fonts", "adain")
 GRID_UNLABELLED_STYLES = {"photo"}
 
 
@@ -68,6 +73,16 @@ def build_set(name: str, out: Path) -> tuple[Path, set[str]] | None:
             build_textures(out, recoloured=name == "textures-recoloured")
         except DataUnavailable as err:
             log(f"textures: skipped ({err})")
+            return None
+        return out, set()
+    if name in ("icons", "fonts"):
+        from sample_fonts import build_fonts
+        from sample_icons import build_icons
+
+        try:
+            (build_icons if name == "icons" else build_fonts)(out)
+        except DataUnavailable as err:
+            log(f"{name}: skipped ({err})")
             return None
         return out, set()
     if name == "adain":
