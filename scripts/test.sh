@@ -5,6 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check -e '.[test]'
+if ! command -v chromium >/dev/null 2>&1; then  # the gallery test's browser (Playwright's own is not reachable)
+    echo "== installing Debian's chromium for the gallery test" >&2
+    sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
 echo "== ruff" >&2
 python3 -m ruff check stylesim tests scripts
 python3 -m ruff format --check --quiet stylesim tests scripts

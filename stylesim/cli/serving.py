@@ -8,6 +8,7 @@ import typer
 
 from stylesim.cli.app import app, at_least, choice, err, reports_errors
 from stylesim.cli.options import PRECISIONS, Device, Precision
+from stylesim.errors import UsageError
 
 Opt = typer.Option
 
@@ -36,7 +37,13 @@ def serve(
 ) -> None:
     """Serve indexes over HTTP: a web gallery at /, a JSON API (docs at /docs), and
     clip-retrieval back-end routes (/knn-service, /metadata, /indices-list)."""
-    import uvicorn
+    try:
+        import fastapi  # noqa: F401
+        import uvicorn
+    except ImportError as missing:
+        raise UsageError(
+            f"stylesim serve needs {missing.name}, which is not installed: pip install 'stylesim[serve]'"
+        ) from None
 
     from stylesim.api import resolve_index_dir
     from stylesim.server import ServeConfig, create_app

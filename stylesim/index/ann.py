@@ -3,7 +3,7 @@ when they are built.
 
 Choice (``--index-type auto``), per segment of n items and space of d dimensions:
 
-    n < EXACT_BELOW (20 000)  no index: exact search over the memory-mapped float16 vectors
+    n < EXACT_BELOW (1 000)   no index: exact search over the memory-mapped float16 vectors
     otherwise                 "PCA{p},IVF{k},SQ8": the vectors rotated onto their p = min(256, d)
                               principal axes, k ~ 4 sqrt(n) inverted lists (a power of two),
                               8-bit codes (p bytes an item); memory-mapped when searched, so a
@@ -15,10 +15,14 @@ Choice (``--index-type auto``), per segment of n items and space of d dimensions
 graph (refused when it would not fit the memory budget), and any other text is a FAISS
 ``index_factory`` string, used as given.
 
-Tuning: the search parameter (nprobe for IVF, efSearch for HNSW) is doubled until recall@10 >=
-TARGET_RECALL against exact search, on up to TUNE_QUERIES items of the segment as queries, with
-the candidates re-scored exactly as the search does (its top max(10 k, 256) -> top 10). The
-parameter and the measured recall are recorded with the segment (``stylesim info`` shows them).
+Tuning: recall@10 against exact search is measured on up to TUNE_QUERIES items of the segment as
+queries (each left out of its own results), the candidates re-scored exactly as the search does
+(its top f x max(10 k, 256) -> top 10). For each candidate factor f in FACTORS the search
+parameter (nprobe for IVF, efSearch for HNSW) doubles until recall@10 >= TARGET_RECALL; the
+setting that touches the fewest bytes per query (codes scanned plus candidates re-read) wins.
+The parameter, the factor and the measured recall are recorded with the segment (``stylesim
+info`` shows them). A search that asks for more candidates than the tuned depth scales the
+parameter up in proportion.
 """
 
 from __future__ import annotations
@@ -27,13 +31,15 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
 
 from stylesim.errors import UsageError
 
-EXACT_BELOW = 20_000
+EXACT_BELOW = 1_000
+FACTORS = (1, 2, 4, 8)
 TARGET_RECALL = 0.95
 TUNE_QUERIES = 200
 TRAIN_ITEMS = 65_536
@@ -46,6 +52,7 @@ class Tuning:
     param: str  # "nprobe", "efSearch" or "" (nothing to tune)
     value: int
     recall: float  # recall@10 measured against exact search
+    factor: int = 1  # candidates taken: factor x candidates_for(k), all re-scored
 
 
 def candidates_for(k: int) -> int:
@@ -98,12 +105,49 @@ def build(
 ) -> faiss.Index:
     """Train on ``sample`` (float32 rows) and add every (ids, vectors) chunk."""
     index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+    sample = np.ascontiguousarray(sample, np.float32)
+    if isinstance(index, faiss.IndexPreTransform):
+        pretrain_pca(index, sample)
     if not _supports_ids(index):
         index = faiss.IndexIDMap(index)
-    index.train(np.ascontiguousarray(sample, np.float32))
+    index.train(sample)
     for ids, vectors in chunks:
         index.add_with_ids(np.ascontiguousarray(vectors, np.float32), np.ascontiguousarray(ids, np.int64))
     return index
+
+
+def principal_axes(
+    sample: np.ndarray, axes: int, iterations: int = 4
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean, the ``axes`` leading principal axes as rows, their eigenvalues) of ``sample``,
+    by randomised subspace iteration (Halko, Martinsson & Tropp 2011, alg. 4.4):
+    Q = orth(X^T X G), Q <- orth(X^T X Q) ``iterations`` times, then the eigenvectors of
+    Q^T X^T X Q, with X the centred sample and G Gaussian (axes + 64 columns)."""
+    mean = sample.mean(axis=0)
+    centred = sample - mean
+    gaussian = np.random.default_rng(0).standard_normal((sample.shape[1], axes + 64)).astype(np.float32)
+    basis = np.linalg.qr(centred.T @ (centred @ gaussian))[0]
+    for _ in range(iterations):
+        basis = np.linalg.qr(centred.T @ (centred @ basis))[0]
+    values, vectors = np.linalg.eigh(basis.T @ (centred.T @ (centred @ basis)))
+    order = np.argsort(values)[::-1][:axes]
+    return mean, np.ascontiguousarray((basis @ vectors[:, order]).T, np.float32), values[order]
+
+
+def pretrain_pca(index: faiss.IndexPreTransform, sample: np.ndarray) -> None:
+    """Fit the index's leading PCA transform with ``principal_axes`` (FAISS's own fit takes a
+    full eigendecomposition of the d x d covariance on one core: minutes at d = 4480)."""
+    transform = faiss.downcast_VectorTransform(index.chain.at(0))  # type: ignore[attr-defined]
+    if not isinstance(transform, faiss.PCAMatrix) or transform.is_trained:
+        return
+    if transform.eigen_power != 0 or transform.random_rotation or len(sample) <= transform.d_out:
+        return  # variants FAISS fits itself
+    mean, rows, values = principal_axes(sample, transform.d_out)
+    faiss.copy_array_to_vector(mean.astype(np.float32), transform.mean)
+    faiss.copy_array_to_vector(rows.ravel(), transform.PCAMat)
+    faiss.copy_array_to_vector(values.astype(np.float32), transform.eigenvalues)
+    transform.prepare_Ab()
+    transform.is_trained = True
 
 
 def _supports_ids(index: faiss.Index) -> bool:
@@ -112,7 +156,7 @@ def _supports_ids(index: faiss.Index) -> bool:
 
 
 def search_param(index: faiss.Index) -> str:
-    """The parameter that trades speed for recall in ``index`` ("" if none); set to 1."""
+    """The parameter that trades speed for recall in ``index`` ("" if none)."""
     parameters = faiss.ParameterSpace()
     for name in ("nprobe", "efSearch"):
         try:
@@ -123,9 +167,49 @@ def search_param(index: faiss.Index) -> str:
     return ""
 
 
-def set_param(index: faiss.Index, name: str, value: int) -> None:
-    if name:
-        faiss.ParameterSpace().set_index_parameter(index, name, value)
+def param_limit(index: faiss.Index, param: str) -> int:
+    """The largest useful value of the search parameter (every inverted list; a wide beam)."""
+    if param == "nprobe":
+        return max(1, int(faiss.extract_index_ivf(index).nlist))
+    return 4096 if param == "efSearch" else 1
+
+
+def search_parameters(
+    index: faiss.Index, param: str, value: int, skip: np.ndarray | None = None
+) -> faiss.SearchParameters | None:
+    """Per-call search parameters (threads may search one index with different values), and
+    the ids to leave out."""
+    classes: Any = faiss  # the constructors take keyword arguments (and keep the nested ones alive)
+    options: dict[str, Any] = {}
+    if skip is not None:
+        options["sel"] = classes.IDSelectorNot(classes.IDSelectorBatch(np.asarray(skip, np.int64)))
+    if param == "nprobe":
+        inner = classes.SearchParametersIVF(nprobe=value, **options)
+    elif param == "efSearch":
+        inner = classes.SearchParametersHNSW(efSearch=value, **options)
+    elif options:
+        inner = classes.SearchParameters(**options)
+    else:
+        return None
+    if isinstance(index, faiss.IndexPreTransform):
+        return classes.SearchParametersPreTransform(index_params=inner)  # type: ignore[no-any-return]
+    return inner  # type: ignore[no-any-return]
+
+
+def search(
+    index: faiss.Index,
+    queries: np.ndarray,
+    count: int,
+    param: str,
+    value: int,
+    skip: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The approximate top ``count`` (scores, ids) with the parameter at ``value``, the ids
+    in ``skip`` left out."""
+    params = search_parameters(index, param, min(value, param_limit(index, param)), skip)
+    q = np.ascontiguousarray(queries, np.float32)
+    scores, ids = index.search(q, count, params=params) if params is not None else index.search(q, count)
+    return scores, ids
 
 
 Rescore = Callable[
@@ -134,33 +218,68 @@ Rescore = Callable[
 
 
 def tune(
-    index: faiss.Index, factory: str, queries: np.ndarray, truth: np.ndarray, rescore: Rescore, k: int = 10
+    index: faiss.Index,
+    factory: str,
+    queries: tuple[np.ndarray, np.ndarray],
+    truth: np.ndarray,
+    rescore: Rescore,
+    k: int = 10,
 ) -> Tuning:
-    """The smallest search parameter reaching TARGET_RECALL (module docstring); ``truth`` holds
-    each query's exact top ``k`` ids."""
-    param = search_param(index)
-    value, recall = 1, measure(index, queries, truth, rescore, k)
-    limit = (
-        4096
-        if param == "efSearch"
-        else max(1, faiss.extract_index_ivf(index).nlist if param == "nprobe" else 1)
-    )
-    while param and recall < TARGET_RECALL and value < limit:
-        value = min(limit, value * 2)
-        set_param(index, param, value)
-        recall = measure(index, queries, truth, rescore, k)
-    return Tuning(factory, param, value, recall)
+    """The cheapest (parameter, candidate factor) reaching TARGET_RECALL (module docstring):
+    for each factor in FACTORS the parameter doubles from 1 until the recall is reached or the
+    work exceeds the cheapest found. ``queries`` = (ids, vectors) of items of the index, held
+    out of their own results; ``truth`` holds each query's exact top ``k`` + 1 ids. Without any
+    setting reaching the target, the one with the best recall."""
+    param, dim = search_param(index), queries[1].shape[1]
+    limit = param_limit(index, param)
+    best: tuple[float, Tuning] | None = None
+    fallback = Tuning(factory, param, 1, -1.0)
+    for factor in FACTORS:
+        value = 1
+        while True:
+            recall = measure(index, queries, truth, rescore, k, (param, value, factor))
+            cost = work(index, param, value, factor * candidates_for(k), dim)
+            if recall >= TARGET_RECALL:
+                if best is None or cost < best[0]:
+                    best = (cost, Tuning(factory, param, value, recall, factor))
+                break
+            if recall > fallback.recall:
+                fallback = Tuning(factory, param, value, recall, factor)
+            if value >= limit or (best is not None and cost >= best[0]):
+                break
+            value = min(limit, value * 2)
+    return best[1] if best is not None else fallback
+
+
+def work(index: faiss.Index, param: str, value: int, candidates: int, dim: int) -> float:
+    """Bytes a query touches: the codes scanned (IVF: the lists probed; HNSW: the beam's
+    neighbours' vectors) plus the candidates' float16 vectors read to re-score them."""
+    rescoring = candidates * dim * 2
+    if param == "nprobe":
+        ivf = faiss.extract_index_ivf(index)
+        return index.ntotal * ivf.code_size * value / ivf.nlist + rescoring
+    if param == "efSearch":
+        return value * 32 * dim * 4 + rescoring
+    return index.ntotal * dim + rescoring
 
 
 def measure(
-    index: faiss.Index, queries: np.ndarray, truth: np.ndarray, rescore: Rescore, k: int = 10
+    index: faiss.Index,
+    queries: tuple[np.ndarray, np.ndarray],
+    truth: np.ndarray,
+    rescore: Rescore,
+    k: int,
+    setting: tuple[str, int, int],
 ) -> float:
-    """Mean recall@k of the search (candidates re-scored exactly) against ``truth``."""
-    _, found = index.search(np.ascontiguousarray(queries, np.float32), candidates_for(k))
-    scores = rescore(queries, found)
-    scores = np.where(found >= 0, scores, -np.inf)
+    """Mean recall@k, each query's own id left out, of the search (``setting`` = (parameter,
+    value, candidate factor); the candidates re-scored exactly) against ``truth``."""
+    (param, value, factor), (ids, vectors) = setting, queries
+    _, found = search(index, vectors, factor * candidates_for(k) + 1, param, value)
+    found = np.where(found == ids[:, None], -1, found)
+    scores = np.where(found >= 0, rescore(vectors, found), -np.inf)
     top = np.take_along_axis(found, np.argsort(-scores, axis=1)[:, :k], axis=1)
-    return float(np.mean([len(set(t) & set(r)) / k for t, r in zip(truth, top, strict=True)]))
+    expected = [[t for t in row if t != own][:k] for row, own in zip(truth, ids, strict=True)]
+    return float(np.mean([len(set(t) & set(r)) / k for t, r in zip(expected, top, strict=True)]))
 
 
 def save(index: faiss.Index, path: Path) -> None:

@@ -3,8 +3,10 @@
 Compaction (``stylesim compact``, or the automatic policy after a commit) writes the live items of
 some segments into one new segment, streamed in chunks, and drops the old ones; deleted items
 go away for good. The automatic policy merges when there are more than MAX_SEGMENTS segments
-(every segment smaller than a quarter of the largest) and rewrites any segment whose deleted
-share reached HEAVY_DELETES, so adding items costs in proportion to what is added.
+(every segment smaller than a quarter of the largest), merges the small segments searched
+exactly once they hold EXACT_BELOW items together (the merged one gets approximate indexes),
+and rewrites any segment whose deleted share reached HEAVY_DELETES, so adding items costs in
+proportion to what is added.
 
 Refit: the standardisation (``descriptors.standardise``) is re-fitted when the collection has
 grown or shrunk REFIT_FACTOR times since the last fit, on up to FIT_SAMPLE raw vectors recovered
@@ -21,8 +23,9 @@ import numpy as np
 import pandas as pd
 
 from stylesim.descriptors.standardise import Standardiser
+from stylesim.index.ann import EXACT_BELOW
 from stylesim.index.policy import RELATIVE
-from stylesim.index.relative import commit_rows
+from stylesim.index.relative import collection_z, commit_rows, sample_ids, version_threshold
 from stylesim.index.segment import CHUNK, Segment, SegmentWriter
 from stylesim.index.spaces import space_names, style_weights
 from stylesim.index.writing import FIT_SAMPLE, fault, neighbours_with, new_segment, vectors_reader
@@ -44,7 +47,10 @@ def policy_sources(store: IndexStore) -> list[Segment]:
     if len(store.segments) > MAX_SEGMENTS:
         largest = max(len(s) for s in store.segments)
         small = [s for s in store.segments if len(s) < largest / 4]
-    chosen = {s.name for s in heavy + small}
+    exact = [s for s in store.segments if len(s) < EXACT_BELOW and not s.meta.get("spaces")]
+    if sum(len(s) for s in exact) < EXACT_BELOW:
+        exact = []  # searched exactly, together no slower than one segment of EXACT_BELOW items
+    chosen = {s.name for s in heavy + small + exact}
     return [s for s in store.segments if s.name in chosen] if heavy or len(chosen) >= 2 else []
 
 
@@ -165,6 +171,9 @@ def refit_if_needed(store: IndexStore, force: bool = False) -> list[str]:
         new = Standardiser.fit(raw, d.blocks(), d.collection_norm)
         new.count = n
         refit[name] = (old, new)
+    if RELATIVE in space_names(store.descriptors):  # the threshold follows the collection's size
+        content = store.vectors_of("content", sample_ids(store.ids()))
+        store.state["version_threshold"] = version_threshold(content, collection_z(n))
     rewrite(store, list(store.segments), refit)
     store.stats.update({name: new for name, (_, new) in refit.items()})
     store.pending["stats"] = True

@@ -25,7 +25,8 @@ STYLE_CONTENT_DISCOUNT: float = 1.0
 
 # Chosen on the grid and both texture sets (scripts/eval_retrieval.py; README, "Retrieval
 # quality"): z 2.0-3.0 and 8-32 neighbours score within 0.02 of each other; the style gate
-# (0.8) keeps duplicates, the item itself and frames of one shot out of its versions.
+# (0.8) keeps duplicates, the item itself and frames of one shot out of its versions. Larger
+# collections raise z so that chance neighbours stay rare (``index.relative.collection_z``).
 RELATIVE_Z = 2.5
 RELATIVE_MAX_STYLE = 0.8
 RELATIVE_NEIGHBOURS = 32

@@ -2,10 +2,11 @@
 
 Fused score (``--by style``):  s(q, x) = sum_i w_i cos_i(q, x),  sum_i w_i = 1,
 then the content discount  s - lambda cos_content(q, x) (1 - s)  (``content_discounted``).
-Candidates are the top k' (k' = max(10 k, 256), capped by the collection size) in the stacked
-style space (``index.spaces``), whose inner product is the fused cosine itself, and for other
-weights the union of each weighted component's top k'; every candidate is then scored exactly on
-every component, so an item that is second-best on all components is not lost.
+Candidates are the top k' (k' = max(10 k, 256), DISCOUNT_DEPTH times that with the content
+discount, capped by the collection size) in the stacked style space (``index.spaces``), whose
+inner product is the fused cosine itself, and for other weights the union of each weighted
+component's top k'; every candidate is then scored exactly on every component, so an item that
+is second-best on all components is not lost.
 
 Relative score (``--by style-relative``), for collections that hold several versions of the
 same pictures (restyled variants, filter sets): each item's fused style vector
@@ -31,6 +32,9 @@ from stylesim.index.spaces import STYLE, stacked, style_weights
 from stylesim.index.store import IndexStore
 
 FUSED = {"style": STYLE_FUSION, RELATIVE: STYLE_FUSION}
+# The content discount can lift an item from far down the undiscounted ranking (its own picture's
+# other versions are pushed out): its candidates go this many times deeper (docs/scale.md).
+DISCOUNT_DEPTH = 4
 CONTENT_DISCOUNTS = {"style": STYLE_CONTENT_DISCOUNT}
 
 
@@ -131,7 +135,8 @@ def fused_hits(
     """Weighted cosines of every candidate (``fusion_candidates``), content-discounted, top ``k``."""
     scored = [*weights, "content"] if discount and "content" not in weights else list(weights)
     results = []
-    for q, candidates in enumerate(fusion_candidates(store, queries, weights, k)):
+    depth = candidates_for(k) * (DISCOUNT_DEPTH if discount else 1)
+    for q, candidates in enumerate(fusion_candidates(store, queries, weights, depth)):
         component_scores = {n: store.vectors_of(n, candidates) @ queries[n][q] for n in scored}
         fused = sum(w * component_scores[n] for n, w in weights.items())
         if discount:
@@ -147,20 +152,15 @@ def fused_hits(
 
 
 def fusion_candidates(
-    store: IndexStore, queries: dict[str, np.ndarray], weights: dict[str, float], k: int
+    store: IndexStore, queries: dict[str, np.ndarray], weights: dict[str, float], depth: int
 ) -> list[np.ndarray]:
-    """Per query, the top max(10 k, 256) ids of the stacked style space when ``weights`` are its
+    """Per query, the top ``depth`` ids of the stacked style space when ``weights`` are its
     own, else the union of each weighted component's."""
-    depth = min(len(store), candidates_for(k))
+    depth = min(len(store), depth)
     if weights == style_weights(store.descriptors):
-        found = [store.nearest(STYLE, stacked(queries, weights), depth)[1]]
-    else:
-        found = [store.nearest(n, queries[n], depth)[1] for n in weights]
-    out = []
-    for q in range(len(found[0])):
-        candidates = np.unique(np.concatenate([ids[q] for ids in found]))
-        out.append(candidates[candidates >= 0])
-    return out
+        return store.candidates(STYLE, stacked(queries, weights), depth)
+    found = [store.candidates(n, queries[n], depth) for n in weights]
+    return [np.unique(np.concatenate(per_query)) for per_query in zip(*found, strict=True)]
 
 
 def search_relative(

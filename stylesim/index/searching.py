@@ -14,37 +14,84 @@ from stylesim.index.policy import RELATIVE
 from stylesim.index.segment import Segment
 from stylesim.index.spaces import style_weights
 
+RESCORE_ROWS = 32_768  # candidate vectors gathered at a time when re-scoring many queries
+
 if TYPE_CHECKING:
     from stylesim.index.store import IndexStore
 
 
-def nearest(store: IndexStore, space: str, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top ``k`` (scores, ids) per query row over the store's live items (ids -1 past the end)."""
+def nearest(
+    store: IndexStore, space: str, queries: np.ndarray, k: int, depth: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``k`` (exact scores, ids) per query row over the store's live items (ids -1 past the
+    end); approximate indexes give ``depth`` candidates (default ``ann.candidates_for(k)``)."""
     q = np.ascontiguousarray(queries, np.float32)
     weights = style_weights(store.descriptors)
     scores = [np.zeros((len(q), 0), np.float32)]
     ids = [np.zeros((len(q), 0), np.int64)]
     for number, segment in enumerate(store.segments):
-        seg_scores, seg_ids = segment_candidates(segment, space, q, k + deleted_in(store, segment), weights)
-        valid = (seg_ids >= 0) & ~np.isin(seg_ids, store.deleted)
-        if space == RELATIVE:
-            valid &= ~superseded(store, number, seg_ids)
+        skip = stale_ids(store, number, space)
+        seg_scores, seg_ids = segment_candidates(segment, space, q, k, weights, depth, skip)
+        valid = live_candidates(store, number, space, seg_ids)
         scores.append(np.where(valid, seg_scores, -np.inf))
         ids.append(np.where(valid, seg_ids, -1))
     return top(np.concatenate(scores, axis=1), np.concatenate(ids, axis=1), k)
 
 
-def deleted_in(store: IndexStore, segment: Segment) -> int:
-    return int(np.isin(store.deleted, segment.ids).sum()) if len(store.deleted) else 0
+def candidates(store: IndexStore, space: str, queries: np.ndarray, depth: int) -> list[np.ndarray]:
+    """Per query row, the ids (ascending) of each segment's ``depth`` best live items in a space
+    as its index ranks them (approximately for large segments; not re-scored: the caller scores
+    them exactly)."""
+    q = np.ascontiguousarray(queries, np.float32)
+    weights = style_weights(store.descriptors)
+    found = [np.zeros((len(q), 0), np.int64)]
+    for number, segment in enumerate(store.segments):
+        _, seg_ids = segment.search(space, q, depth, weights, stale_ids(store, number, space))
+        found.append(np.where(live_candidates(store, number, space, seg_ids), seg_ids, -1))
+    every = np.concatenate(found, axis=1)
+    return [np.unique(row[row >= 0]) for row in every]
+
+
+def live_candidates(store: IndexStore, number: int, space: str, ids: np.ndarray) -> np.ndarray:
+    """Which ids found in segment ``number`` count: not -1, not deleted, and for the relative
+    space not superseded by a newer segment's relative vector."""
+    valid = (ids >= 0) & ~np.isin(ids, store.deleted)
+    if space == RELATIVE:
+        valid &= ~superseded(store, number, ids)
+    return valid
+
+
+def stale_ids(store: IndexStore, number: int, space: str) -> np.ndarray:
+    """Ids segment ``number`` holds that a search must skip: deleted items, and in the relative
+    space the vectors a newer segment supersedes (cached per state of the store)."""
+    segment = store.segments[number]
+    key = (segment.name, space, len(store.deleted), len(store.segments))
+    cache: dict[tuple[str, str, int, int], np.ndarray] = store.__dict__.setdefault("_stale", {})
+    if key not in cache:
+        own = np.union1d(segment.ids, segment.relative_ids) if space == RELATIVE else segment.ids
+        stale = np.intersect1d(own, store.deleted)
+        if space == RELATIVE:
+            newer = [s.relative_ids for s in store.segments[number + 1 :] if len(s.relative_ids)]
+            if newer:
+                stale = np.union1d(stale, np.intersect1d(own, np.concatenate(newer)))
+        cache[key] = stale
+    return cache[key]
 
 
 def segment_candidates(
-    segment: Segment, space: str, q: np.ndarray, k: int, weights: dict[str, float]
+    segment: Segment,
+    space: str,
+    q: np.ndarray,
+    k: int,
+    weights: dict[str, float],
+    depth: int | None = None,
+    skip: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A segment's top ``k`` with exact scores (approximate candidates re-scored)."""
+    """A segment's top ``k`` with exact scores (``depth`` approximate candidates re-scored),
+    the ids in ``skip`` left out."""
     if segment.ann(space) is None:
-        return segment.search(space, q, k, weights)
-    _, found = segment.search(space, q, max(k, ann.candidates_for(k)), weights)
+        return segment.search(space, q, k, weights, skip)
+    _, found = segment.search(space, q, max(k, depth or ann.candidates_for(k)), weights, skip)
     exact = rescore(segment, space, q, found, weights)
     return top(exact, found, k)
 
@@ -52,20 +99,19 @@ def segment_candidates(
 def rescore(
     segment: Segment, space: str, q: np.ndarray, found: np.ndarray, weights: dict[str, float]
 ) -> np.ndarray:
-    """Exact inner products of each query with its candidate ids (-inf for -1)."""
-    flat = found.ravel()
-    valid = flat >= 0
-    unique = np.unique(flat[valid])
-    vectors = (
-        segment.space_vectors(space, unique, weights)
-        if len(unique)
-        else np.zeros((0, q.shape[1]), np.float32)
-    )
+    """Exact inner products of each query with its candidate ids (-inf for -1), RESCORE_ROWS
+    candidates' vectors in memory at a time."""
     out = np.full(found.shape, -np.inf, np.float32)
-    for i in range(len(q)):
-        row_valid = found[i] >= 0
-        rows = np.searchsorted(unique, found[i][row_valid])
-        out[i, row_valid] = vectors[rows] @ q[i]
+    step = max(1, RESCORE_ROWS // max(1, found.shape[1]))
+    for start in range(0, len(q), step):
+        block = found[start : start + step]
+        unique = np.unique(block[block >= 0])
+        if not len(unique):
+            continue
+        vectors = segment.space_vectors(space, unique, weights)
+        for i, row in enumerate(block, start):
+            valid = row >= 0
+            out[i, valid] = vectors[np.searchsorted(unique, row[valid])] @ q[i]
     return out
 
 

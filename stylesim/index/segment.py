@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator, Mapping
+from dataclasses import asdict
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,8 @@ class Segment:
 
     def vectors(self, name: str, rows: np.ndarray) -> np.ndarray:
         """float32 rows of a descriptor's vectors (rows sorted first: memory maps like that)."""
+        if len(rows) < 2 or bool(np.all(rows[1:] >= rows[:-1])):
+            return np.asarray(self.array(name)[rows], np.float32)
         order = np.argsort(rows, kind="stable")
         out = np.empty((len(rows), self.array(name).shape[1]), np.float32)
         out[order] = self.array(name)[rows[order]]
@@ -167,19 +170,31 @@ class Segment:
             index = None
             if info and (self.folder / f"ann-{space}.faiss").exists():
                 index = ann.load(self.folder / f"ann-{space}.faiss")
-                ann.set_param(index, info["param"], int(info["value"]))
             self._ann[space] = index
         return self._ann[space]
 
     def search(
-        self, space: str, queries: np.ndarray, k: int, weights: Mapping[str, float]
+        self,
+        space: str,
+        queries: np.ndarray,
+        k: int,
+        weights: Mapping[str, float],
+        skip: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top ``k`` (scores, ids) per query row in a space (ids -1 where fewer exist)."""
+        """Top ``k`` (scores, ids) per query row in a space (ids -1 where fewer exist), the ids
+        in ``skip`` (sorted) left out. From an approximate index: its tuned factor x ``k``
+        candidates with approximate scores, the search parameter scaled up with ``k`` past the
+        depth it was tuned for."""
         index = self.ann(space)
-        if index is not None:
-            scores, ids = index.search(np.ascontiguousarray(queries, np.float32), k)
-            return scores, ids
-        return exact_top(self.space_chunks(space, weights), queries, k)
+        skip = skip if skip is not None and len(skip) else None
+        if index is None:
+            chunks = self.space_chunks(space, weights)
+            if skip is not None:
+                chunks = ((ids[keep], v[keep]) for ids, v in chunks if (keep := ~np.isin(ids, skip)).any())
+            return exact_top(chunks, queries, k)
+        info = self.meta["spaces"][space]
+        value = int(info["value"]) * max(1, -(-k // ann.candidates_for(10)))
+        return ann.search(index, queries, k * int(info.get("factor", 1)), info["param"], value, skip)
 
 
 def exact_top(
@@ -263,25 +278,20 @@ class SegmentWriter:
             index = ann.build(
                 factory,
                 dim,
-                sample_space(segment, space, weights, ann.TRAIN_ITEMS),
+                sample_space(segment, space, weights, ann.TRAIN_ITEMS)[1],
                 segment.space_chunks(space, weights),
             )
-            queries = sample_space(segment, space, weights, ann.TUNE_QUERIES)
-            _, truth = exact_top(segment.space_chunks(space, weights), queries, 10)
+            query_ids, queries = sample_space(segment, space, weights, ann.TUNE_QUERIES)
+            _, truth = exact_top(segment.space_chunks(space, weights), queries, 11)
 
             def rescore(q: np.ndarray, found: np.ndarray, space: str = space) -> np.ndarray:
                 from stylesim.index.searching import rescore as exact
 
                 return exact(segment, space, q, found, dict(weights))
 
-            tuning = ann.tune(index, factory, queries, truth, rescore)
+            tuning = ann.tune(index, factory, (query_ids, queries), truth, rescore)
             ann.save(index, self.tmp / f"ann-{space}.faiss")
-            self.meta["spaces"][space] = {
-                "factory": tuning.factory,
-                "param": tuning.param,
-                "value": tuning.value,
-                "recall": tuning.recall,
-            }
+            self.meta["spaces"][space] = asdict(tuning)
 
     def seal(self) -> Segment:
         """Sync everything, then rename the folder into place (atomic)."""
@@ -296,8 +306,10 @@ class SegmentWriter:
         return Segment(final)
 
 
-def sample_space(segment: Segment, space: str, weights: Mapping[str, float], count: int) -> np.ndarray:
-    """Vectors of up to ``count`` random items of the segment in a space (fixed seed)."""
+def sample_space(
+    segment: Segment, space: str, weights: Mapping[str, float], count: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, vectors in a space) of up to ``count`` random items of the segment (fixed seed)."""
     rng = np.random.default_rng(0)
-    rows = np.sort(rng.choice(len(segment), min(count, len(segment)), replace=False))
-    return segment.space_vectors(space, segment.ids[rows], weights)
+    ids = segment.ids[np.sort(rng.choice(len(segment), min(count, len(segment)), replace=False))]
+    return ids, segment.space_vectors(space, ids, weights)

@@ -345,12 +345,21 @@ class IndexStore:
         ids = self.ids()
         return ids, self.vectors_of(name, ids)
 
-    def nearest(self, space: str, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def nearest(
+        self, space: str, queries: np.ndarray, k: int, depth: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` (exact scores, ids) per query row in a search space over the live items:
-        candidates from each segment (approximate indexes for large ones), re-scored exactly."""
+        ``depth`` candidates from each segment's approximate index (exact search for small
+        segments), re-scored exactly."""
         from stylesim.index.searching import nearest
 
-        return nearest(self, space, queries, k)
+        return nearest(self, space, queries, k, depth)
+
+    def candidates(self, space: str, queries: np.ndarray, depth: int) -> list[np.ndarray]:
+        """Per query row, ids of up to ``depth`` near live items per segment, not re-scored."""
+        from stylesim.index.searching import candidates
+
+        return candidates(self, space, queries, depth)
 
     def space_vectors(self, space: str, ids: np.ndarray) -> np.ndarray:
         """Exact vectors of items in a search space."""

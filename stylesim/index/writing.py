@@ -34,7 +34,14 @@ from stylesim.errors import StylesimError
 from stylesim.index import journal
 from stylesim.index.manifest import MANIFEST, Manifest, check_compatible, read_manifest
 from stylesim.index.policy import RELATIVE
-from stylesim.index.relative import Neighbours, Vectors, commit_rows, sample_ids, version_threshold
+from stylesim.index.relative import (
+    Neighbours,
+    Vectors,
+    collection_z,
+    commit_rows,
+    sample_ids,
+    version_threshold,
+)
 from stylesim.index.searching import segment_candidates, top
 from stylesim.index.segment import SEGMENTS, Segment, SegmentWriter, fsync_path
 from stylesim.index.spaces import space_names, style_weights
@@ -45,6 +52,7 @@ if TYPE_CHECKING:
 FAULT_ENV = "STYLESIM_FAULT"
 GRACE_SECONDS = 60.0
 FIT_SAMPLE = 50_000  # raw vectors the collection statistics are fitted on
+VERSION_DEPTH = 2  # approximate candidates per neighbour re-scored by the version lookups
 
 
 def fault(step: str) -> None:
@@ -191,10 +199,9 @@ def finish_segment(store: IndexStore, writer: SegmentWriter, ids: np.ndarray) ->
     if RELATIVE in spaces:
         readable = writer.readable()
         if store.state.get("version_threshold") is None:
-            sample = sample_ids(np.concatenate([store.ids(), ids]))
-            store.state["version_threshold"] = version_threshold(
-                vectors_with(store, readable, "content", sample)
-            )
+            every = np.concatenate([store.ids(), ids])
+            sample = vectors_with(store, readable, "content", sample_ids(every))
+            store.state["version_threshold"] = version_threshold(sample, collection_z(len(every)))
             store.pending["stats"] = True
         relative_ids, relative = commit_rows(
             ids, store.ids(), neighbours_with(store, readable), vectors_reader(store, readable), weights,
@@ -228,13 +235,14 @@ def vectors_reader(store: IndexStore, new: Segment) -> Vectors:
 
 
 def neighbours_with(store: IndexStore, new: Segment) -> Neighbours:
-    """Content neighbours (exact scores) over the store and the new segment."""
+    """Content neighbours (exact scores) over the store and the new segment. They serve the
+    version lookups, and versions are near-duplicates that an approximate index ranks first:
+    VERSION_DEPTH x k candidates per segment are re-scored, not ``ann.candidates_for(k)``."""
 
     def search(content: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        old_scores, old_ids = store.nearest("content", content, k)
-        new_scores, new_ids = segment_candidates(
-            new, "content", np.asarray(content, np.float32), min(k, len(new)), {}
-        )
+        old_scores, old_ids = store.nearest("content", content, k, VERSION_DEPTH * k)
+        q = np.asarray(content, np.float32)
+        new_scores, new_ids = segment_candidates(new, "content", q, min(k, len(new)), {}, VERSION_DEPTH * k)
         return top(
             np.concatenate([old_scores, new_scores], axis=1), np.concatenate([old_ids, new_ids], axis=1), k
         )

@@ -26,6 +26,7 @@ class SheetRow:
     styles: list[Tile]
     result: Tile
     facts: dict[str, str] = field(default_factory=dict)
+    alternatives: list[Tile] = field(default_factory=list)  # other methods' results, side by side
 
 
 def save_thumbnail(image: Image.Image, folder: Path, name: str) -> str:
@@ -59,7 +60,8 @@ def write_contact_sheet(path: Path, title: str, rows: list[SheetRow], notes: lis
         )
         body.append(
             f"<tr><td>{_tile(row.content)}</td><td>{''.join(_tile(s) for s in row.styles)}</td>"
-            f"<td>{_tile(row.result)}</td><td><table class=facts>{facts}</table></td></tr>"
+            f"<td>{''.join(_tile(t) for t in [row.result, *row.alternatives])}</td>"
+            f"<td><table class=facts>{facts}</table></td></tr>"
         )
     body.append("</table>")
     style = (

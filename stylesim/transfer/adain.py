@@ -37,6 +37,7 @@ from torch import nn
 
 from stylesim.descriptors.ops import channel_mean_std
 from stylesim.encoding import VGG19Encoder
+from stylesim.encoding.device import autocast, choose_precision
 from stylesim.encoding.preprocess import normalise_rgb
 from stylesim.errors import StylesimError
 from stylesim.transfer.colour import PRESERVE_METHODS, keep_luminance, match_colour_statistics
@@ -250,8 +251,11 @@ def adain_transfer(
     preserve_colour: str | None = None,
     mask: Image.Image | None = None,
     style_scale: float = 1.0,
+    precision: str = "auto",
 ) -> Image.Image:
-    """Render ``content`` (long side ``size``, aspect kept) in ``styles``; see the module doc."""
+    """Render ``content`` (long side ``size``, aspect kept) in ``styles``; see the module doc.
+    The encoder and the decoder run in ``precision`` (``auto``: bf16 where the device has bf16
+    units); AdaIN's statistics and the output are computed in float32."""
     if preserve_colour not in (None, *PRESERVE_METHODS):
         raise StylesimError(
             f"unknown colour preservation {preserve_colour!r}; use {' or '.join(PRESERVE_METHODS)}"
@@ -268,14 +272,18 @@ def adain_transfer(
     if preserve_colour == "stats":
         s = [match_colour_statistics(x, c) for x in s]
 
+    chosen = choose_precision(device, precision)
+
     def f(x: torch.Tensor) -> torch.Tensor:
-        return encoder.forward(normalise_rgb(x, encoder.preprocessing))[ADAIN_LAYER]
+        with autocast(device, chosen):
+            return encoder.forward(normalise_rgb(x, encoder.preprocessing))[ADAIN_LAYER].float()
 
     m = None
     if mask is not None:
         m = to_tensor(mask.convert("L").convert("RGB"), shape, device)[:, :1].round()
     t = stylised_features(f(c), [f(x) for x in s], weights, alpha, m)
-    out = decoder(t.contiguous()).clamp(0, 1)
+    with autocast(device, chosen):
+        out = decoder(t.contiguous()).float().clamp(0, 1)
     if out.shape[-2:] != c.shape[-2:]:
         out = F.interpolate(out, size=c.shape[-2:], mode="bilinear", align_corners=False)
     if preserve_colour == "luminance":

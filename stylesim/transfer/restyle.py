@@ -199,6 +199,7 @@ def render(
         g.preserve_colour,
         mask,
         g.style_scale,
+        g.precision,
     )
 
 
