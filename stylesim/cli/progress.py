@@ -4,6 +4,7 @@ readable."""
 
 from __future__ import annotations
 
+import logging
 import time
 from types import TracebackType
 
@@ -90,3 +91,26 @@ class Reporter:
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
         self.stop()
+
+
+class ConsoleLog(logging.Handler):
+    """Log records as plain lines on a rich console (which finds stderr when it prints, so a
+    test runner's captured stream gets them)."""
+
+    def __init__(self, console: Console) -> None:
+        super().__init__(logging.INFO)
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.console.print(self.format(record), markup=False, highlight=False, soft_wrap=True)
+
+
+def show_index_steps(console: Console, quiet: bool) -> None:
+    """The index layer's long steps (merging, approximate indexes and their tuning, relative
+    vectors, compaction) as lines on ``console``, unless ``quiet``."""
+    logger = logging.getLogger("stylesim.index")
+    logger.handlers = [h for h in logger.handlers if not isinstance(h, ConsoleLog)]
+    logger.propagate = False
+    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    if not quiet:
+        logger.addHandler(ConsoleLog(console))

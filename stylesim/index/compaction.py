@@ -17,6 +17,7 @@ never rewritten whole because it grew.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,6 +34,7 @@ from stylesim.index.writing import FIT_SAMPLE, fault, neighbours_with, new_segme
 if TYPE_CHECKING:
     from stylesim.index.store import IndexStore
 
+log = logging.getLogger("stylesim.index")
 REFIT_FACTOR = 1.5
 REFIT_CAP = 200_000
 MAX_SEGMENTS = 8
@@ -80,6 +82,8 @@ def rewrite(store: IndexStore, sources: list[Segment], refit: Refit | None = Non
     """The live items of ``sources`` as one new segment, the newest (re-standardised with
     ``refit``); relative vectors carried over, or recomputed after a refit."""
     ids = np.sort(np.concatenate([s.ids[store.live(s)] for s in sources]))
+    why = "re-standardising" if refit else "merging"
+    log.info("%s %d segments (%d live items) into one", why, len(sources), len(ids))
     carried = explicit_relative(store, ids, sources)
     carried_vectors = store.relative_of(carried) if refit is None else None
     writer = new_segment(store, ids)

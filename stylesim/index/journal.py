@@ -19,14 +19,15 @@ PENDING = "pending"
 def write_shard(
     root: Path, ids: np.ndarray, vectors: dict[str, np.ndarray], rows: list[dict[str, Any]]
 ) -> Path:
-    """Atomically write one batch: raw vectors per descriptor and its metadata rows."""
+    """Atomically write one batch: raw float32 vectors per descriptor and its metadata rows."""
     folder = root / PENDING
     folder.mkdir(exist_ok=True)
     name = f"shard-{int(ids.min()):012d}-{uuid.uuid4().hex[:8]}.npz"
     tmp = folder / (name + ".tmp")
     with open(tmp, "wb") as f:
-        arrays = {"ids": ids.astype(np.int64), "meta": np.array(json.dumps(rows))}
-        arrays.update({f"vec_{k}": v for k, v in vectors.items()})
+        meta = np.frombuffer(json.dumps(rows).encode(), np.uint8)  # UTF-8 (a numpy str is UTF-32)
+        arrays: dict[str, np.ndarray] = {"ids": ids.astype(np.int64), "meta": meta}
+        arrays.update({f"vec_{k}": np.asarray(v, np.float32) for k, v in vectors.items()})
         np.savez(f, allow_pickle=False, **arrays)
         f.flush()
         os.fsync(f.fileno())
@@ -52,7 +53,9 @@ def read_shard(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray], pd.DataFr
 def read_meta(path: Path) -> tuple[np.ndarray, pd.DataFrame]:
     """A shard's ids and metadata rows, without reading its vectors."""
     with np.load(path, allow_pickle=False) as z:
-        return z["ids"], pd.DataFrame(json.loads(str(z["meta"])))
+        meta = z["meta"]  # UTF-8 bytes; a str scalar in shards written by stylesim 0.2
+        text = meta.tobytes().decode() if meta.dtype == np.uint8 else str(meta)
+        return z["ids"], pd.DataFrame(json.loads(text))
 
 
 def read_vectors(path: Path) -> dict[str, np.ndarray]:

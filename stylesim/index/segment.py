@@ -19,7 +19,9 @@ memory-mapped approximate index.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict
 from functools import cached_property
@@ -42,6 +44,7 @@ ITEMS = "items.arrow"
 RELATIVE_IDS = "relative_ids.npy"
 RELATIVE_VECTORS = "relative.npy"
 CHUNK = 16_384  # rows converted to float32 at a time by exact search and rewrites
+log = logging.getLogger("stylesim.index")
 
 
 def fsync_path(path: Path) -> None:
@@ -275,6 +278,8 @@ class SegmentWriter:
             factory = ann.choose(rows, dim, index_type, memory)
             if factory is None:
                 continue
+            started = time.perf_counter()
+            log.info("approximate index of %s: %s over %d vectors", space, factory, rows)
             index = ann.build(
                 factory,
                 dim,
@@ -292,6 +297,14 @@ class SegmentWriter:
             tuning = ann.tune(index, factory, (query_ids, queries), truth, rescore)
             ann.save(index, self.tmp / f"ann-{space}.faiss")
             self.meta["spaces"][space] = asdict(tuning)
+            log.info(
+                "  %s=%d, %d x candidates: recall@10 %.3f (%.0f s)",
+                tuning.param or "exact",
+                tuning.value,
+                tuning.factor,
+                tuning.recall,
+                time.perf_counter() - started,
+            )
 
     def seal(self) -> Segment:
         """Sync everything, then rename the folder into place (atomic)."""
@@ -309,7 +322,13 @@ class SegmentWriter:
 def sample_space(
     segment: Segment, space: str, weights: Mapping[str, float], count: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(ids, vectors in a space) of up to ``count`` random items of the segment (fixed seed)."""
+    """(ids, vectors in a space) of up to ``count`` random items of the segment (fixed seed).
+    In the relative space half of them are items with versions (a relative vector proper): the
+    queries that space is for, and the hardest for an index fitted mostly on the others."""
     rng = np.random.default_rng(0)
     ids = segment.ids[np.sort(rng.choice(len(segment), min(count, len(segment)), replace=False))]
+    if space == RELATIVE and len(segment.relative_ids):
+        own = segment.relative_ids
+        chosen = rng.choice(own, min(count // 2, len(own)), replace=False)
+        ids = np.unique(np.concatenate([chosen, ids[: count - len(chosen)]]))
     return ids, segment.space_vectors(space, ids, weights)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import shutil
 import time
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from stylesim.index.store import IndexStore
 
 FAULT_ENV = "STYLESIM_FAULT"
+log = logging.getLogger("stylesim.index")
 GRACE_SECONDS = 60.0
 FIT_SAMPLE = 50_000  # raw vectors the collection statistics are fitted on
 VERSION_DEPTH = 2  # approximate candidates per neighbour re-scored by the version lookups
@@ -154,6 +156,7 @@ def merge_pending(store: IndexStore) -> int:
     if not store.stats and store.standardised():
         fit_statistics(store, shards, keep, len(rows) + len(store))
     ids = rows["id"].to_numpy(np.int64)
+    log.info("merging %d encoded items from %d journal shards into a new segment", len(ids), len(shards))
     writer = new_segment(store, ids)
     norms = write_vectors(store, writer, shards, keep, rows)
     frame = rows.drop(columns=["_shard", "_row"]).assign(**norms)
@@ -203,6 +206,9 @@ def finish_segment(store: IndexStore, writer: SegmentWriter, ids: np.ndarray) ->
             sample = vectors_with(store, readable, "content", sample_ids(every))
             store.state["version_threshold"] = version_threshold(sample, collection_z(len(every)))
             store.pending["stats"] = True
+        log.info(
+            "relative style vectors of %d new items and of the older items they are versions of", len(ids)
+        )
         relative_ids, relative = commit_rows(
             ids, store.ids(), neighbours_with(store, readable), vectors_reader(store, readable), weights,
             store.version_threshold(),
