@@ -5,6 +5,7 @@ results = search(["query.jpg"], "indexes/default", by="style", k=10)
 facts = index_info("indexes/default")
 """
 
+from stylesim.api.exporting import collection_info, export_qdrant, open_qdrant
 from stylesim.api.indexes import (
     DEFAULT_SIZE,
     INDEX_ENV,
@@ -44,6 +45,7 @@ from stylesim.api.training import train_decoder, training_settings
 from stylesim.collection.decode import DEFAULT_MAX_PIXELS
 from stylesim.collection.timecode import format_time
 from stylesim.descriptors.extract import DescriptorExtractor
+from stylesim.index.backend import SearchBackend
 from stylesim.index.store import IndexStore
 from stylesim.transfer.gatys import GatysSettings
 from stylesim.transfer.restyle import RestyleSettings
@@ -64,10 +66,13 @@ __all__ = [
     "QueryPicture",
     "Restyler",
     "Result",
+    "SearchBackend",
     "build_index",
+    "collection_info",
     "current_generation",
     "default_index_dir",
     "encode_queries",
+    "export_qdrant",
     "format_time",
     "index_info",
     "item_by_frame",
@@ -79,6 +84,7 @@ __all__ = [
     "load_query",
     "make_extractor",
     "open_index",
+    "open_qdrant",
     "own_items",
     "resolve_index_dir",
     "restyle",

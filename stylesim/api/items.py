@@ -27,14 +27,14 @@ from stylesim.collection.decode import (
 from stylesim.collection.timecode import split_frame_reference
 from stylesim.collection.video import extract_frame
 from stylesim.errors import DecodeError, StylesimError
-from stylesim.index.store import IndexStore
+from stylesim.index.backend import SearchBackend
 
 
 class ItemNotFoundError(StylesimError):
     """No such item in the index (or its file is no longer the one that was indexed)."""
 
 
-def item_row(store: IndexStore, item_id: int) -> dict[str, Any]:
+def item_row(store: SearchBackend, item_id: int) -> dict[str, Any]:
     """The item's metadata (path, kind, size, width, height, and for frames video, time, frame)."""
     if not store.contains(np.array([item_id]))[0]:
         raise ItemNotFoundError(f"item {item_id}: no such item in {store.root}")
@@ -49,7 +49,7 @@ def _missing(value: object) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value))
 
 
-def item_by_path(store: IndexStore, path: str) -> int:
+def item_by_path(store: SearchBackend, path: str) -> int:
     """The id of the image item at ``path`` (exactly as indexed); ItemNotFoundError otherwise."""
     rows = store.rows(store.matching("path", [path]))
     match = rows.index[rows["kind"] == "image"]
@@ -58,7 +58,7 @@ def item_by_path(store: IndexStore, path: str) -> int:
     return int(match[0])
 
 
-def item_by_frame(store: IndexStore, reference: str) -> int:
+def item_by_frame(store: SearchBackend, reference: str) -> int:
     """The id of the indexed frame of ``VIDEO@TIME`` nearest to TIME (the frame shown then)."""
     parsed = split_frame_reference(reference)
     if parsed is None:
@@ -73,7 +73,7 @@ def item_by_frame(store: IndexStore, reference: str) -> int:
     return int(chosen.index[int(np.argmax(chosen["time"].to_numpy())) if len(shown) else 0])
 
 
-def checked_file(store: IndexStore, item_id: int) -> dict[str, Any]:
+def checked_file(store: SearchBackend, item_id: int) -> dict[str, Any]:
     """The item's row, once its file is known to be the one indexed (same size and mtime);
     ItemNotFoundError otherwise, without opening it."""
     row = item_row(store, item_id)
@@ -86,7 +86,7 @@ def checked_file(store: IndexStore, item_id: int) -> dict[str, Any]:
     return row
 
 
-def item_image(store: IndexStore, item_id: int, max_side: int | None = None) -> Image.Image:
+def item_image(store: SearchBackend, item_id: int, max_side: int | None = None) -> Image.Image:
     """The item's picture (a frame cut from its video), at most ``max_side`` pixels long."""
     row = checked_file(store, item_id)
     try:
@@ -101,7 +101,7 @@ def item_image(store: IndexStore, item_id: int, max_side: int | None = None) -> 
     return image
 
 
-def item_picture(store: IndexStore, item_id: int) -> QueryPicture:
+def item_picture(store: SearchBackend, item_id: int) -> QueryPicture:
     """An indexed item as a query picture (its own identity, so it is left out of its results)."""
     row = checked_file(store, item_id)
     size = int(store.manifest["image_size"])

@@ -16,7 +16,7 @@ from stylesim.descriptors.extract import DescriptorExtractor
 from stylesim.encoding import default_batch_size
 from stylesim.encoding.batches import ShapeBatcher
 from stylesim.errors import DecodeError, StylesimError
-from stylesim.index.store import IndexStore
+from stylesim.index.backend import SearchBackend
 
 FRAME_TOLERANCE = 5e-4  # seconds: results print times to the millisecond
 
@@ -77,7 +77,7 @@ def encode_queries(
     return out
 
 
-def own_items(store: IndexStore, query: QueryPicture) -> set[int]:
+def own_items(store: SearchBackend, query: QueryPicture) -> set[int]:
     """Ids of the query itself in the index and of exact copies of its file (same bytes); for a
     frame, the indexed frame of that video at that time."""
     candidates = store.matching("path", [query.path])

@@ -21,6 +21,7 @@ from stylesim.api.queries import QueryPicture, encode_queries, load_queries, own
 from stylesim.collection.timecode import format_time
 from stylesim.descriptors.extract import DescriptorExtractor
 from stylesim.errors import StylesimError, UsageError
+from stylesim.index.backend import SearchBackend
 from stylesim.index.policy import RELATIVE
 from stylesim.index.search import (
     Group,
@@ -40,7 +41,7 @@ def bounded(score: float) -> float:
     return round(min(1.0, max(-1.0, float(score))), 6)
 
 
-def hit_results(store: IndexStore, hits: list[Hit], first_rank: int = 1) -> list[Result]:
+def hit_results(store: SearchBackend, hits: list[Hit], first_rank: int = 1) -> list[Result]:
     """Result objects of hits, ranked from ``first_rank`` (their metadata read in one go)."""
     rows = store.rows(np.array([h.id for h in hits], np.int64))
     return [
@@ -67,7 +68,7 @@ def hit_result(rank: int, hit: Hit, item: dict[str, Any]) -> Result:
     return result
 
 
-def group_result(store: IndexStore, rank: int, group: Group) -> Result:
+def group_result(store: SearchBackend, rank: int, group: Group) -> Result:
     """A video ranked by its best frame, with its best moments; a lone image as a plain result."""
     shown = hit_results(store, group.hits, rank)
     best = dict(shown[0], rank=rank)
@@ -89,7 +90,7 @@ def group_result(store: IndexStore, rank: int, group: Group) -> Result:
 
 
 def search_pictures(
-    store: IndexStore,
+    store: SearchBackend,
     extractor: DescriptorExtractor,
     pictures: list[QueryPicture],
     by: str = "style",
@@ -105,7 +106,7 @@ def search_pictures(
 
 
 def search_encoded(
-    store: IndexStore,
+    store: SearchBackend,
     pictures: list[QueryPicture],
     raw: dict[str, np.ndarray],
     by: str = "style",
@@ -122,7 +123,7 @@ def search_encoded(
 
 
 def rank_results(
-    store: IndexStore,
+    store: SearchBackend,
     names: list[str],
     vectors: dict[str, Any],
     by: str,
@@ -149,7 +150,7 @@ def rank_results(
     ]
 
 
-def copies_of_item(store: IndexStore, item_id: int) -> set[int]:
+def copies_of_item(store: SearchBackend, item_id: int) -> set[int]:
     """The item and exact copies of its file (same bytes); a frame is only itself."""
     item = store.rows(np.array([item_id])).iloc[0]
     if item["kind"] != "image" or pd.isna(item["sha256"]):
@@ -158,7 +159,7 @@ def copies_of_item(store: IndexStore, item_id: int) -> set[int]:
     return {int(i) for i in copies.index[(copies["kind"] == "image").to_numpy(bool)]} | {int(item_id)}
 
 
-def item_name(store: IndexStore, item_id: int) -> str:
+def item_name(store: SearchBackend, item_id: int) -> str:
     """How a query by an indexed item is named in results: its path, or VIDEO@TIME."""
     item = store.rows(np.array([item_id])).iloc[0]
     path = str(item["path"])
@@ -166,7 +167,7 @@ def item_name(store: IndexStore, item_id: int) -> str:
 
 
 def search_items(
-    store: IndexStore,
+    store: SearchBackend,
     ids: list[int],
     by: str = "style",
     k: int = 10,
@@ -196,17 +197,20 @@ def search(
     moments: int = 3,
     include_query: bool = False,
     precision: str = "auto",
+    backend: SearchBackend | None = None,
 ) -> list[Result]:
     """One result object per query, in query order: ``{"query", "by", "results": [...]}``, or
     ``{"query", "by", "error", "results": []}`` for a query that cannot be read (the others
     are answered). With ``group_by="video"`` each result is a video (or a lone image) ranked by
     its best frame, with its best ``moments`` as ``{"time", "score", "id", "frame"}``. The query
-    itself and exact copies of it are left out unless ``include_query``."""
+    itself and exact copies of it are left out unless ``include_query``. ``backend`` (e.g.
+    ``open_qdrant``) is searched instead of the index folder ``index``, its queries encoded with
+    the model its manifest names."""
     if not queries:
         raise UsageError("give at least one query image")
     if group_by not in (None, "video"):
         raise UsageError(f"--group-by {group_by!r}: use video")
-    store = IndexStore.open(resolve_index_dir(index))
+    store = backend if backend is not None else IndexStore.open(resolve_index_dir(index))
     query_descriptors(by, store)  # validates --by before the model loads
     pictures, errors = load_queries(queries, int(store.manifest["image_size"]))
     usable = [p for p in pictures if p is not None]
@@ -229,14 +233,16 @@ def search_style_and_content(
     k: int = 10,
     mix: float = 0.5,
     device: str = "auto",
+    backend: SearchBackend | None = None,
 ) -> list[Result]:
     """Items that look like ``style_query`` and show what ``content_query`` shows:
     score = mix * style(A, x) + (1 - mix) * content(B, x), where style is the ``--by style``
     fusion without its content discount (the content asked for is B's). The two query pictures
-    themselves are left out. Returns one result object, in the shape ``search`` returns."""
+    themselves are left out. Returns one result object, in the shape ``search`` returns.
+    ``backend`` is searched instead of the index folder, as in ``search``."""
     if not 0.0 <= mix <= 1.0:
         raise UsageError(f"--mix {mix}: give a number between 0 and 1")
-    store = IndexStore.open(resolve_index_dir(index))
+    store = backend if backend is not None else IndexStore.open(resolve_index_dir(index))
     if "content" not in store.descriptors:
         raise StylesimError(f"{store.root}: this index has no content descriptor")
     pictures, errors = load_queries([style_query, content_query], int(store.manifest["image_size"]))
@@ -247,7 +253,7 @@ def search_style_and_content(
 
 
 def style_and_content(
-    store: IndexStore,
+    store: SearchBackend,
     extractor: DescriptorExtractor,
     style: QueryPicture,
     content: QueryPicture,
@@ -274,7 +280,7 @@ def style_and_content(
     }
 
 
-def search_raw(store: IndexStore, name: str, raw: dict[str, np.ndarray], by: str, k: int) -> Result:
+def search_raw(store: SearchBackend, name: str, raw: dict[str, np.ndarray], by: str, k: int) -> Result:
     """Results for one query given as raw descriptor vectors (``embedding_input`` of clip
     back): standardised and normalised as the stored vectors were, then searched."""
     needed = query_descriptors(by, store)
@@ -286,7 +292,7 @@ def search_raw(store: IndexStore, name: str, raw: dict[str, np.ndarray], by: str
     return rank_results(store, [name], vectors, by, k)[0]
 
 
-def result_vectors(store: IndexStore, ids: list[int], by: str) -> np.ndarray:
+def result_vectors(store: SearchBackend, ids: list[int], by: str) -> np.ndarray:
     """(len(ids), d) unit vectors of items as ``by`` compares them (for fused modes the weighted
     stack of the components, whose inner products are the fused cosine): to find near-duplicates
     among results."""

@@ -1,5 +1,5 @@
-"""The ``stylesim`` command line: index, search, info, frame, compact, prune, serve, restyle,
-train-decoder, eval.
+"""The ``stylesim`` command line: index, search, info, frame, compact, prune, export-qdrant, serve,
+restyle, train-decoder, eval.
 
 Data goes to stdout, progress and messages to stderr. Exit status: 0 success; 1 error (one line
 on stderr naming the file or value and what is wrong); 2 usage error (one line: the value and
@@ -14,6 +14,7 @@ from stylesim.cli import (  # noqa: F401 - each registers its commands
     evaluation,
     indexing,
     maintenance,
+    qdrant,
     searching,
     serving,
     transfer,

@@ -66,3 +66,16 @@ Memory = Annotated[
     typer.Option("--memory", show_default=False, help="Memory budget for the approximate indexes, e.g. 4G."),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
+Qdrant = Annotated[
+    str | None,
+    typer.Option(
+        "--qdrant",
+        show_default=False,
+        help="Qdrant: a server URL (http://host:6333; API key from $QDRANT_API_KEY) or a local-mode "
+        "folder (one process at a time).",
+    ),
+]
+Collection = Annotated[
+    str | None,
+    typer.Option("--collection", show_default=False, help="A Qdrant collection (written by export-qdrant)."),
+]

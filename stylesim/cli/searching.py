@@ -4,14 +4,29 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from stylesim.cli.app import EXIT_ERROR, app, at_least, choice, err, reports_errors
-from stylesim.cli.options import FORMATS, PRECISIONS, SEARCH_MODES, Device, IndexDir, Json, Precision
+from stylesim.cli.options import (
+    FORMATS,
+    PRECISIONS,
+    SEARCH_MODES,
+    Collection,
+    Device,
+    IndexDir,
+    Json,
+    Precision,
+    Qdrant,
+)
 from stylesim.errors import UsageError
+
+if TYPE_CHECKING:
+    from stylesim.api import SearchBackend
 
 BY_HELP = (
     "style: the look (gram, adain and colour fused; the same picture in other looks discounted); "
@@ -44,13 +59,42 @@ def search(
     index_dir: IndexDir = None,
     device: Device = "auto",
     precision: Precision = "auto",
+    qdrant: Qdrant = None,
+    collection: Collection = None,
 ) -> None:
     """Print the K nearest indexed images (or video frames, or videos) of each query, best first;
     or, with --style-of A --content-of B, the items in the style of A that show what B shows.
-    Scores are cosine similarities in [-1, 1]: 1 is the same look (or content), 0 unrelated."""
+    Scores are cosine similarities in [-1, 1]: 1 is the same look (or content), 0 unrelated.
+    With --qdrant and --collection, searches an exported Qdrant collection instead of the index."""
     from stylesim import api
     from stylesim.output import render
 
+    check_search_options(by, fmt, group_by, k, moments, mix)
+    with search_backend(qdrant, collection) as backend:
+        if style_of or content_of:
+            if not (style_of and content_of) or queries:
+                raise UsageError("--style-of and --content-of go together, without other query images")
+            results = api.search_style_and_content(
+                style_of, content_of, index_dir, k=k, mix=mix, device=device, backend=backend
+            )
+        elif not queries:
+            raise UsageError("give query images, or --style-of A --content-of B")
+        else:
+            results = api.search(
+                queries, index_dir, by=by, k=k, device=device, group_by=group_by, moments=moments,
+                include_query=include_query, precision=choice(precision, PRECISIONS, "--precision"),
+                backend=backend,
+            )  # fmt: skip
+    sys.stdout.write(render([r for r in results if "error" not in r], fmt))
+    failed = [r for r in results if "error" in r]
+    for result in failed:
+        err.print(f"stylesim: error: {result['error']}")
+    if failed:
+        raise typer.Exit(EXIT_ERROR)
+
+
+def check_search_options(by: str, fmt: str, group_by: str | None, k: int, moments: int, mix: float) -> None:
+    """UsageError naming the first ``search`` option whose value is not allowed."""
     choice(by, SEARCH_MODES, "--by")
     choice(fmt, FORMATS, "--format")
     if group_by is not None:
@@ -58,23 +102,21 @@ def search(
     at_least(k, 1, "-k")
     at_least(moments, 1, "--moments")
     at_least(mix, 0.0, "--mix", 1.0)
-    if style_of or content_of:
-        if not (style_of and content_of) or queries:
-            raise UsageError("--style-of and --content-of go together, without other query images")
-        results = api.search_style_and_content(style_of, content_of, index_dir, k=k, mix=mix, device=device)
-    elif not queries:
-        raise UsageError("give query images, or --style-of A --content-of B")
-    else:
-        results = api.search(
-            queries, index_dir, by=by, k=k, device=device, group_by=group_by, moments=moments,
-            include_query=include_query, precision=choice(precision, PRECISIONS, "--precision"),
-        )  # fmt: skip
-    sys.stdout.write(render([r for r in results if "error" not in r], fmt))
-    failed = [r for r in results if "error" in r]
-    for result in failed:
-        err.print(f"stylesim: error: {result['error']}")
-    if failed:
-        raise typer.Exit(EXIT_ERROR)
+
+
+@contextmanager
+def search_backend(qdrant: str | None, collection: str | None) -> Iterator[SearchBackend | None]:
+    """The exported Qdrant collection that --qdrant and --collection name, open while the search
+    runs; None (the index folder) without them."""
+    if qdrant is None and collection is None:
+        yield None
+        return
+    if not (qdrant and collection):
+        raise UsageError("--qdrant and --collection go together")
+    from stylesim import api
+
+    with api.open_qdrant(qdrant, collection) as backend:
+        yield backend
 
 
 @app.command()

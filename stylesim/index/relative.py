@@ -18,11 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from statistics import NormalDist
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from stylesim.index.policy import RELATIVE_MAX_STYLE, RELATIVE_NEIGHBOURS, RELATIVE_SAMPLE, RELATIVE_Z
-from stylesim.index.spaces import stacked
+from stylesim.index.spaces import stacked, style_weights
+
+if TYPE_CHECKING:
+    from stylesim.index.backend import SearchBackend
 
 Neighbours = Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]  # content rows, k -> (scores, ids)
 Vectors = Callable[[str, np.ndarray], np.ndarray]  # descriptor, ids -> float32 unit vectors
@@ -59,6 +63,23 @@ def relative_style(
     versions = versions[versions @ style < max_style] if len(versions) else versions
     residual = style - versions.mean(axis=0) if len(versions) else style
     return residual / max(float(np.linalg.norm(residual)), 1e-12)
+
+
+def query_relative(
+    backend: SearchBackend, style: np.ndarray, content: np.ndarray, threshold: float
+) -> np.ndarray:
+    """Relative style vectors of query rows (stacked style and content rows given): their versions
+    are the collection's items among the RELATIVE_NEIGHBOURS + 1 nearest by content whose content
+    cosine is above ``threshold`` (the query is not an item, so none is left out)."""
+    weights = style_weights(backend.descriptors)
+    sims, near = backend.nearest("content", content, min(len(backend), RELATIVE_NEIGHBOURS + 1))
+    found = [row[(row >= 0) & (s > threshold)] for row, s in zip(near, sims, strict=True)]
+    return np.stack(
+        [
+            relative_style(s, stacked({n: backend.vectors_of(n, v) for n in weights}, weights))
+            for s, v in zip(style, found, strict=True)
+        ]
+    )
 
 
 def relative_vectors(

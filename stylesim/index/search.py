@@ -27,9 +27,9 @@ import numpy as np
 
 from stylesim.errors import StylesimError
 from stylesim.index.ann import candidates_for
+from stylesim.index.backend import SearchBackend
 from stylesim.index.policy import RELATIVE, STYLE_CONTENT_DISCOUNT, STYLE_FUSION
 from stylesim.index.spaces import STYLE, stacked, style_weights
-from stylesim.index.store import IndexStore
 
 FUSED = {"style": STYLE_FUSION, RELATIVE: STYLE_FUSION}
 # The content discount can lift an item from far down the undiscounted ranking (its own picture's
@@ -45,12 +45,12 @@ class Hit:
     scores: dict[str, float] = field(default_factory=dict)  # per component, for fused searches
 
 
-def search_modes(store: IndexStore) -> list[str]:
+def search_modes(store: SearchBackend) -> list[str]:
     """What ``--by`` accepts for this index."""
     return [*FUSED, *store.descriptors]
 
 
-def fusion_weights(by: str, store: IndexStore) -> dict[str, float]:
+def fusion_weights(by: str, store: SearchBackend) -> dict[str, float]:
     if by in store.descriptors:
         return {by: 1.0}
     if by in FUSED:
@@ -58,12 +58,12 @@ def fusion_weights(by: str, store: IndexStore) -> dict[str, float]:
     raise StylesimError(f"unknown --by {by!r}; this index offers: {', '.join(search_modes(store))}")
 
 
-def content_discount(by: str, store: IndexStore) -> float:
+def content_discount(by: str, store: SearchBackend) -> float:
     """The content discount lambda of ``--by`` (0 for single descriptors, or without a content index)."""
     return CONTENT_DISCOUNTS.get(by, 0.0) if "content" in store.descriptors else 0.0
 
 
-def query_descriptors(by: str, store: IndexStore) -> list[str]:
+def query_descriptors(by: str, store: SearchBackend) -> list[str]:
     """The descriptors a query needs for ``--by``: the fused ones, and content for the discount
     or the versions."""
     names = list(fusion_weights(by, store))
@@ -79,7 +79,7 @@ def content_discounted(style: np.ndarray, content: np.ndarray, discount: float) 
 
 
 def search_vectors(
-    store: IndexStore,
+    store: SearchBackend,
     queries: dict[str, np.ndarray],
     by: str,
     k: int,
@@ -97,7 +97,7 @@ def search_vectors(
 
 
 def ranked(
-    store: IndexStore,
+    store: SearchBackend,
     queries: dict[str, np.ndarray],
     by: str,
     k: int,
@@ -130,7 +130,7 @@ def ranked(
 
 
 def fused_hits(
-    store: IndexStore, queries: dict[str, np.ndarray], weights: dict[str, float], discount: float, k: int
+    store: SearchBackend, queries: dict[str, np.ndarray], weights: dict[str, float], discount: float, k: int
 ) -> list[list[Hit]]:
     """Weighted cosines of every candidate (``fusion_candidates``), content-discounted, top ``k``."""
     scored = [*weights, "content"] if discount and "content" not in weights else list(weights)
@@ -152,7 +152,7 @@ def fused_hits(
 
 
 def fusion_candidates(
-    store: IndexStore, queries: dict[str, np.ndarray], weights: dict[str, float], depth: int
+    store: SearchBackend, queries: dict[str, np.ndarray], weights: dict[str, float], depth: int
 ) -> list[np.ndarray]:
     """Per query, the top ``depth`` ids of the stacked style space when ``weights`` are its
     own, else the union of each weighted component's."""
@@ -164,7 +164,7 @@ def fusion_candidates(
 
 
 def search_relative(
-    store: IndexStore, queries: dict[str, np.ndarray], k: int, weights: dict[str, float]
+    store: SearchBackend, queries: dict[str, np.ndarray], k: int, weights: dict[str, float]
 ) -> list[list[Hit]]:
     """``--by style-relative``: nearest relative style vectors (module docstring)."""
     if "content" not in store.descriptors:
@@ -197,7 +197,7 @@ class Group:
 
 
 def search_grouped(
-    store: IndexStore,
+    store: SearchBackend,
     queries: dict[str, np.ndarray],
     by: str,
     k: int,

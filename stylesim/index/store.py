@@ -45,7 +45,7 @@ from stylesim.errors import IndexLockedError, StylesimError
 from stylesim.index import journal
 from stylesim.index.manifest import Manifest, read_manifest
 from stylesim.index.policy import RELATIVE
-from stylesim.index.relative import relative_style
+from stylesim.index.relative import query_relative
 from stylesim.index.segment import SEGMENTS, Segment
 from stylesim.index.spaces import STYLE, stacked, style_weights
 
@@ -370,12 +370,9 @@ class IndexStore:
         return self.vectors_of(space, ids)
 
     def relative_query(self, style: np.ndarray, content: np.ndarray, threshold: float) -> np.ndarray:
-        """Relative style vectors of query rows, their versions looked up in the index."""
-        from stylesim.index.policy import RELATIVE_NEIGHBOURS
-
-        sims, near = self.nearest("content", content, min(len(self), RELATIVE_NEIGHBOURS + 1))
-        found = [row[(row >= 0) & (s > threshold)] for row, s in zip(near, sims, strict=True)]
-        return np.stack([relative_style(s, self.style_of(v)) for s, v in zip(style, found, strict=True)])
+        """Relative style vectors of query rows, their versions looked up in the index
+        (``index.relative.query_relative``)."""
+        return query_relative(self, style, content, threshold)
 
     @property
     def skipped(self) -> pd.DataFrame:

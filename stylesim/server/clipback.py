@@ -168,7 +168,7 @@ async def knn_results(state: ServerState, knn: KnnRequest) -> tuple[api.Result, 
     raise UsageError("give image (base64), image_url or embedding_input")
 
 
-def without_duplicates(store: api.IndexStore, hits: list[dict[str, Any]], by: str) -> list[dict[str, Any]]:
+def without_duplicates(store: api.SearchBackend, hits: list[dict[str, Any]], by: str) -> list[dict[str, Any]]:
     """Drop a hit whose vector has an inner product above DUPLICATE with a better-ranked kept one
     (clip back's rule; it collapses the frames of one shot)."""
     if len(hits) < 2:

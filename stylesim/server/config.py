@@ -14,6 +14,9 @@ MIB = 2**20
 @dataclass
 class ServeConfig:
     indexes: dict[str, Path]  # name -> folder, in the order given; the first is the default
+    # name -> (Qdrant server URL or local-mode folder, collection written by export-qdrant),
+    # served after the folders (the first is the default when there are none)
+    collections: dict[str, tuple[str, str]] = field(default_factory=dict)
     device: str = "auto"
     precision: str = "auto"
     token: str | None = None  # every route but /health then needs "Authorization: Bearer TOKEN"

@@ -2,7 +2,8 @@
 generation (a concurrent ``stylesim index`` run) by a watcher thread between requests. A request
 takes the current snapshot when it starts and keeps it to the end, so a switch never happens
 mid-request, and a generation that cannot be read yet (a commit in progress) is simply tried
-again later: no request fails because of it."""
+again later: no request fails because of it. Exported Qdrant collections are served as they are
+(``stylesim export-qdrant`` updates them in place)."""
 
 from __future__ import annotations
 
@@ -10,16 +11,17 @@ import json
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from stylesim import api
-from stylesim.errors import StylesimError
+from stylesim.errors import StylesimError, UsageError
 from stylesim.server.config import ServeConfig
 from stylesim.server.encoder import QueryBatcher
 
 
 @dataclass(frozen=True)
 class Snapshot:
-    store: api.IndexStore
+    store: api.SearchBackend
     generation: str | None
 
 
@@ -44,6 +46,31 @@ class ServedIndex:
         self.snapshot = Snapshot(store, generation)
         return True
 
+    def info(self) -> dict[str, Any]:
+        """What the index holds (``api.index_info``)."""
+        return api.index_info(self.root)
+
+    def close(self) -> None:
+        """Nothing to release: the index folder's files are memory-mapped."""
+
+
+class ServedCollection(ServedIndex):
+    """An exported Qdrant collection (``api.open_qdrant``), served as it is (it has no folder to
+    open or watch, so ``ServedIndex.__init__`` is not called)."""
+
+    def __init__(self, name: str, qdrant: str, collection: str) -> None:
+        self.name, self.store = name, api.open_qdrant(qdrant, collection)
+        self.snapshot = Snapshot(self.store, None)
+
+    def refresh(self) -> bool:
+        return False
+
+    def info(self) -> dict[str, Any]:
+        return api.collection_info(self.snapshot.store)
+
+    def close(self) -> None:
+        self.store.close()
+
 
 class Catalog:
     """The served indexes by name, their watcher, and one query batcher per distinct encoder
@@ -52,6 +79,10 @@ class Catalog:
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
         self.indexes = {name: ServedIndex(name, root) for name, root in config.indexes.items()}
+        for name, (qdrant, collection) in config.collections.items():
+            if name in self.indexes:
+                raise UsageError(f"--collection {collection}: the name {name!r} is already taken")
+            self.indexes[name] = ServedCollection(name, qdrant, collection)
         self.batchers: dict[str, QueryBatcher] = {}
         self.lock = threading.Lock()
         self.stopped = threading.Event()
@@ -64,6 +95,8 @@ class Catalog:
         self.stopped.set()
         for batcher in self.batchers.values():
             batcher.close()
+        for served in self.indexes.values():
+            served.close()
 
     def _watch(self) -> None:
         while not self.stopped.wait(self.config.reload_seconds):
@@ -80,7 +113,7 @@ class Catalog:
             )
         return self.indexes[name]
 
-    def batcher(self, store: api.IndexStore) -> QueryBatcher:
+    def batcher(self, store: api.SearchBackend) -> QueryBatcher:
         """The query batcher (and model) for the encoder ``store`` was built with."""
         manifest = store.manifest
         key = json.dumps(

@@ -22,7 +22,7 @@ class Upload:
     data: bytes
 
 
-def parse_spec(spec: str, store: api.IndexStore, uploads: list[Upload]) -> int | Upload:
+def parse_spec(spec: str, store: api.SearchBackend, uploads: list[Upload]) -> int | Upload:
     """An item id, or the upload a ``file:N`` spec names (module docstring)."""
     kind, sep, value = spec.partition(":")
     if not sep or kind not in ("id", "path", "frame", "file"):
@@ -64,7 +64,7 @@ async def pictures_of(uploads: list[Upload], size: int, max_pixels: int) -> list
     return [await run_in_threadpool(api.uploaded_picture, u.data, u.name, size, max_pixels) for u in uploads]
 
 
-def image_of(target: int | Upload, store: api.IndexStore, max_pixels: int) -> Image.Image:
+def image_of(target: int | Upload, store: api.SearchBackend, max_pixels: int) -> Image.Image:
     """The full picture of an item or an upload (for restyling)."""
     if isinstance(target, int):
         return api.item_image(store, target)

@@ -160,8 +160,7 @@ def add_item_routes(routes: APIRouter, state: ServerState) -> None:
 
     @routes.get("/info", summary="What an index holds")
     async def info(index: str | None = None) -> dict[str, Any]:
-        served = state.catalog.get(index)
-        return await run_in_threadpool(api.index_info, served.root)
+        return await run_in_threadpool(state.catalog.get(index).info)
 
     @routes.get("/health", summary="Liveness (no token needed)")
     async def health() -> dict[str, Any]:

@@ -1,0 +1,85 @@
+"""What searching asks of the place the vectors live: an index folder (``IndexStore``, FAISS
+files) or an exported Qdrant collection (``index.qdrant.QdrantStore``). The search
+(``index.search``) and the API's searching and item lookups take any ``SearchBackend``; fusion,
+the content discount and relative style are computed above it from what it returns, so results do
+not depend on the backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from stylesim.descriptors import Descriptor
+from stylesim.index.manifest import Manifest
+
+
+class SearchBackend(Protocol):
+    """The items of one collection, read-only, and nearest-neighbour search over their vectors."""
+
+    @property
+    def root(self) -> Path | str:
+        """Where the collection lives (an index folder, or a description of a Qdrant
+        collection): named in messages."""
+        ...
+
+    @property
+    def manifest(self) -> Manifest:
+        """How the vectors were made (queries are encoded with the same model)."""
+        ...
+
+    @property
+    def descriptors(self) -> dict[str, Descriptor]:
+        """The descriptors the collection holds, by name."""
+        ...
+
+    def __len__(self) -> int:
+        """The number of live items."""
+        ...
+
+    def ids(self) -> np.ndarray:
+        """Every live item id, ascending."""
+        ...
+
+    def contains(self, ids: np.ndarray) -> np.ndarray:
+        """Which of ``ids`` are live items (bool per id)."""
+        ...
+
+    def rows(self, ids: np.ndarray) -> pd.DataFrame:
+        """Metadata of the items ``ids`` that exist, in ``ids`` order, indexed by id, with the
+        columns and dtypes of ``IndexStore.item_dtypes``."""
+        ...
+
+    def matching(self, column: str, values: list[Any]) -> np.ndarray:
+        """Ids (ascending) of the live items whose metadata ``column`` holds one of ``values``."""
+        ...
+
+    def vectors_of(self, name: str, ids: np.ndarray) -> np.ndarray:
+        """float32 unit vectors of a descriptor, rows in ``ids`` order."""
+        ...
+
+    def nearest(
+        self, space: str, queries: np.ndarray, k: int, depth: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` (exact inner products, ids) per query row in a search space (``index.spaces``),
+        padded with -inf / -1; ``depth`` approximate candidates are taken before the top ``k``."""
+        ...
+
+    def candidates(self, space: str, queries: np.ndarray, depth: int) -> list[np.ndarray]:
+        """Per query row, ids (ascending) of up to ``depth`` near items in a space, not re-scored."""
+        ...
+
+    def relative_query(self, style: np.ndarray, content: np.ndarray, threshold: float) -> np.ndarray:
+        """Relative style vectors of query rows (stacked style, content), their versions looked up
+        among the items (``index.relative.query_relative``)."""
+        ...
+
+    def version_threshold(self) -> float:
+        """The content cosine above which two items are versions of one picture (inf: none)."""
+        ...
+
+    def prepare_queries(self, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Raw query vectors made as the stored ones were: standardised, then unit length."""
+        ...
