@@ -1,0 +1,82 @@
+"""Format 1 indexes (stylesim 0.1) are upgraded in place without re-encoding.
+
+tests/data/index-v1 was written by stylesim 0.1 (commit 0e53e15): 2 photos x 4 looks of the
+sample grid at ~96² px and one unreadable file, exactly as that version left it on disk.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import faiss
+import numpy as np
+import pandas as pd
+import pytest
+
+from stylesim import api
+from stylesim.errors import StylesimError
+from stylesim.index.store import IndexStore
+
+V1 = Path(__file__).resolve().parents[1] / "data" / "index-v1"
+DESCRIPTORS = ("gram", "adain", "content", "colour")
+
+
+@pytest.fixture
+def v1_copy(tmp_path) -> Path:
+    root = tmp_path / "index"
+    shutil.copytree(V1, root)
+    return root
+
+
+def v1_vectors(root: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and vectors as stylesim 0.1 stored them (an IndexIDMap2 per descriptor)."""
+    generation = root / (root / "CURRENT").read_text().strip()
+    index = faiss.read_index(str(generation / f"{name}.faiss"))
+    ids = faiss.vector_to_array(index.id_map).astype(np.int64)
+    return ids, index.index.reconstruct_n(0, len(ids))
+
+
+def test_a_reader_refuses_format_1_with_the_upgrade_command(v1_copy):
+    with pytest.raises(StylesimError, match=r"format 1.*stylesim compact --index"):
+        api.open_index(v1_copy)
+    assert (v1_copy / "gen-000001").is_dir()  # a reader changes nothing
+
+
+def test_the_upgrade_keeps_ids_rows_vectors_statistics_and_skips(v1_copy):
+    before = {name: v1_vectors(v1_copy, name) for name in DESCRIPTORS}
+    rows = pd.read_parquet(v1_copy / "gen-000001" / "items.parquet").sort_values("id")
+    with np.load(v1_copy / "gen-000001" / "stats.npz") as stats:
+        means = {name: stats[f"{name}.mean"] for name in DESCRIPTORS if f"{name}.mean" in stats.files}
+
+    api.compact_index(v1_copy)
+    store = IndexStore.open(v1_copy)
+
+    assert store.manifest["format_version"] == 2
+    assert not (v1_copy / "gen-000001").exists()
+    np.testing.assert_array_equal(store.ids(), rows["id"].to_numpy())
+    assert list(store.rows(store.ids())["path"]) == list(rows["path"])
+    for name, (ids, vectors) in before.items():
+        np.testing.assert_allclose(store.vectors_of(name, ids), vectors, atol=1e-3)
+    assert means and all(np.allclose(store.stats[name].mean, mean) for name, mean in means.items())
+    assert list(store.skipped["path"]) == ["/tmp/v1build/grid/broken.jpg"]
+
+
+def test_the_upgraded_index_answers_as_its_vectors_do(v1_copy):
+    ids, content = v1_vectors(v1_copy, "content")
+    api.compact_index(v1_copy)
+    store = api.open_index(v1_copy)
+    for query in ids:
+        answer = api.search_items(store, [int(query)], by="content", k=len(ids) - 1)[0]["results"]
+        cosines = content @ content[ids == query][0]
+        expected = [int(i) for i in ids[np.argsort(-cosines)] if i != query]
+        assert [r["id"] for r in answer] == expected
+
+
+def test_an_index_run_upgrades_and_adds(v1_copy, grid_dir):
+    old_ids = v1_vectors(v1_copy, "gram")[0]
+    report = api.build_index([grid_dir / "pencil"], v1_copy, device="cpu")
+    store = IndexStore.open(v1_copy)
+    assert report.added == len(list((grid_dir / "pencil").iterdir()))
+    assert len(store) == len(old_ids) + report.added
+    assert store.ids()[len(old_ids) :].min() > old_ids.max()  # new ids never reuse old ones
