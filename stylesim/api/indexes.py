@@ -8,28 +8,22 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stylesim.collection.decode import DEFAULT_MAX_PIXELS
 from stylesim.collection.video import Sampling
 from stylesim.collection.walk import walk_inputs
 from stylesim.descriptors import build_descriptors
-from stylesim.descriptors.extract import DEFAULT_NETWORK_INPUT, DescriptorExtractor
-from stylesim.encoding import (
-    VGG19Encoder,
-    choose_precision,
-    default_batch_size,
-    default_decode_workers,
-    resolve_device,
-    resolve_weights,
-)
 from stylesim.errors import ManifestMismatchError, StylesimError, UsageError
 from stylesim.index.ann import check_index_type
 from stylesim.index.manifest import MANIFEST, Manifest, build_manifest
 from stylesim.index.search import content_discount, fusion_weights
 from stylesim.index.segment import Segment
 from stylesim.index.store import CURRENT, IndexStore
-from stylesim.indexing import IndexReport, index_collection
+
+if TYPE_CHECKING:  # torch is imported only when the model is needed
+    from stylesim.descriptors.extract import DescriptorExtractor
+    from stylesim.indexing import IndexReport
 
 DEFAULT_SIZE = 256
 INDEX_ENV = "STYLESIM_INDEX"
@@ -64,6 +58,9 @@ def make_extractor(manifest: Manifest, device: str = "auto", precision: str = "a
     """Rebuild exactly the extractor an index was made with (refuses changed weights), running
     in ``precision`` (``auto``: what this machine does fast; bf16 and fp32 vectors are
     compatible, docs/performance.md)."""
+    from stylesim.descriptors.extract import DescriptorExtractor
+    from stylesim.encoding import VGG19Encoder, choose_precision, resolve_device, resolve_weights
+
     recorded = manifest["weights"]
     spec = recorded.get("path") if recorded["source"] == "file" else recorded["source"]
     preprocessing = "caffe" if manifest["preprocessing"]["channel_order"] == "BGR" else "torchvision"
@@ -126,6 +123,16 @@ def build_index(
     existing index keeps the size and weights it was made with unless they are given; new
     segments are searched with ``index_type`` (``index.ann``) within ``memory`` (as recorded
     when not given)."""
+    from stylesim.descriptors.extract import DEFAULT_NETWORK_INPUT
+    from stylesim.encoding import (
+        choose_precision,
+        default_batch_size,
+        default_decode_workers,
+        resolve_device,
+        resolve_weights,
+    )
+    from stylesim.indexing import index_collection
+
     root = resolve_index_dir(index)
     recorded_size, recorded_weights = recorded_settings(root)
     size = size or recorded_size or DEFAULT_SIZE

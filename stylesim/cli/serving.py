@@ -37,6 +37,8 @@ def serve(
 ) -> None:
     """Serve indexes over HTTP: a web gallery at /, a JSON API (docs at /docs), and
     clip-retrieval back-end routes (/knn-service, /metadata, /indices-list)."""
+    choice(precision, PRECISIONS, "--precision")
+    at_least(port, 1, "--port", 65535)
     try:
         import fastapi  # noqa: F401
         import uvicorn
@@ -49,8 +51,6 @@ def serve(
     from stylesim.server import ServeConfig, create_app
     from stylesim.server.config import parse_indexes, parse_size
 
-    choice(precision, PRECISIONS, "--precision")
-    at_least(port, 1, "--port", 65535)
     indexes = parse_indexes(index or [str(resolve_index_dir(None))])
     config = ServeConfig(
         indexes, device=device, precision=precision, token=token, cors_origins=tuple(cors_origin or ()),

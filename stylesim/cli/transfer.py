@@ -75,9 +75,9 @@ def restyle(
 ) -> None:
     """Render CONTENTS in the style of --style images, or of the images an index finds with
     --style-like; writes one PNG per content and style, and OUT/index.html to look at them."""
+    check_restyle_options(style, style_like, method, alpha, top)
     from stylesim.transfer.restyle import RestyleSettings
 
-    check_restyle_options(style, style_like, method, alpha, top)
     if deterministic:
         _use_deterministic_kernels()
     options = {k: v for k, v in locals().items() if k in GATYS_OPTIONS}
@@ -131,13 +131,13 @@ def gatys_settings(
     optimiser: str, steps: int, lr: float | None, init: str, seed: int, size: int, pyramid: str | None,
     style_scale: float, preserve: str | None, precision: str = "auto", line_search: bool = False,
 ) -> GatysSettings:  # fmt: skip
-    from stylesim.transfer.gatys import GatysSettings
-    from stylesim.transfer.pyramid import parse_pyramid
-
     choice(optimiser, ("lbfgs", "adam"), "--optimiser")
     choice(precision, PRECISIONS, "--precision")
     if preserve is not None:
         choice(preserve, ("luminance", "stats"), "--preserve-method")
+    from stylesim.transfer.gatys import GatysSettings
+    from stylesim.transfer.pyramid import parse_pyramid
+
     at_least(steps, 1, "--steps")
     sizes = parse_pyramid(pyramid) if pyramid else ()
     return GatysSettings(

@@ -7,13 +7,15 @@ not depend on the backend."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 
-from stylesim.descriptors import Descriptor
 from stylesim.index.manifest import Manifest
+
+if TYPE_CHECKING:
+    from stylesim.descriptors import Descriptor  # its module imports torch
 
 
 class SearchBackend(Protocol):

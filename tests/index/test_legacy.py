@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -32,7 +33,7 @@ def v1_copy(tmp_path) -> Path:
 def v1_vectors(root: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
     """Ids and vectors as stylesim 0.1 stored them (an IndexIDMap2 per descriptor)."""
     generation = root / (root / "CURRENT").read_text().strip()
-    index = faiss.read_index(str(generation / f"{name}.faiss"))
+    index: Any = faiss.read_index(str(generation / f"{name}.faiss"))  # an IndexIDMap2
     ids = faiss.vector_to_array(index.id_map).astype(np.int64)
     return ids, index.index.reconstruct_n(0, len(ids))
 
