@@ -46,7 +46,16 @@ from debian_data import DataUnavailable  # noqa: E402
 from stylesim.evaluation.harness import evaluate_collection, render_report  # noqa: E402
 from stylesim.transfer.adain import decoder_path  # noqa: E402
 
-SETS = ("grid", "grid-unseen", "textures", "textures-recoloured", "icons", "fonts", "adain")
+SETS = (
+    "grid",
+    "grid-unseen",
+    "textures",
+    "textures-recoloured",
+    "icons",
+    "fonts",
+    "near-duplicates",
+    "adain",
+)
 GRID_UNLABELLED_STYLES = {"photo"}
 
 
@@ -66,6 +75,11 @@ def build_set(name: str, out: Path) -> tuple[Path, set[str]] | None:
             photos = PHOTOS
         build_grid(out, photos, tuple(LOOKS) if name == "grid" else ("photo", *UNSEEN_LOOKS))
         return out, GRID_UNLABELLED_STYLES
+    if name == "near-duplicates":
+        from sample_grid import PHOTOS, build_near_duplicates
+
+        build_near_duplicates(out, PHOTOS)
+        return out, set()
     if name in ("textures", "textures-recoloured"):
         from sample_textures import build_textures
 

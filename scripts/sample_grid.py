@@ -191,6 +191,39 @@ def build_grid(
     return rows
 
 
+COPIES: dict[str, Callable[[Image.Image], Image.Image]] = {  # near-duplicates of a picture
+    "half.webp": lambda im: im.resize((im.width // 2, im.height // 2), Image.Resampling.LANCZOS),
+    "third.png": lambda im: im.resize((im.width // 3, im.height // 3), Image.Resampling.LANCZOS),
+    "q25.jpg": lambda im: im,  # saved at JPEG quality 25
+    "crop.jpg": lambda im: im.crop(
+        (im.width // 20, im.height // 20, im.width - im.width // 20, im.height - im.height // 20)
+    ),
+    "copy.bmp": lambda im: im,
+}
+DISTRACTOR_LOOKS = ("pencil", "oil", "watercolour", "duotone", "posterize")
+
+
+def build_near_duplicates(out: Path, photos: tuple[str, ...] = PHOTOS, size: int = 320) -> None:
+    """Each photo and its near-duplicates (half and third size, JPEG quality 25, a 5 % crop, a
+    BMP copy: style label = the photo), among the photo in DISTRACTOR_LOOKS (the same picture in
+    other looks, unlabelled: never a query, never relevant); ``out/labels.csv`` as ``build_grid``."""
+    rows = build_grid(out, photos, ("photo", *DISTRACTOR_LOOKS), size)
+    labelled = [(p, photo if look == "photo" else "", photo) for p, look, photo in rows]
+    for path, look, photo in rows:
+        if look != "photo":
+            continue
+        original = Image.open(path)
+        for suffix, make in COPIES.items():
+            copy = out / "copies" / f"{path.stem}-{suffix}"
+            copy.parent.mkdir(exist_ok=True)
+            make(original).save(copy, **({"quality": 25} if suffix == "q25.jpg" else {}))
+            labelled.append((copy, photo, photo))
+    with open(out / "labels.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", "style", "content"])
+        writer.writerows([p.relative_to(out).as_posix(), style, content] for p, style, content in labelled)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path)

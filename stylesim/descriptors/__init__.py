@@ -8,13 +8,14 @@ from stylesim.descriptors.adain import AdaINDescriptor
 from stylesim.descriptors.base import Descriptor
 from stylesim.descriptors.colour import ColourDescriptor
 from stylesim.descriptors.content import ContentDescriptor
-from stylesim.descriptors.gram import GramDescriptor
+from stylesim.descriptors.gram import CoarseGramDescriptor, GramDescriptor
 
 REGISTRY: dict[str, type[Descriptor]] = {
     "gram": GramDescriptor,
     "adain": AdaINDescriptor,
     "content": ContentDescriptor,
     "colour": ColourDescriptor,
+    "coarse": CoarseGramDescriptor,
 }
 
 

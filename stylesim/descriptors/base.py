@@ -23,6 +23,9 @@ class Descriptor(ABC):
     layers: tuple[str, ...]
     dim: int
     collection_norm: str = "none"
+    # None: computed from the batch's own network input; a number: from a second pass over the
+    # pictures resized to about input_side x input_side pixels (``descriptors.extract``)
+    input_side: int | None = None
 
     @abstractmethod
     def from_features(self, features: dict[str, torch.Tensor], pixels: torch.Tensor) -> torch.Tensor:

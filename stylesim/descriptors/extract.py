@@ -16,6 +16,8 @@ docs/retrieval.md); ``rgb`` is the plain alternative.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -75,11 +77,12 @@ class DescriptorExtractor:
 
     @torch.inference_mode()
     def encode(self, pixels: torch.Tensor) -> torch.Tensor:
-        """(N, D) float32 descriptors, in ``layout`` order, of uint8 pixels on the device."""
-        features = self.features(pixels)
-        return torch.cat(
-            [d.from_features(features, pixels).float() for d in self.descriptors.values()], dim=1
-        )
+        """(N, D) float32 descriptors, in ``layout`` order, of uint8 pixels on the device: one
+        forward pass, and one more per ``input_side`` a descriptor asks for."""
+        sides = {d.input_side for d in self.descriptors.values()}
+        features = {side: self.features(pixels if side is None else resized(pixels, side)) for side in sides}
+        vectors = [d.from_features(features[d.input_side], pixels) for d in self.descriptors.values()]
+        return torch.cat([v.float() for v in vectors], dim=1)
 
     def split(self, flat: np.ndarray) -> dict[str, np.ndarray]:
         """The host copy of ``encode``'s output cut into one array per descriptor."""
@@ -91,3 +94,14 @@ class DescriptorExtractor:
 
     def __call__(self, pixels: np.ndarray | torch.Tensor) -> dict[str, np.ndarray]:
         return self.split(self.encode(self.to_device(pixels)).cpu().numpy())
+
+
+def resized(pixels: torch.Tensor, side: int) -> torch.Tensor:
+    """uint8 (N, H, W, 3) pixels resized (antialiased) to about ``side``² pixels at their aspect
+    ratio, sides multiples of 16, as uint8."""
+    height, width = pixels.shape[1:3]
+    scale = side / math.sqrt(height * width)
+    shape = [max(16, round(n * scale / 16) * 16) for n in (height, width)]
+    x = pixels.permute(0, 3, 1, 2).float()
+    x = torch.nn.functional.interpolate(x, size=shape, mode="bilinear", antialias=True, align_corners=False)
+    return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()

@@ -70,3 +70,31 @@ class GramDescriptor(Descriptor):
 
     def config(self) -> dict[str, Any]:
         return {"layers": list(self.layers), "dim": self.dim, "seed": self.seed}
+
+
+COARSE_SIDE = 96
+
+
+class CoarseGramDescriptor(GramDescriptor):
+    """The Gram descriptor of the picture resized to about ``input_side``² pixels
+    (``COARSE_SIDE`` = 96), Gatys eq. 3 as ``GramDescriptor``: a look compared at a resolution
+    that every copy of a picture still has. A small copy is upscaled to the encoder's input and
+    so blurred, and its full-size Gram differs from its original's as another look's would; at
+    96² the two agree, while other renderings of the picture still differ (measured in
+    docs/retrieval.md, "Near-duplicates"). The search uses it to find near-duplicates of the
+    query (``index.search``), not as a style component."""
+
+    name = "coarse"
+
+    def __init__(
+        self,
+        layers: tuple[str, ...] = DEFAULT_GRAM_LAYERS,
+        dim: int = 2048,
+        seed: int = 1,
+        input_side: int = COARSE_SIDE,
+    ) -> None:
+        super().__init__(layers, dim, seed)
+        self.input_side = input_side
+
+    def config(self) -> dict[str, Any]:
+        return {**super().config(), "input_side": self.input_side}

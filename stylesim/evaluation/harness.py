@@ -35,7 +35,7 @@ from stylesim.descriptors.sketch import CountSketch
 from stylesim.errors import StylesimError
 from stylesim.evaluation.metrics import average_precision_at_k, evaluate_rankings, ranking_from_scores
 from stylesim.index.policy import RELATIVE, STYLE_CONTENT_DISCOUNT, STYLE_FUSION
-from stylesim.index.search import content_discounted
+from stylesim.index.search import content_discounted, finds_duplicates, near_duplicates_first
 from stylesim.index.store import IndexStore
 
 COMPRESSION_DIMS = (256, 512, 1024, 2048, 4096)
@@ -88,6 +88,9 @@ def stored_similarities(index_dir: Path, paths: list[str]) -> dict[str, np.ndarr
         v = store.vectors_of(name, wanted).astype(np.float64)
         sims[name] = v @ v.T
     sims["style"] = fused_style(sims)
+    if finds_duplicates(STYLE_CONTENT_DISCOUNT, store):  # what the rule changes, side by side
+        sims["style, no near-duplicate rule"] = sims["style"]
+        sims["style"] = near_duplicates_first(sims["style"], sims)
     if "content" in store.descriptors:
         sims[RELATIVE] = relative_similarity(store, wanted)
     return sims

@@ -28,7 +28,14 @@ import numpy as np
 from stylesim.errors import StylesimError
 from stylesim.index.ann import candidates_for
 from stylesim.index.backend import SearchBackend
-from stylesim.index.policy import RELATIVE, STYLE_CONTENT_DISCOUNT, STYLE_FUSION
+from stylesim.index.policy import (
+    NEAR_DUPLICATE_COARSE,
+    NEAR_DUPLICATE_COLOUR,
+    NEAR_DUPLICATE_CONTENT,
+    RELATIVE,
+    STYLE_CONTENT_DISCOUNT,
+    STYLE_FUSION,
+)
 from stylesim.index.spaces import STYLE, stacked, style_weights
 
 FUSED = {"style": STYLE_FUSION, RELATIVE: STYLE_FUSION}
@@ -36,6 +43,7 @@ FUSED = {"style": STYLE_FUSION, RELATIVE: STYLE_FUSION}
 # other versions are pushed out): its candidates go this many times deeper (docs/scale.md).
 DISCOUNT_DEPTH = 4
 CONTENT_DISCOUNTS = {"style": STYLE_CONTENT_DISCOUNT}
+DUPLICATE_EVIDENCE = ("content", "colour", "coarse")  # what ``near_duplicates_first`` compares
 
 
 @dataclass
@@ -68,7 +76,15 @@ def query_descriptors(by: str, store: SearchBackend) -> list[str]:
     or the versions."""
     names = list(fusion_weights(by, store))
     wants_content = content_discount(by, store) or by == RELATIVE
-    return names + ["content"] if wants_content and "content" not in names else names
+    names += ["content"] if wants_content else []
+    names += list(DUPLICATE_EVIDENCE) if finds_duplicates(content_discount(by, store), store) else []
+    return list(dict.fromkeys(names))
+
+
+def finds_duplicates(discount: float, store: SearchBackend) -> bool:
+    """Whether a search with this content discount puts near-duplicates first: a discounted search
+    of an index that has every descriptor ``near_duplicates_first`` reads."""
+    return bool(discount) and set(DUPLICATE_EVIDENCE) <= set(store.descriptors)
 
 
 def content_discounted(style: np.ndarray, content: np.ndarray, discount: float) -> np.ndarray:
@@ -132,15 +148,23 @@ def ranked(
 def fused_hits(
     store: SearchBackend, queries: dict[str, np.ndarray], weights: dict[str, float], discount: float, k: int
 ) -> list[list[Hit]]:
-    """Weighted cosines of every candidate (``fusion_candidates``), content-discounted, top ``k``."""
-    scored = [*weights, "content"] if discount and "content" not in weights else list(weights)
+    """Weighted cosines of every candidate (``fusion_candidates``), content-discounted, with the
+    query's near-duplicates first (``near_duplicates_first``), top ``k``."""
+    duplicates = finds_duplicates(discount, store)
+    scored = list(
+        dict.fromkeys(
+            [*weights, *(["content"] if discount else []), *(DUPLICATE_EVIDENCE if duplicates else [])]
+        )
+    )
     results = []
     depth = candidates_for(k) * (DISCOUNT_DEPTH if discount else 1)
-    for q, candidates in enumerate(fusion_candidates(store, queries, weights, depth)):
+    for q, candidates in enumerate(fusion_candidates(store, queries, weights, depth, duplicates)):
         component_scores = {n: store.vectors_of(n, candidates) @ queries[n][q] for n in scored}
         fused = sum(w * component_scores[n] for n, w in weights.items())
         if discount:
             fused = content_discounted(fused, component_scores["content"], discount)
+        if duplicates:
+            fused = near_duplicates_first(fused, component_scores)
         order = np.argsort(-fused, kind="stable")[:k]
         results.append(
             [
@@ -151,15 +175,35 @@ def fused_hits(
     return results
 
 
+def near_duplicates_first(fused: np.ndarray, scores: dict[str, np.ndarray]) -> np.ndarray:
+    """``fused`` with the query's near-duplicates scored by their coarse cosine, undiscounted:
+    items that show its picture, in its palette and in its look at 96² (``policy.NEAR_DUPLICATE_*``)."""
+    near = (
+        (scores["content"] >= NEAR_DUPLICATE_CONTENT)
+        & (scores["colour"] >= NEAR_DUPLICATE_COLOUR)
+        & (scores["coarse"] >= NEAR_DUPLICATE_COARSE)
+    )
+    return np.where(near, np.maximum(fused, scores["coarse"]), fused)
+
+
 def fusion_candidates(
-    store: SearchBackend, queries: dict[str, np.ndarray], weights: dict[str, float], depth: int
+    store: SearchBackend,
+    queries: dict[str, np.ndarray],
+    weights: dict[str, float],
+    depth: int,
+    duplicates: bool = False,
 ) -> list[np.ndarray]:
     """Per query, the top ``depth`` ids of the stacked style space when ``weights`` are its
-    own, else the union of each weighted component's."""
+    own, else the union of each weighted component's; with ``duplicates``, also the top
+    ``depth`` of the coarse space, where a small copy of the query is found that the style
+    space ranks far down."""
     depth = min(len(store), depth)
     if weights == style_weights(store.descriptors):
-        return store.candidates(STYLE, stacked(queries, weights), depth)
-    found = [store.candidates(n, queries[n], depth) for n in weights]
+        found = [store.candidates(STYLE, stacked(queries, weights), depth)]
+    else:
+        found = [store.candidates(n, queries[n], depth) for n in weights]
+    if duplicates:
+        found.append(store.candidates("coarse", queries["coarse"], depth))
     return [np.unique(np.concatenate(per_query)) for per_query in zip(*found, strict=True)]
 
 

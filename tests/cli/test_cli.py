@@ -174,3 +174,53 @@ def test_library_errors_are_one_line(grid_dir, grid_index, monkeypatch):
     monkeypatch.setattr(api, "index_info", lambda *a, **k: {}["missing"])
     result = run("info", "--index", grid_index)
     assert result.exit_code == 1 and result.output.count("\n") == 1 and "unexpected KeyError" in result.output
+
+
+@pytest.fixture(scope="module")
+def near_duplicates(tmp_path_factory):
+    """Two photos, each in 6 looks, and 5 near-duplicates of each photo, indexed at 192 px."""
+    import sample_grid
+
+    folder = tmp_path_factory.mktemp("near-duplicates")
+    sample_grid.build_near_duplicates(folder, ("astronaut", "coffee"), size=240)
+    index = folder / "index"
+    assert run("index", folder, "--index", index, "--size", "192", "-q").exit_code == 0
+    return folder, index
+
+
+def style_results(folder, index, photo, k=4):
+    query = folder / "photo" / f"{photo}.jpg"
+    result = run("search", query, "--by", "style", "-k", k, "--format", "json", "--index", index)
+    return {r["path"]: r["score"] for r in json.loads(result.stdout)[0]["results"]}
+
+
+COPIES_AT_HALF_SIZE_OR_MORE = ("copy.bmp", "q25.jpg", "half.webp", "crop.jpg")
+
+
+@pytest.mark.parametrize("photo", ["astronaut", "coffee"])
+def test_near_duplicates_of_the_query_rank_first_by_style(near_duplicates, photo):
+    """A BMP copy, a JPEG at quality 25, a half-size WebP and a 5 % crop of a photo come before
+    its other looks and other photos; the query file is left out.
+    (The third-size copy is in the collection too; on a collection this small, centring on the
+    collection mean pushes its coarse cosine below the rule's threshold.)"""
+    folder, index = near_duplicates
+    found = style_results(folder, index, photo)
+    assert sorted(found) == sorted(
+        str(folder / "copies" / f"{photo}-{c}") for c in COPIES_AT_HALF_SIZE_OR_MORE
+    )
+    assert found[str(folder / "copies" / f"{photo}-half.webp")] >= 0.95  # scored as a near-duplicate
+
+
+def test_without_the_near_duplicate_rule_a_half_size_copy_scores_as_another_look(
+    near_duplicates, monkeypatch
+):
+    from stylesim.index import search
+
+    monkeypatch.setattr(search, "near_duplicates_first", lambda fused, scores: fused)
+    folder, index = near_duplicates
+    scores = [style_results(folder, index, photo, k=22) for photo in ("astronaut", "coffee")]
+    half = [
+        row[str(folder / "copies" / f"{photo}-half.webp")]
+        for row, photo in zip(scores, ("astronaut", "coffee"), strict=True)
+    ]
+    assert min(half) < 0.9

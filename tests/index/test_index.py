@@ -25,7 +25,7 @@ def paths_in(root: Path) -> list[str]:
 def test_round_trip_content_and_style(grid_dir, grid_index):
     store = IndexStore.open(grid_index)
     assert len(store) == 16
-    assert set(store.descriptors) == {"gram", "adain", "content", "colour"}
+    assert set(store.descriptors) == {"gram", "adain", "content", "colour", "coarse"}
     assert all(store.all_vectors(name)[1].shape[0] == 16 for name in store.descriptors)
     row = store.items.iloc[0]
     assert row["width"] > 0 and row["height"] > 0 and len(row["sha256"]) == 64 and row["kind"] == "image"
@@ -39,7 +39,8 @@ def test_round_trip_content_and_style(grid_dir, grid_index):
     by_style = api.search([pencil], grid_index, by="style", k=4, device="cpu")[0]["results"]
     assert sum("/pencil/" in r["path"] for r in by_style) >= 3, by_style  # chance: 3 of 15
     assert [r["score"] for r in by_style] == sorted((r["score"] for r in by_style), reverse=True)
-    assert set(by_style[0]["scores"]) == {"gram", "adain", "colour", "content"}  # content: the discount
+    # content: the discount; content, colour and coarse: the near-duplicate rule
+    assert set(by_style[0]["scores"]) == {"gram", "adain", "colour", "content", "coarse"}
 
 
 def test_storage_per_item_is_at_most_4kb(grid_index):
@@ -207,11 +208,11 @@ def test_refit_after_growth_matches_a_fresh_build(tmp_path, grid_dir):
     grown = tmp_path / "grown"
     api.build_index([first], grown, size=TEST_SIZE)
     report = api.build_index([second], grown, size=TEST_SIZE)
-    assert set(report.refitted) == {"gram", "adain", "colour"}
+    assert set(report.refitted) == {"gram", "adain", "colour", "coarse"}
     fresh = tmp_path / "fresh"
     api.build_index([first, second], fresh, size=TEST_SIZE)
     a, b = IndexStore.open(grown), IndexStore.open(fresh)
-    for name in ("gram", "adain", "colour"):
+    for name in ("gram", "adain", "colour", "coarse"):
         np.testing.assert_allclose(a.stats[name].mean, b.stats[name].mean, rtol=0.02, atol=1e-3)
         va = dict(zip(a.rows(a.all_vectors(name)[0])["path"], a.all_vectors(name)[1], strict=True))
         vb = dict(zip(b.rows(b.all_vectors(name)[0])["path"], b.all_vectors(name)[1], strict=True))

@@ -32,12 +32,12 @@ def test_content_discount_formula():
 
 def test_style_search_discounts_the_same_photo_in_other_looks(grid_index):
     store = IndexStore.open(grid_index)
-    assert query_descriptors("style", store) == ["gram", "adain", "colour", "content"]
+    assert query_descriptors("style", store) == ["gram", "adain", "colour", "content", "coarse"]
     assert query_descriptors("gram", store) == ["gram"]
     photos = [Path(p).stem for p in store.items["path"]]
     looks = [Path(p).parent.name for p in store.items["path"]]
     ids = np.array([i for i, look in zip(store.items.index, looks, strict=True) if look != "photo"])
-    queries = {n: store.vectors_of(n, ids) for n in ("gram", "adain", "colour", "content")}
+    queries = {n: store.vectors_of(n, ids) for n in ("gram", "adain", "colour", "content", "coarse")}
     row = {i: j for j, i in enumerate(store.items.index)}
 
     def same_photo_in_top(discount: float) -> int:
@@ -103,7 +103,7 @@ def test_relative_search_matches_plain_numpy_and_separates_looks(grid_index):
     ids, expected, with_versions = plain_relative_vectors(store)
     assert with_versions >= len(ids) // 2  # the grid holds 4 versions of each photo
     looks = np.array([Path(p).parent.name for p in store.items.loc[ids, "path"]])
-    queries = {n: store.vectors_of(n, ids) for n in ("gram", "adain", "colour", "content")}
+    queries = {n: store.vectors_of(n, ids) for n in ("gram", "adain", "colour", "content", "coarse")}
     relative = search_vectors(store, queries, RELATIVE, len(ids))
     matrix = expected @ expected.T
     for q, hits in enumerate(relative):
