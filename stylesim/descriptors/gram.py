@@ -21,7 +21,7 @@ fused --by style mAP@10): relu1_1..relu4_1 0.699, relu2_1..relu4_1 0.712, relu3_
 0.729, relu4_1 alone 0.730. The low layers mostly repeat what the colour histogram and AdaIN
 statistics already say; relu3/4 correlations describe the brushwork (oil, watercolour). With RGB
 input, adding relu5_1 had lowered mAP@10 (0.46 -> 0.42): the deepest layer describes objects.
-Sketch size: 256 to 4096 dims and the full vector score the same within 0.02 (README).
+Sketch size: 256 to 4096 dims and the full vector score the same within 0.02 (docs/retrieval.md).
 """
 
 from __future__ import annotations

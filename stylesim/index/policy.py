@@ -10,21 +10,20 @@ RELATIVE = "style-relative"
 # ``--by style``: weighted sum of cosines (weights sum to 1), chosen by
 # ``scripts/eval_retrieval.py --sweep-fusion`` on the 24-photo x 7-look grid with luminance
 # network input and gram at relu3_1 + relu4_1: 0.5 / 0.2 / 0.3 is at the top of a flat plateau
-# (see README, "Retrieval quality"); colour carries the palette the network no longer sees.
+# (docs/retrieval.md); colour carries the palette the network no longer sees.
 STYLE_FUSION: dict[str, float] = {"gram": 0.5, "adain": 0.2, "colour": 0.3}
 
 # ``--by style`` then discounts items that show the same thing in another look:
 #     score(q, x) = s - STYLE_CONTENT_DISCOUNT * cos_content(q, x) * (1 - s),  s = the fusion above
 # Same content in the same look (the query itself, duplicates, frames of one shot: s ~ 1) keeps
 # its score; the same picture rendered differently (high content, low s) drops. Chosen with
-# ``--sweep-fusion`` on the grid and both texture sets (README, "Retrieval quality"): grid
+# ``--sweep-fusion`` on the grid and both texture sets (docs/retrieval.md): grid
 # mAP@10 0.727 -> 0.807 and leakage 0.164 -> 0.075 at 1.0, for -0.007 on the textures and -0.028
 # on the recoloured textures. A plain linear penalty (s - 0.3 cos_content) scores the same on
 # the grid but demotes the query itself.
 STYLE_CONTENT_DISCOUNT: float = 1.0
 
-# Chosen on the grid and both texture sets (scripts/eval_retrieval.py; README, "Retrieval
-# quality"): z 2.0-3.0 and 8-32 neighbours score within 0.02 of each other; the style gate
+# Chosen on the grid and both texture sets (scripts/eval_retrieval.py; docs/retrieval.md): z 2.0-3.0 and 8-32 neighbours score within 0.02 of each other; the style gate
 # (0.8) keeps duplicates, the item itself and frames of one shot out of its versions. Larger
 # collections raise z so that chance neighbours stay rare (``index.relative.collection_z``).
 # Near-duplicates of the query (resized, recompressed, lightly cropped copies) rank first in

@@ -11,8 +11,9 @@ mu and sigma are per-channel statistics over space (``descriptors.adain.channel_
 
 The decoder mirrors the encoder (ReflectionPad + 3x3 conv + ReLU, nearest x2 upsampling, no
 normalisation layers; 512 -> 256 | up | 256 x 3, 256 -> 128 | up | 128, 128 -> 64 | up | 64,
-64 -> 3), ~3.5 M parameters, and outputs RGB in [0, 1]. Its weights are trained by the project
-on a GPU (a separate issue); ``load_decoder`` refuses anything but a verified file.
+64 -> 3), ~3.5 M parameters, and outputs RGB in [0, 1]. Its weights are trained by
+``stylesim train-decoder`` (``transfer.training``, on the CPU or a GPU); ``load_decoder`` refuses
+anything but a verified file.
 
 Decoder file: ``adain_decoder.pt`` (``torch.save`` of {"format", "version", "encoder":
 {"weights_sha256", "layer", "padding"}, "state_dict"}) with ``adain_decoder.json`` beside it
@@ -188,8 +189,7 @@ def load_decoder(
     if not file.is_file():
         raise DecoderMissingError(
             f"no AdaIN decoder is installed ({file} does not exist). "
-            "Its weights are trained by the project on a GPU "
-            "and have not been shipped yet; put a trained decoder there "
+            "None is shipped yet: train one with 'stylesim train-decoder' and put it there "
             f"(or pass --decoder FILE.pt, or set ${DECODER_ENV}), "
             "or use --method gatys, which needs no trained weights"
         )
