@@ -216,7 +216,7 @@ def build_near_duplicates(out: Path, photos: tuple[str, ...] = PHOTOS, size: int
         for suffix, make in COPIES.items():
             copy = out / "copies" / f"{path.stem}-{suffix}"
             copy.parent.mkdir(exist_ok=True)
-            make(original).save(copy, **({"quality": 25} if suffix == "q25.jpg" else {}))
+            make(original).save(copy, quality=25 if suffix == "q25.jpg" else 95)  # ignored by BMP/PNG
             labelled.append((copy, photo, photo))
     with open(out / "labels.csv", "w", newline="") as f:
         writer = csv.writer(f)

@@ -23,9 +23,6 @@ STYLE_FUSION: dict[str, float] = {"gram": 0.5, "adain": 0.2, "colour": 0.3}
 # the grid but demotes the query itself.
 STYLE_CONTENT_DISCOUNT: float = 1.0
 
-# Chosen on the grid and both texture sets (scripts/eval_retrieval.py; docs/retrieval.md): z 2.0-3.0 and 8-32 neighbours score within 0.02 of each other; the style gate
-# (0.8) keeps duplicates, the item itself and frames of one shot out of its versions. Larger
-# collections raise z so that chance neighbours stay rare (``index.relative.collection_z``).
 # Near-duplicates of the query (resized, recompressed, lightly cropped copies) rank first in
 # ``--by style``: an item is one when it shows the query's picture (content cosine >=
 # NEAR_DUPLICATE_CONTENT; different photos average 0.16), in its palette (colour cosine >=
@@ -36,6 +33,10 @@ NEAR_DUPLICATE_CONTENT = 0.5
 NEAR_DUPLICATE_COLOUR = 0.95
 NEAR_DUPLICATE_COARSE = 0.95
 
+# ``--by style-relative``: chosen on the grid and both texture sets (scripts/eval_retrieval.py;
+# docs/retrieval.md): z 2.0-3.0 and 8-32 neighbours score within 0.02 of each other; the style
+# gate (0.8) keeps duplicates, the item itself and frames of one shot out of its versions.
+# Larger collections raise z so that chance neighbours stay rare (``index.relative.collection_z``).
 RELATIVE_Z = 2.5
 RELATIVE_MAX_STYLE = 0.8
 RELATIVE_NEIGHBOURS = 32
