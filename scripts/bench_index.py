@@ -1,6 +1,7 @@
 """Indexing throughput on real images, everything side by side in one run:
 
-    bare forward   VGG19 to relu5_1 (the deepest layer the descriptors need) on pictures already
+    bare forward   VGG19 to relu5_1 (the deepest layer the descriptors need), and again at the
+                   coarse descriptor's ~96² (the second pass the index runs), on pictures already
                    decoded and resized, fp32 and bf16 (autocast), best of batch 1, 2 and 4
     end to end     ``stylesim index`` (files on disk -> committed index: decode processes,
                    device stage with every descriptor, journal writer, commit), fp32 and bf16,
@@ -41,6 +42,8 @@ from stylesim.collection.decode import decode_for_encoding  # noqa: E402
 from stylesim.collection.pool import DecodePool  # noqa: E402
 from stylesim.collection.slots import SharedSlots, slot_bytes  # noqa: E402
 from stylesim.collection.walk import walk_inputs  # noqa: E402
+from stylesim.descriptors import build_descriptors  # noqa: E402
+from stylesim.descriptors.extract import resized  # noqa: E402
 from stylesim.descriptors.ops import gram_matrix  # noqa: E402
 from stylesim.encoding import VGG19Encoder, resolve_weights  # noqa: E402
 from stylesim.encoding.device import autocast, cpu_flags  # noqa: E402
@@ -77,16 +80,19 @@ def end_to_end(
 
 
 def bare_forward(files: list[Path], size: int, precision: str, batch: int) -> float:
+    """Images/s of the encoder passes the default descriptors need (to relu5_1 at the bucket
+    size, and again at each descriptor's ``input_side``), on pictures decoded beforehand."""
     encoder = VGG19Encoder(resolve_weights(), ("relu5_1",))
     images = [decode_for_encoding(str(p), size).pixels for p in files]
     buckets: dict[tuple[int, ...], list[np.ndarray]] = {}
     for img in images:
         buckets.setdefault(img.shape, []).append(img)
-    batches = [
-        to_model_input(np.stack(b[i : i + batch]), encoder.preprocessing)
-        for b in buckets.values()
-        for i in range(0, len(b), batch)
+    pixels = [
+        torch.as_tensor(np.stack(b[i : i + batch])) for b in buckets.values() for i in range(0, len(b), batch)
     ]
+    sides = {d.input_side for d in build_descriptors().values() if d.input_side is not None}
+    batches = [to_model_input(p, encoder.preprocessing) for p in pixels]
+    batches += [to_model_input(resized(p, side), encoder.preprocessing) for p in pixels for side in sides]
     with torch.inference_mode(), autocast(encoder.device, precision):
         encoder.forward(batches[0][:1])  # warm-up
         start = time.perf_counter()
