@@ -7,12 +7,13 @@ import json
 import os
 import re
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stylesim.collection.decode import DEFAULT_MAX_PIXELS
 from stylesim.collection.video import Sampling
-from stylesim.collection.walk import walk_inputs
+from stylesim.collection.walk import WalkResult, walk_inputs
 from stylesim.descriptors import build_descriptors
 from stylesim.errors import ManifestMismatchError, StylesimError, UsageError
 from stylesim.index.ann import check_index_type
@@ -26,6 +27,7 @@ if TYPE_CHECKING:  # torch is imported only when the model is needed
     from stylesim.indexing import IndexReport
 
 DEFAULT_SIZE = 256
+ENGINES = ("local", "ray")
 INDEX_ENV = "STYLESIM_INDEX"
 
 
@@ -128,12 +130,15 @@ def build_index(
     precision: str = "auto",
     index_type: str | None = None,
     memory: str | None = None,
+    engine: str = "local",
+    address: str | None = None,
+    num_gpus_per_worker: float | None = None,
 ) -> IndexReport:
     """Index (or bring up to date) the images and videos under ``inputs`` (videos sampled as
     ``sampling`` says: scene changes by default), the network running in ``precision``. An
     existing index keeps the size and weights it was made with unless they are given; new
     segments are searched with ``index_type`` (``index.ann``) within ``memory`` (as recorded
-    when not given)."""
+    when not given). ``engine="ray"``: on the Ray cluster at ``address`` (``build_on_ray``)."""
     from stylesim.descriptors.extract import DEFAULT_NETWORK_INPUT
     from stylesim.encoding import (
         choose_precision,
@@ -144,6 +149,7 @@ def build_index(
     )
     from stylesim.indexing import index_collection
 
+    check_engine(engine, address, num_gpus_per_worker)
     root = resolve_index_dir(index)
     recorded_size, recorded_weights = recorded_settings(root)
     size = size or recorded_size or DEFAULT_SIZE
@@ -159,12 +165,52 @@ def build_index(
         manifest["weights"]["path"] = str(source.path)
     with IndexStore.open_for_writing(root, manifest) as store:
         store.state.update({k: v for k, v in layout.items() if v is not None})
+        if engine == "ray":
+            ray = {"address": address, "gpus_per_worker": num_gpus_per_worker, "workers": workers,
+                   "batch_size": batch_size, "device": device, "precision": precision}  # fmt: skip
+            return build_on_ray(store, walk, size, ray, max_pixels, on_plan, on_progress, sampling)
         extractor = make_extractor(store.manifest, device, chosen)
         batch_size = batch_size or default_batch_size(extractor.encoder.device)
         workers = workers or default_decode_workers(extractor.encoder.device)
         return index_collection(
             store, extractor, walk, size, batch_size, workers, max_pixels, on_plan, on_progress, sampling
         )
+
+
+def check_engine(engine: str, address: str | None, num_gpus_per_worker: float | None) -> None:
+    """``--engine`` and the options that go with the Ray engine only."""
+    if engine not in ENGINES:
+        raise UsageError(f"--engine {engine!r}: use local or ray")
+    if engine == "local" and (address is not None or num_gpus_per_worker is not None):
+        raise UsageError("--address and --num-gpus-per-worker go with --engine ray")
+    if num_gpus_per_worker is not None and num_gpus_per_worker < 0:
+        raise UsageError(f"--num-gpus-per-worker {num_gpus_per_worker:g}: give 0 or more")
+    if engine == "ray":  # before the index folder is touched
+        from stylesim.indexing.ray_engine import import_ray, probe
+
+        import_ray()
+        probe(address)
+
+
+def build_on_ray(
+    store: IndexStore,
+    walk: WalkResult,
+    size: int,
+    ray: dict[str, Any],
+    max_pixels: int,
+    on_plan: Callable[[int], None] | None,
+    on_progress: Callable[[int], None] | None,
+    sampling: Sampling | None,
+) -> IndexReport:
+    """``build_index`` on a Ray cluster (``indexing.ray_engine``); ``ray`` holds ``address``,
+    ``gpus_per_worker``, ``workers`` (encoder actors) and ``batch_size`` (``RayOptions``), and
+    the ``device`` and ``precision`` each actor rebuilds the index's extractor in
+    (``make_extractor``)."""
+    from stylesim.indexing.ray_engine import RayOptions, index_on_ray
+
+    factory = partial(make_extractor, store.manifest, ray.pop("device"), ray.pop("precision"))
+    options = RayOptions(**ray)
+    return index_on_ray(store, factory, walk, size, options, max_pixels, on_plan, on_progress, sampling)
 
 
 def index_info(index: str | Path | None = None) -> dict[str, Any]:

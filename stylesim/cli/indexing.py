@@ -9,15 +9,20 @@ import typer
 
 from stylesim.cli.app import EXIT_INTERRUPTED, EXIT_SKIPPED, app, at_least, choice, err, reports_errors
 from stylesim.cli.options import (
+    ENGINES,
     PRECISIONS,
     Device,
+    Engine,
+    GpusPerWorker,
     IndexDir,
     IndexType,
+    IndexWorkers,
     Memory,
     NewSize,
     NewWeights,
     Precision,
     Quiet,
+    RayAddress,
 )
 from stylesim.cli.progress import Reporter, show_index_steps
 from stylesim.errors import UsageError
@@ -56,6 +61,19 @@ def sampling_from(scenes: bool, every: str | None, keyframes: bool, max_gap: str
     return Sampling("keyframes" if keyframes else "scenes", parse_seconds(max_gap))
 
 
+def check_options(
+    size: int | None, precision: str, engine: str, batch_size: int | None, workers: int | None
+) -> None:
+    """UsageError for an option value ``index`` cannot take."""
+    if size is not None:
+        at_least(size, 32, "--size")
+    choice(precision, PRECISIONS, "--precision")
+    choice(engine, ENGINES, "--engine")
+    for value, option in ((batch_size, "--batch-size"), (workers, "--workers")):
+        if value is not None:
+            at_least(value, 1, option)
+
+
 @app.command()
 @reports_errors
 def index(
@@ -70,7 +88,7 @@ def index(
     batch_size: Annotated[
         int | None, typer.Option(help="Images per forward pass (default: by device).")
     ] = None,
-    workers: Annotated[int | None, typer.Option(help="Decoding processes (default: by device).")] = None,
+    workers: IndexWorkers = None,
     scenes: Annotated[bool, typer.Option(help="Videos: a frame at each scene change (the default).")] = False,
     every: Annotated[
         str | None, typer.Option(help="Videos: a frame every T (e.g. 2s, 500ms, 00:01:00).")
@@ -79,6 +97,9 @@ def index(
     max_gap: Annotated[str, typer.Option(help="With --scenes: longest stretch without a sample.")] = "10s",
     index_type: IndexType = None,
     memory: Memory = None,
+    engine: Engine = "local",
+    address: RayAddress = None,
+    num_gpus_per_worker: GpusPerWorker = None,
     quiet: Quiet = False,
 ) -> None:
     """Add new and changed images and videos under PATHS to the index, and drop the entries of
@@ -86,12 +107,7 @@ def index(
     Exit status 3 when this run met files it could not index (they are listed)."""
     from stylesim import api
 
-    if size is not None:
-        at_least(size, 32, "--size")
-    choice(precision, PRECISIONS, "--precision")
-    for value, option in ((batch_size, "--batch-size"), (workers, "--workers")):
-        if value is not None:
-            at_least(value, 1, option)
+    check_options(size, precision, engine, batch_size, workers)
     sampling = sampling_from(scenes, every, keyframes, max_gap)
     show_index_steps(err, quiet)
     with Reporter(err, quiet) as progress:
@@ -100,7 +116,8 @@ def index(
             report = api.build_index(
                 list(paths), index_dir, size=size, weights=weights, device=device, batch_size=batch_size,
                 workers=workers, on_plan=progress.set_total, on_progress=progress.advance, sampling=sampling,
-                precision=precision, index_type=index_type, memory=memory,
+                precision=precision, index_type=index_type, memory=memory, engine=engine, address=address,
+                num_gpus_per_worker=num_gpus_per_worker,
             )  # fmt: skip
         except KeyboardInterrupt:
             progress.stop()

@@ -79,3 +79,38 @@ Collection = Annotated[
     str | None,
     typer.Option("--collection", show_default=False, help="A Qdrant collection (written by export-qdrant)."),
 ]
+ENGINES = ("local", "ray")
+Engine = Annotated[
+    str,
+    typer.Option(
+        "--engine",
+        help="local (this machine) or ray (a Ray cluster, Ray Data; pip install 'stylesim[ray]', "
+        "docs/distributed.md).",
+    ),
+]
+RayAddress = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        show_default=False,
+        help="With --engine ray: the cluster, auto (on one of its nodes) or ray://HEAD:10001 "
+        "(default: $RAY_ADDRESS, else a Ray instance on this machine).",
+    ),
+]
+GpusPerWorker = Annotated[
+    float | None,
+    typer.Option(
+        "--num-gpus-per-worker",
+        show_default=False,
+        help="With --engine ray: GPUs per encoder actor (default: 1 when the cluster has GPUs, else 0).",
+    ),
+]
+IndexWorkers = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        show_default=False,
+        help="Decoding processes (default: by device); with --engine ray: encoder actors (default: one "
+        "per GPU share, else one per node).",
+    ),
+]

@@ -16,7 +16,6 @@ what is removed: ``indexing.plan``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -27,23 +26,24 @@ import torch
 from stylesim.collection.decode import DEFAULT_MAX_PIXELS
 from stylesim.collection.pool import Decoded, DecodePool, Frame, VideoSampler
 from stylesim.collection.slots import SharedSlots, slot_bytes
-from stylesim.collection.video import SampleReport, Sampling
+from stylesim.collection.video import Sampling
 from stylesim.collection.walk import FileEntry, Skip, WalkResult
 from stylesim.descriptors.extract import DescriptorExtractor
 from stylesim.encoding.batches import ShapeBatcher
 from stylesim.encoding.device import cuda_tuning
 from stylesim.index.store import IndexStore
-from stylesim.indexing.plan import (
-    IndexReport,
-    SkipKey,
-    count_new_skips,
-    plan_changes,
-    recorded_skips,
-    skips_frame,
+from stylesim.indexing.plan import IndexReport
+from stylesim.indexing.run import (
+    Progress,
+    VideoResult,
+    conduct,
+    count_video,
+    frame_row,
+    image_row,
+    video_columns,
+    video_result,
 )
 from stylesim.indexing.writer import Encoded, JournalWriter, VideoEnd
-
-Progress = Callable[[int], None]
 
 
 @dataclass
@@ -57,13 +57,6 @@ class Run:
     size: int
     batch_size: int
     on_progress: Progress
-
-
-@dataclass
-class VideoResult:
-    frames: int = 0
-    skip: Skip | None = None  # nothing usable
-    damaged: Skip | None = None  # frames kept, but part of the file could not be decoded
 
 
 def slot_count(batch_size: int, workers: int) -> int:
@@ -102,11 +95,7 @@ def encode_images(run: Run, files: Iterable[FileEntry]) -> list[Skip]:
 
 def write_images(run: Run, batch: list[tuple[FileEntry, Decoded]]) -> None:
     vectors = device_vectors(run, [d.slot for _, d in batch], batch[0][1].shape, run.pool.release)
-    rows = [
-        {"path": e.path, "kind": "image", "size": e.size, "mtime_ns": e.mtime_ns, "sha256": d.sha256,
-         "width": d.width, "height": d.height}
-        for e, d in batch
-    ]  # fmt: skip
+    rows = [image_row(e, d.sha256, d.width, d.height) for e, d in batch]
     run.writer.put(Encoded(vectors, rows))
 
 
@@ -127,13 +116,9 @@ def encode_video(run: Run, entry: FileEntry, sampling: Sampling) -> VideoResult:
         sampler.close()
     if sampler.skip is not None:
         run.writer.put(VideoEnd(entry.path, keep=False))
-        return VideoResult(skip=Skip(entry.path, sampler.skip, entry.size, entry.mtime_ns))
-    run.writer.put(VideoEnd(entry.path, keep=True, extra=video_columns(sampler.report)))
-    problem = sampler.report.problem
-    damaged = (
-        Skip(entry.path, f"{problem}; kept {frames} frames", entry.size, entry.mtime_ns) if problem else None
-    )
-    return VideoResult(frames=frames, damaged=damaged)
+    else:
+        run.writer.put(VideoEnd(entry.path, keep=True, extra=video_columns(sampler.report)))
+    return video_result(entry, frames, sampler.skip, sampler.report.problem)
 
 
 def write_frames(
@@ -141,39 +126,15 @@ def write_frames(
 ) -> int:
     vectors = device_vectors(run, [f.slot for f in frames], frames[0].shape, sampler.release)
     spec = sampling.spec()
-    rows = [
-        {"path": entry.path, "kind": "frame", "size": entry.size, "mtime_ns": entry.mtime_ns,
-         "video": entry.path, "time": f.time, "frame": f.index, "sampling": spec}
-        for f in frames
-    ]  # fmt: skip
+    rows = [frame_row(entry, f.time, f.index, spec) for f in frames]
     run.writer.put(Encoded(vectors, rows, video=entry.path))
     return len(frames)
-
-
-def video_columns(report: SampleReport) -> dict[str, object]:
-    """What every frame row of a video gets once the video is sampled (the duration is final then)."""
-    info = report.info
-    assert info is not None  # filled by sample_video before its first frame
-    return {
-        "sha256": report.sha256,
-        "width": info.width,
-        "height": info.height,
-        "duration": info.duration,
-        "fps": info.fps,
-    }
 
 
 def encode_videos(run: Run, videos: list[FileEntry], sampling: Sampling, report: IndexReport) -> list[Skip]:
     skips = []
     for entry in videos:
-        result = encode_video(run, entry, sampling)
-        if result.skip:
-            skips.append(result.skip)
-        else:
-            report.videos += 1
-            report.frames += result.frames
-        if result.damaged:
-            report.damaged.append(result.damaged)
+        skips += count_video(report, encode_video(run, entry, sampling))
         run.on_progress(1)
     return skips
 
@@ -211,49 +172,13 @@ def index_collection(
     on_progress: Progress | None = None,
     sampling: Sampling | None = None,
 ) -> IndexReport:
-    """Bring ``store`` up to date with ``walk`` and commit. On KeyboardInterrupt what was encoded
-    is committed before the interrupt propagates."""
-    start = time.perf_counter()
+    """Bring ``store`` up to date with ``walk`` and commit (``indexing.run.conduct``). On
+    KeyboardInterrupt what was encoded is committed before the interrupt propagates."""
     sampling = sampling or Sampling()
-    report = IndexReport(ignored=walk.ignored)
-    report.resumed = store.merge_pending()  # an interrupted run's batches come first
-    plan = plan_changes(store, walk, sampling)
-    recorded = recorded_skips(store)
-    report.unchanged = plan.unchanged
-    if on_plan:
-        on_plan(len(plan.todo))
-    skips = list(walk.skipped) + plan.still_skipped
-    try:
-        settings = (size, batch_size, workers, max_pixels)
-        skips += run_stages(
-            store, extractor, plan.todo, settings, on_progress or (lambda _: None), sampling, report
-        )
-    except KeyboardInterrupt:
-        report.interrupted = True  # keep what was encoded; stale entries are handled next run
-    finish_run(store, walk, plan.stale_ids, skips, recorded, report)
-    report.seconds = time.perf_counter() - start
-    if report.interrupted:
-        raise KeyboardInterrupt
-    return report
+    settings = (size, batch_size, workers, max_pixels)
+    progress = on_progress or (lambda _: None)
 
+    def encode(todo: list[FileEntry], report: IndexReport) -> list[Skip]:
+        return run_stages(store, extractor, todo, settings, progress, sampling, report)
 
-def finish_run(
-    store: IndexStore,
-    walk: WalkResult,
-    stale_ids: np.ndarray,
-    skips: list[Skip],
-    recorded: dict[SkipKey, str],
-    report: IndexReport,
-) -> None:
-    """Remove stale entries and record the skips (unless interrupted), merge the journal, commit."""
-    if not report.interrupted:
-        unreadable = store.items.index[store.items["path"].isin({s.path for s in skips})].to_numpy()
-        report.removed = store.remove(np.union1d(stale_ids, unreadable))
-        store.set_skipped(skips_frame(skips), walk.roots)
-        report.skipped = skips
-        report.new_skips = count_new_skips(skips, recorded)
-    report.added = store.merge_pending() + report.resumed
-    report.refitted = store.refit_if_needed()
-    report.compacted = store.compact()
-    store.commit()
-    report.total = len(store)
+    return conduct(store, walk, sampling, on_plan, encode)
