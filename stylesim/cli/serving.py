@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from stylesim.cli.app import app, at_least, choice, err, reports_errors
-from stylesim.cli.options import PRECISIONS, Device, Precision
+from stylesim.cli.options import PRECISIONS, Device, Precision, Qdrant
 from stylesim.errors import UsageError
 
 Opt = typer.Option
@@ -34,6 +34,11 @@ def serve(
         bool, Opt(help="Let clip-retrieval clients send image_url (the server fetches it).")
     ] = False,
     decoder: Annotated[str | None, Opt(help="AdaIN decoder file (default: the installed one).")] = None,
+    qdrant: Qdrant = None,
+    collection: Annotated[
+        list[str] | None,
+        Opt(help="With --qdrant: a collection written by export-qdrant, as NAME or ALIAS=NAME (repeatable)."),
+    ] = None,
 ) -> None:
     """Serve indexes over HTTP: a web gallery at /, a JSON API (docs at /docs), and
     clip-retrieval back-end routes (/knn-service, /metadata, /indices-list)."""
@@ -49,15 +54,21 @@ def serve(
 
     from stylesim.api import resolve_index_dir
     from stylesim.server import ServeConfig, create_app
-    from stylesim.server.config import parse_indexes, parse_size
+    from stylesim.server.config import parse_collections, parse_indexes, parse_size
 
-    indexes = parse_indexes(index or [str(resolve_index_dir(None))])
+    collections = parse_collections(qdrant, collection or [])
+    indexes = parse_indexes(index or ([] if collections else [str(resolve_index_dir(None))]))
     config = ServeConfig(
-        indexes, device=device, precision=precision, token=token, cors_origins=tuple(cors_origin or ()),
-        max_upload_bytes=parse_size(max_upload), allow_image_url=allow_image_url, decoder=decoder,
+        indexes, collections=collections, device=device, precision=precision, token=token,
+        cors_origins=tuple(cors_origin or ()), max_upload_bytes=parse_size(max_upload),
+        allow_image_url=allow_image_url, decoder=decoder,
     )  # fmt: skip
     server_app = create_app(config)
-    names = ", ".join(f"{n} ({p})" for n, p in indexes.items())
+    served = [
+        *(f"{n} ({p})" for n, p in indexes.items()),
+        *(f"{n} ({q} {c})" for n, (q, c) in collections.items()),
+    ]
+    names = ", ".join(served)
     err.print(
         f"serving {names} on http://{host}:{port}/ (API docs: /docs){'; token required' if token else ''}"
     )

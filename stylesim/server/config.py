@@ -45,6 +45,18 @@ def parse_indexes(specs: list[str]) -> dict[str, Path]:
     return out
 
 
+def parse_collections(qdrant: str | None, specs: list[str]) -> dict[str, tuple[str, str]]:
+    """``COLLECTION`` or ``NAME=COLLECTION`` for each ``--collection``, all on the Qdrant at
+    ``qdrant``; UsageError when one is given without the other."""
+    if bool(qdrant) != bool(specs):
+        raise UsageError("--qdrant and --collection go together")
+    out: dict[str, tuple[str, str]] = {}
+    for spec in specs:
+        name, sep, collection = spec.partition("=")
+        out[name] = (str(qdrant), collection if sep else name)
+    return out
+
+
 def parse_size(text: str) -> int:
     """``32M``, ``512K``, ``1G`` or a number of bytes."""
     units = {"K": 2**10, "M": MIB, "G": 2**30}

@@ -169,3 +169,15 @@ def test_without_qdrant_client_the_error_is_one_line(grid_dir, tmp_path, monkeyp
     result = runner.invoke(app, ["search", query, "--qdrant", str(tmp_path), "--collection", "grid"])
     assert result.exit_code == 2 and result.output.count("\n") == 1
     assert result.output.startswith("stylesim: error: --qdrant needs qdrant-client: pip install 'stylesim")
+
+
+def test_serve_names_its_collections():
+    from stylesim.errors import UsageError
+    from stylesim.server.config import parse_collections
+
+    spec = parse_collections("http://qdrant:6333", ["grid", "art=paintings"])
+    assert spec == {"grid": ("http://qdrant:6333", "grid"), "art": ("http://qdrant:6333", "paintings")}
+    with pytest.raises(UsageError, match="go together"):
+        parse_collections(None, ["grid"])
+    with pytest.raises(UsageError, match="go together"):
+        parse_collections("http://qdrant:6333", [])
