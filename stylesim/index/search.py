@@ -151,28 +151,50 @@ def fused_hits(
     """Weighted cosines of every candidate (``fusion_candidates``), content-discounted, with the
     query's near-duplicates first (``near_duplicates_first``), top ``k``."""
     duplicates = finds_duplicates(discount, store)
-    scored = list(
-        dict.fromkeys(
-            [*weights, *(["content"] if discount else []), *(DUPLICATE_EVIDENCE if duplicates else [])]
-        )
-    )
+    scored = [*weights, "content"] if discount and "content" not in weights else list(weights)
     results = []
     depth = candidates_for(k) * (DISCOUNT_DEPTH if discount else 1)
-    for q, candidates in enumerate(fusion_candidates(store, queries, weights, depth, duplicates)):
+    coarse_depth = candidates_for(k) if duplicates else 0
+    for q, candidates in enumerate(fusion_candidates(store, queries, weights, depth, coarse_depth)):
         component_scores = {n: store.vectors_of(n, candidates) @ queries[n][q] for n in scored}
         fused = sum(w * component_scores[n] for n, w in weights.items())
         if discount:
             fused = content_discounted(fused, component_scores["content"], discount)
+        coarse = coarse_scores(store, queries, q, candidates, component_scores) if duplicates else {}
         if duplicates:
-            fused = near_duplicates_first(fused, component_scores)
+            fused = near_duplicates_first(
+                fused, {**component_scores, "coarse": coarse_array(coarse, candidates)}
+            )
         order = np.argsort(-fused, kind="stable")[:k]
-        results.append(
-            [
-                Hit(int(candidates[j]), float(fused[j]), {n: float(component_scores[n][j]) for n in scored})
-                for j in order
-            ]
-        )
+        results.append([hit(candidates[j], fused[j], component_scores, j, coarse) for j in order])
     return results
+
+
+def coarse_scores(
+    store: SearchBackend,
+    queries: dict[str, np.ndarray],
+    q: int,
+    candidates: np.ndarray,
+    scores: dict[str, np.ndarray],
+) -> dict[int, float]:
+    """Coarse cosines of the candidates that pass the near-duplicate rule's content and colour
+    gates (the only ones whose coarse cosine can matter), by candidate id."""
+    maybe = (scores["content"] >= NEAR_DUPLICATE_CONTENT) & (scores["colour"] >= NEAR_DUPLICATE_COLOUR)
+    ids = candidates[maybe]
+    cosines = store.vectors_of("coarse", ids) @ queries["coarse"][q] if len(ids) else np.zeros(0)
+    return {int(i): float(c) for i, c in zip(ids, cosines, strict=True)}
+
+
+def coarse_array(coarse: dict[int, float], candidates: np.ndarray) -> np.ndarray:
+    """The coarse cosines by candidate position, -1 where not computed (the rule fails there)."""
+    return np.array([coarse.get(int(i), -1.0) for i in candidates], np.float32)
+
+
+def hit(item: np.int64, score: float, scores: dict[str, np.ndarray], j: int, coarse: dict[int, float]) -> Hit:
+    """A candidate's hit, with its component scores (coarse where it was computed)."""
+    components = {n: float(v[j]) for n, v in scores.items()}
+    components.update({"coarse": coarse[int(item)]} if int(item) in coarse else {})
+    return Hit(int(item), float(score), components)
 
 
 def near_duplicates_first(fused: np.ndarray, scores: dict[str, np.ndarray]) -> np.ndarray:
@@ -191,19 +213,18 @@ def fusion_candidates(
     queries: dict[str, np.ndarray],
     weights: dict[str, float],
     depth: int,
-    duplicates: bool = False,
+    coarse_depth: int = 0,
 ) -> list[np.ndarray]:
     """Per query, the top ``depth`` ids of the stacked style space when ``weights`` are its
-    own, else the union of each weighted component's; with ``duplicates``, also the top
-    ``depth`` of the coarse space, where a small copy of the query is found that the style
-    space ranks far down."""
+    own, else the union of each weighted component's; and the top ``coarse_depth`` of the coarse
+    space, where a small copy of the query is found that the style space ranks far down."""
     depth = min(len(store), depth)
     if weights == style_weights(store.descriptors):
         found = [store.candidates(STYLE, stacked(queries, weights), depth)]
     else:
         found = [store.candidates(n, queries[n], depth) for n in weights]
-    if duplicates:
-        found.append(store.candidates("coarse", queries["coarse"], depth))
+    if coarse_depth:
+        found.append(store.candidates("coarse", queries["coarse"], min(len(store), coarse_depth)))
     return [np.unique(np.concatenate(per_query)) for per_query in zip(*found, strict=True)]
 
 

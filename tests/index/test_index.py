@@ -39,8 +39,9 @@ def test_round_trip_content_and_style(grid_dir, grid_index):
     by_style = api.search([pencil], grid_index, by="style", k=4, device="cpu")[0]["results"]
     assert sum("/pencil/" in r["path"] for r in by_style) >= 3, by_style  # chance: 3 of 15
     assert [r["score"] for r in by_style] == sorted((r["score"] for r in by_style), reverse=True)
-    # content: the discount; content, colour and coarse: the near-duplicate rule
-    assert set(by_style[0]["scores"]) == {"gram", "adain", "colour", "content", "coarse"}
+    # content: the discount; coarse: only where the near-duplicate rule's other gates pass
+    fused = {"gram", "adain", "colour", "content"}
+    assert fused <= set(by_style[0]["scores"]) <= fused | {"coarse"}
 
 
 def test_storage_per_item_is_at_most_4kb(grid_index):
