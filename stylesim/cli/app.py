@@ -68,7 +68,7 @@ def reports_errors(command: Callable[P, R]) -> Callable[P, R]:
         except Exception as error:  # noqa: BLE001 - the one place every failure is put in words
             if os.environ.get("STYLESIM_DEBUG") and not isinstance(error, StylesimError):
                 raise
-            err.print(f"stylesim: error: {error_line(error)}")
+            err.print(f"stylesim: error: {error_line(error)}", markup=False)
             raise typer.Exit(getattr(error, "exit_code", EXIT_ERROR)) from None
 
     return wrapper
@@ -122,5 +122,5 @@ def _usage_error(error: Exception) -> int:
     context = getattr(error, "ctx", None)
     command = context.command_path if context is not None else "stylesim"
     message = error.format_message()  # type: ignore[attr-defined]  # a Click exception
-    err.print(f"{command}: {message[:1].lower()}{message[1:]} (see {command} --help)")
+    err.print(f"{command}: {message[:1].lower()}{message[1:]} (see {command} --help)", markup=False)
     return int(getattr(error, "exit_code", EXIT_USAGE))

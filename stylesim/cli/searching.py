@@ -88,7 +88,7 @@ def search(
     sys.stdout.write(render([r for r in results if "error" not in r], fmt))
     failed = [r for r in results if "error" in r]
     for result in failed:
-        err.print(f"stylesim: error: {result['error']}")
+        err.print(f"stylesim: error: {result['error']}", markup=False)
     if failed:
         raise typer.Exit(EXIT_ERROR)
 

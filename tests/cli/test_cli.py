@@ -100,6 +100,8 @@ def test_errors_are_one_line_and_non_zero(grid_dir, grid_index, tmp_path):
     )
     absent = run("search", tmp_path / "absent.jpg", "--index", grid_index)
     assert absent.exit_code == 1 and "not found" in absent.output
+    bracketed = run("search", tmp_path / "shot.jpg", "--index", tmp_path / "set[red]")  # not markup
+    assert bracketed.exit_code == 1 and str(tmp_path / "set[red]") in bracketed.output
 
 
 def test_index_env_variable(grid_dir, grid_index, monkeypatch):

@@ -224,7 +224,7 @@ def test_approximate_indexes_are_tuned_and_shown_by_info(grid_dir, grid_index, t
     info = json.loads(runner.invoke(app, ["info", "--index", str(root), "--json"]).stdout)
     assert info["index_type"] == "IVF2,Flat"
     spaces = info["segments"][0]["approximate"]
-    assert set(spaces) == {"gram", "adain", "content", "colour", "style", "style-relative"}
+    assert set(spaces) == {"gram", "adain", "content", "colour", "coarse", "style", "style-relative"}
     assert all(s["param"] == "nprobe" and s["recall"] >= 0.95 for s in spaces.values()), spaces
     text = runner.invoke(app, ["info", "--index", str(root)]).stdout
     assert "style IVF2,Flat nprobe=" in text and "recall@10" in text
