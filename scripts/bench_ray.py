@@ -70,18 +70,12 @@ def candidates(package: Path) -> list[Path]:
 def debian_images(cache: Path, count: int) -> list[Path]:
     """``count`` images from the cached Debian packages, round-robin over the packages (each
     package's files in name order), both sides >= MIN_SIDE px; never the held-out package."""
+    from debian_data import round_robin
+
     queues = {
         p.name: iter(candidates(p)) for p in sorted(cache.iterdir()) if p.is_dir() and p.name != HELD_OUT
     }
-    chosen: list[Path] = []
-    while queues and len(chosen) < count:
-        for name in list(queues):
-            path = next((p for p in queues[name] if big_enough(p)), None)
-            if path is None:
-                del queues[name]
-            elif len(chosen) < count:
-                chosen.append(path)
-    return chosen
+    return round_robin(queues, count, big_enough)
 
 
 def folder_images(folder: Path, count: int) -> list[Path]:

@@ -97,16 +97,9 @@ def usable(path: Path) -> bool:
 
 def pick_images(cache: Path, count: int) -> list[Path]:
     """``count`` usable images, one from each package in turn (module docstring)."""
-    queues = {name: iter(files) for name, files in package_files(cache).items()}
-    picked: list[Path] = []
-    while queues and len(picked) < count:
-        for name in list(queues):
-            path = next((p for p in queues[name] if usable(p)), None)
-            if path is None:
-                del queues[name]
-            elif len(picked) < count:
-                picked.append(path)
-    return picked
+    from debian_data import round_robin
+
+    return round_robin({name: iter(files) for name, files in package_files(cache).items()}, count, usable)
 
 
 def collection(cache: Path, work: Path, count: int) -> tuple[list[Path], list[Path]]:

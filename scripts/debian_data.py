@@ -19,6 +19,7 @@ import shutil
 import struct
 import subprocess
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -116,3 +117,17 @@ def write_labels(out: Path, rows: list[tuple[Path, str, str]]) -> None:
         writer.writerow(["path", "style", "content"])
         for path, style, content in rows:
             writer.writerow([path.relative_to(out).as_posix(), style, content])
+
+
+def round_robin(queues: dict[str, Iterator[Path]], count: int, keep: Callable[[Path], bool]) -> list[Path]:
+    """Up to ``count`` files that ``keep`` accepts, one from each queue (package) in turn, so a
+    selection spreads over every package instead of exhausting the first."""
+    chosen: list[Path] = []
+    while queues and len(chosen) < count:
+        for name in list(queues):
+            path = next((p for p in queues[name] if keep(p)), None)
+            if path is None:
+                del queues[name]
+            elif len(chosen) < count:
+                chosen.append(path)
+    return chosen
