@@ -62,6 +62,11 @@ class SearchBackend(Protocol):
         """float32 unit vectors of a descriptor, rows in ``ids`` order."""
         ...
 
+    def scores_of(self, name: str, ids: np.ndarray, query: np.ndarray) -> np.ndarray:
+        """Inner products of one query vector with items' vectors of a descriptor, in ``ids``
+        order: the exact re-scoring of candidates."""
+        ...
+
     def nearest(
         self, space: str, queries: np.ndarray, k: int, depth: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:

@@ -267,6 +267,11 @@ class QdrantStore:
                 out[row] = found[item].vector[name]
         return out
 
+    def scores_of(self, name: str, ids: np.ndarray, query: np.ndarray) -> np.ndarray:
+        """Inner products of one query vector with items' vectors of a search space."""
+        scores: np.ndarray = self.vectors_of(name, ids) @ np.asarray(query, np.float32)
+        return scores
+
     # ------------------------------------------------------------------ search
     def _query(self, space: str, queries: np.ndarray, limit: int) -> list[list[models.ScoredPoint]]:
         """Qdrant's best ``limit`` points per query row in a space, best first."""

@@ -156,8 +156,10 @@ def fused_hits(
     depth = candidates_for(k) * (DISCOUNT_DEPTH if discount else 1)
     coarse_depth = candidates_for(k) if duplicates else 0
     for q, candidates in enumerate(fusion_candidates(store, queries, weights, depth, coarse_depth)):
-        component_scores = {n: store.vectors_of(n, candidates) @ queries[n][q] for n in scored}
-        fused = sum(w * component_scores[n] for n, w in weights.items())
+        component_scores = {n: store.scores_of(n, candidates, queries[n][q]) for n in scored}
+        fused = sum(
+            (w * component_scores[n] for n, w in weights.items()), np.zeros(len(candidates), np.float32)
+        )
         if discount:
             fused = content_discounted(fused, component_scores["content"], discount)
         if duplicates:
@@ -177,7 +179,7 @@ def coarse_scores(
     gates (the only ones whose coarse cosine can matter); NaN for the others."""
     maybe = (scores["content"] >= NEAR_DUPLICATE_CONTENT) & (scores["colour"] >= NEAR_DUPLICATE_COLOUR)
     out = np.full(len(candidates), np.nan, np.float32)
-    out[maybe] = store.vectors_of("coarse", candidates[maybe]) @ query if maybe.any() else 0.0
+    out[maybe] = store.scores_of("coarse", candidates[maybe], query) if maybe.any() else 0.0
     return out
 
 
@@ -234,7 +236,7 @@ def search_relative(
     for q in range(len(ids)):
         valid = ids[q] >= 0
         found = ids[q][valid]
-        components = {n: store.vectors_of(n, found) @ queries[n][q] for n in weights}
+        components = {n: store.scores_of(n, found, queries[n][q]) for n in weights}
         results.append(
             [
                 Hit(int(i), float(s), {n: float(components[n][j]) for n in weights})

@@ -14,8 +14,6 @@ from stylesim.index.policy import RELATIVE
 from stylesim.index.segment import Segment
 from stylesim.index.spaces import style_weights
 
-RESCORE_ROWS = 32_768  # candidate vectors gathered at a time when re-scoring many queries
-
 if TYPE_CHECKING:
     from stylesim.index.store import IndexStore
 
@@ -99,19 +97,12 @@ def segment_candidates(
 def rescore(
     segment: Segment, space: str, q: np.ndarray, found: np.ndarray, weights: dict[str, float]
 ) -> np.ndarray:
-    """Exact inner products of each query with its candidate ids (-inf for -1), RESCORE_ROWS
-    candidates' vectors in memory at a time."""
+    """Exact inner products of each query with its candidate ids (-inf for -1), scored from
+    the stored float16 rows (``Segment.space_scores``)."""
     out = np.full(found.shape, -np.inf, np.float32)
-    step = max(1, RESCORE_ROWS // max(1, found.shape[1]))
-    for start in range(0, len(q), step):
-        block = found[start : start + step]
-        unique = np.unique(block[block >= 0])
-        if not len(unique):
-            continue
-        vectors = segment.space_vectors(space, unique, weights)
-        for i, row in enumerate(block, start):
-            valid = row >= 0
-            out[i, valid] = vectors[np.searchsorted(unique, row[valid])] @ q[i]
+    for i, row in enumerate(found):
+        valid = row >= 0
+        out[i, valid] = segment.space_scores(space, row[valid], q[i], weights)
     return out
 
 

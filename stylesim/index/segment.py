@@ -35,6 +35,7 @@ import pyarrow as pa
 
 from stylesim.index import ann
 from stylesim.index.policy import RELATIVE
+from stylesim.index.scoring import inner_products
 from stylesim.index.spaces import STYLE, stacked
 
 SEGMENTS = "segments"  # the folder of an index that holds them
@@ -101,6 +102,14 @@ class Segment:
         out[order] = self.array(name)[rows[order]]
         return out
 
+    def scores(self, name: str, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+        """Inner products of ``query`` with rows of a descriptor's vectors (``index.scoring``),
+        in ``rows`` order (read in sorted order: memory maps like that)."""
+        order = np.argsort(rows, kind="stable")
+        out = np.empty(len(rows), np.float32)
+        out[order] = inner_products(self.array(name)[rows[order]], query)
+        return out
+
     @cached_property
     def table(self) -> pa.Table:
         with pa.memory_map(str(self.folder / ITEMS)) as source:
@@ -159,6 +168,30 @@ class Segment:
         if space == RELATIVE:
             where, found = self.relative_rows(ids)
             out[found] = self.vectors(RELATIVE, where[found])
+        return out
+
+    def space_scores(
+        self, space: str, ids: np.ndarray, query: np.ndarray, weights: Mapping[str, float]
+    ) -> np.ndarray:
+        """Inner products of one query with the vectors in a space of ids this segment holds
+        (``space_vectors``' rows), computed from the float16 rows (``index.scoring``); in the
+        stacked style space sum_i sqrt(w_i) <v_i, q_i> over the query's parts q_i."""
+        out = np.zeros(len(ids), np.float32)
+        rows, own = self.positions(ids)
+        if space not in (STYLE, RELATIVE):
+            out[own] = self.scores(space, rows[own], query)
+            return out
+        relative = np.zeros(len(ids), bool)
+        if space == RELATIVE:
+            where, relative = self.relative_rows(ids)
+            out[relative] = self.scores(RELATIVE, where[relative], query)
+        plain = own & ~relative
+        start = 0
+        for name, weight in weights.items():
+            stop = start + self.array(name).shape[1]
+            if plain.any():
+                out[plain] += np.sqrt(weight) * self.scores(name, rows[plain], query[start:stop])
+            start = stop
         return out
 
     def space_dim(self, space: str, weights: Mapping[str, float]) -> int:

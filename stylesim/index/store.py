@@ -88,12 +88,16 @@ os.register_at_fork(after_in_child=_close_locks_in_child)
 def with_columns_of(frame: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame:
     """``frame`` with exactly these columns and dtypes: columns it lacks (added to the format
     since it was written) are filled with missing values."""
-    frame = frame.copy()
-    for column, dtype in dtypes.items():
-        if column not in frame:
-            frame[column] = pd.Series([None] * len(frame), dtype="object", index=frame.index).astype(dtype)  # type: ignore[call-overload]
-    converted: pd.DataFrame = frame[list(dtypes)].astype(dict(dtypes))
-    return converted
+    missing = [column for column in dtypes if column not in frame]
+    if missing:
+        frame = frame.copy()
+        for column in missing:
+            empty = pd.Series([None] * len(frame), dtype="object", index=frame.index)
+            frame[column] = empty.astype(dtypes[column])  # type: ignore[call-overload]
+    if list(frame.columns) != list(dtypes):
+        frame = frame[list(dtypes)]
+    wrong = {column: dtype for column, dtype in dtypes.items() if frame[column].dtype != dtype}
+    return frame.astype(wrong) if wrong else frame
 
 
 def empty_frame(dtypes: Mapping[str, str]) -> pd.DataFrame:
@@ -283,8 +287,10 @@ class IndexStore:
             order.append(np.flatnonzero(found))
         if not parts:
             return empty_frame(self.item_dtypes()).set_index("id", drop=False)
-        frame = with_columns_of(pd.concat(parts, ignore_index=True), self.item_dtypes())
-        frame = frame.iloc[np.argsort(np.concatenate(order), kind="stable")].set_index("id", drop=False)
+        if len(parts) > 1:
+            in_order = np.argsort(np.concatenate(order), kind="stable")
+            parts = [pd.concat(parts, ignore_index=True).iloc[in_order]]
+        frame = with_columns_of(parts[0], self.item_dtypes()).set_index("id", drop=False)
         frame.index.name = None
         return frame
 
@@ -319,6 +325,15 @@ class IndexStore:
         out = np.zeros((len(ids), self.descriptors[name].dim), np.float32)
         for segment, found, rows in self.locate(ids):
             out[found] = segment.vectors(name, rows)
+        return out
+
+    def scores_of(self, name: str, ids: np.ndarray, query: np.ndarray) -> np.ndarray:
+        """Inner products of one query vector with items' unit vectors of a descriptor, in ``ids``
+        order (each id must exist)."""
+        ids = np.asarray(ids, np.int64)
+        out = np.zeros(len(ids), np.float32)
+        for segment, found, rows in self.locate(ids):
+            out[found] = segment.scores(name, rows, query)
         return out
 
     def style_of(self, ids: np.ndarray) -> np.ndarray:

@@ -232,3 +232,15 @@ def test_approximate_indexes_are_tuned_and_shown_by_info(grid_dir, grid_index, t
     assert rankings(root) == rankings(grid_index)
     bad = runner.invoke(app, ["index", str(grid_dir), "--index", str(root), "--index-type", "IVF,Nonsense"])
     assert bad.exit_code == 2 and "--index-type 'IVF,Nonsense': use auto, flat, ivf, hnsw" in bad.output
+
+
+def test_candidates_are_rescored_exactly_from_the_float16_rows(grid_index):
+    """The re-scoring products (FAISS's float16 scorer) equal the float32 vectors' products, in
+    the order asked, for ids spread over the index in any order."""
+    store = IndexStore.open(grid_index)
+    ids = np.random.default_rng(0).permutation(store.ids())[:40]
+    for name in store.descriptors:
+        query = store.vectors_of(name, ids[:1])[0]
+        expected = store.vectors_of(name, ids) @ query
+        np.testing.assert_allclose(store.scores_of(name, ids, query), expected, atol=1e-5)
+        assert store.scores_of(name, ids, query)[0] == pytest.approx(1.0, abs=2e-3)
