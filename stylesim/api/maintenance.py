@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from stylesim.api.indexes import resolve_index_dir
-from stylesim.index.store import SKIP_DTYPES, IndexStore
+from stylesim.index.frames import SKIP_DTYPES
+from stylesim.index.store import IndexStore
 
 
 @dataclass

@@ -25,6 +25,7 @@ import pandas as pd
 
 from stylesim.descriptors.standardise import Standardiser
 from stylesim.index.ann import EXACT_BELOW
+from stylesim.index.frames import empty_frame, with_columns_of
 from stylesim.index.policy import RELATIVE
 from stylesim.index.relative import collection_z, commit_rows, sample_ids, version_threshold
 from stylesim.index.segment import CHUNK, Segment, SegmentWriter
@@ -85,11 +86,12 @@ def rewrite(store: IndexStore, sources: list[Segment], refit: Refit | None = Non
     why = "re-standardising" if refit else "merging"
     log.info("%s %d segments (%d live items) into one", why, len(sources), len(ids))
     carried = explicit_relative(store, ids, sources)
+    if not len(ids) and not len(carried):  # nothing live: the sources just go
+        replace_sources(store, sources, None)
+        return
     carried_vectors = store.relative_of(carried) if refit is None else None
     writer = new_segment(store, ids)
     frames = [copy_segment(store, s, writer, ids, refit) for s in sources]
-    from stylesim.index.store import with_columns_of
-
     writer.items(with_columns_of(pd.concat(frames, ignore_index=True).sort_values("id"), store.item_dtypes()))
     writer.approximate(
         [s for s in space_names(store.descriptors) if s != RELATIVE],
@@ -108,12 +110,18 @@ def rewrite(store: IndexStore, sources: list[Segment], refit: Refit | None = Non
         store.state.get("memory"),
     )
     fault("rewrite-sealing")
-    merged = writer.seal()
+    replace_sources(store, sources, writer.seal())
+
+
+def replace_sources(store: IndexStore, sources: list[Segment], merged: Segment | None) -> None:
+    """The store's segments without ``sources`` (their deleted ids forgotten), ``merged`` the
+    newest, for the next commit."""
     gone = np.concatenate([s.ids for s in sources])
-    store.segments = [s for s in store.segments if s not in sources] + [merged]
+    store.segments = [s for s in store.segments if s not in sources] + ([merged] if merged else [])
     store.deleted = np.setdiff1d(store.deleted, gone)
     store.pending["deleted"] = True
-    store.pending["segments"].append(merged.name)
+    if merged is not None:
+        store.pending["segments"].append(merged.name)
     store.__dict__.pop("items", None)
 
 
@@ -133,7 +141,7 @@ def copy_segment(
             frame[f"norm_{name}"] = norms
         writer.put(np.searchsorted(ids, source.ids[rows]), vectors)
         frames.append(frame)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return pd.concat(frames, ignore_index=True) if frames else empty_frame(store.item_dtypes())
 
 
 def recompute_relative(

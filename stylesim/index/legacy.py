@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from stylesim.descriptors.standardise import Standardiser
+from stylesim.index.frames import with_columns_of
 from stylesim.index.manifest import FORMAT_VERSION, MANIFEST, without_legacy_settings
 from stylesim.index.segment import CHUNK
 from stylesim.index.writing import finish_segment, new_segment, write_atomically
@@ -24,7 +25,7 @@ from stylesim.index.writing import finish_segment, new_segment, write_atomically
 
 def upgrade_if_needed(root: Path) -> bool:
     """Upgrade a format 1 index in place (the caller holds the writer lock); True if it was one."""
-    from stylesim.index.store import CURRENT, IndexStore, with_columns_of
+    from stylesim.index.store import CURRENT, IndexStore
 
     path = root / MANIFEST
     if not path.exists():

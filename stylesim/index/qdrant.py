@@ -46,10 +46,11 @@ from stylesim.descriptors import Descriptor, build_descriptors
 from stylesim.descriptors.standardise import Standardiser, unit_rows
 from stylesim.errors import StylesimError
 from stylesim.index.ann import candidates_for
+from stylesim.index.frames import ITEM_DTYPES, empty_frame, with_columns_of
 from stylesim.index.manifest import Manifest, differences
 from stylesim.index.relative import query_relative
 from stylesim.index.spaces import space_dim, space_names
-from stylesim.index.store import ITEM_DTYPES, IndexStore, empty_frame, with_columns_of
+from stylesim.index.store import IndexStore
 
 RECORD_ID = "5b14eb25-637f-5445-b928-9ca0ada8937f"  # uuid5(NAMESPACE_URL, "stylesim")
 RECORD_FORMAT = 1

@@ -28,7 +28,6 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,7 @@ from stylesim.descriptors import Descriptor, build_descriptors
 from stylesim.descriptors.standardise import Standardiser, unit_rows
 from stylesim.errors import IndexLockedError, StylesimError
 from stylesim.index import journal
+from stylesim.index.frames import ITEM_DTYPES, SKIP_DTYPES, empty_frame, with_columns_of
 from stylesim.index.manifest import Manifest, read_manifest
 from stylesim.index.policy import RELATIVE
 from stylesim.index.relative import query_relative
@@ -52,24 +52,6 @@ from stylesim.index.spaces import STYLE, stacked, style_weights
 CURRENT = "CURRENT"
 LOCK = "lock"
 OPEN_ATTEMPTS = 6
-
-ITEM_DTYPES: dict[str, str] = {
-    "id": "int64",
-    "path": "string",
-    "kind": "string",  # "image" or "frame" (of a video)
-    "size": "int64",
-    "mtime_ns": "int64",
-    "sha256": "string",
-    "width": "int32",
-    "height": "int32",
-    "video": "string",  # for frames: the video file
-    "time": "float64",  # for frames: seconds from the start
-    "frame": "Int64",  # for frames: frame number
-    "duration": "float64",  # for frames: the video's duration (s)
-    "fps": "float64",  # for frames: the video's average frame rate
-    "sampling": "string",  # for frames: how the video was sampled (re-sampled when it changes)
-}
-SKIP_DTYPES: dict[str, str] = {"path": "string", "reason": "string", "size": "Int64", "mtime_ns": "Int64"}
 
 # Writer locks this process holds. A forked child (a decoding worker) must not keep one: it
 # would outlive a killed writer and refuse every later run; children close them at once.
@@ -83,25 +65,6 @@ def _close_locks_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_close_locks_in_child)
-
-
-def with_columns_of(frame: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFrame:
-    """``frame`` with exactly these columns and dtypes: columns it lacks (added to the format
-    since it was written) are filled with missing values."""
-    missing = [column for column in dtypes if column not in frame]
-    if missing:
-        frame = frame.copy()
-        for column in missing:
-            empty = pd.Series([None] * len(frame), dtype="object", index=frame.index)
-            frame[column] = empty.astype(dtypes[column])  # type: ignore[call-overload]
-    if list(frame.columns) != list(dtypes):
-        frame = frame[list(dtypes)]
-    wrong = {column: dtype for column, dtype in dtypes.items() if frame[column].dtype != dtype}
-    return frame.astype(wrong) if wrong else frame
-
-
-def empty_frame(dtypes: Mapping[str, str]) -> pd.DataFrame:
-    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()})
 
 
 class IndexStore:

@@ -33,6 +33,7 @@ import pandas as pd
 from stylesim.descriptors.standardise import Standardiser, unit_rows
 from stylesim.errors import StylesimError
 from stylesim.index import journal
+from stylesim.index.frames import with_columns_of
 from stylesim.index.manifest import MANIFEST, Manifest, check_compatible, read_manifest
 from stylesim.index.policy import RELATIVE
 from stylesim.index.relative import (
@@ -160,8 +161,6 @@ def merge_pending(store: IndexStore) -> int:
     writer = new_segment(store, ids)
     norms = write_vectors(store, writer, shards, keep, rows)
     frame = rows.drop(columns=["_shard", "_row"]).assign(**norms)
-    from stylesim.index.store import with_columns_of
-
     writer.items(with_columns_of(frame, store.item_dtypes()))
     finish_segment(store, writer, ids)
     store.state["next_id"] = max(int(store.state["next_id"]), int(ids.max()) + 1)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from typer.testing import CliRunner
 
 from stylesim import api
@@ -244,3 +245,27 @@ def test_candidates_are_rescored_exactly_from_the_float16_rows(grid_index):
         expected = store.vectors_of(name, ids) @ query
         np.testing.assert_allclose(store.scores_of(name, ids, query), expected, atol=1e-5)
         assert store.scores_of(name, ids, query)[0] == pytest.approx(1.0, abs=2e-3)
+
+
+def test_a_segment_whose_items_were_all_replaced_is_dropped(grid_dir, tmp_path):
+    """Every file of the second run changed (turned upside down): its segment holds no live
+    item any more, and the automatic compaction drops it instead of failing."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    for look in ("photo", "pencil", "oil"):
+        shutil.copytree(grid_dir / look, first / look)
+    shutil.copytree(grid_dir / "duotone", second)
+    root = tmp_path / "index"
+    for folder in (first, second):  # 12 then 4 items: too few added to re-fit and rewrite
+        made = runner.invoke(app, ["index", str(folder), "--index", str(root), "--size", "64", "-q"])
+        assert made.exit_code == 0, made.output
+    assert [len(s) for s in IndexStore.open(root).segments] == [12, 4]
+    for picture in second.iterdir():
+        with Image.open(picture) as image:
+            image.rotate(180).save(picture)
+    again = runner.invoke(app, ["index", str(second), "--index", str(root), "-q"])
+    assert again.exit_code == 0, again.output
+    store = IndexStore.open(root)
+    assert len(store) == 16 and len(store.deleted) == 0
+    assert [len(s) for s in store.segments] == [12, 4]
+    hits = api.search_items(store, list(store.ids()), "content", k=1, include_query=True)
+    assert all(h["results"][0]["id"] == i for h, i in zip(hits, store.ids(), strict=True))
