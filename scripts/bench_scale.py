@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -41,7 +42,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from stylesim.index.search import content_discount, fusion_weights, ranked  # noqa: E402
+from stylesim.index.ann import recall_with_ties  # noqa: E402
+from stylesim.index.search import Hit, content_discount, fusion_weights, ranked  # noqa: E402
 from stylesim.index.segment import exact_top  # noqa: E402
 from stylesim.index.store import IndexStore  # noqa: E402
 
@@ -135,6 +137,14 @@ def add_items(root: Path, real: dict[str, np.ndarray], start: int, n: int, seed:
     return {"journal_s": t1 - t0, "merge_commit_s": t2 - t1, "total_s": t2 - t0}
 
 
+def linked_copy(root: Path, copy: Path) -> Path:
+    """A copy of the index to add to, its files hard links (a commit never changes a file in
+    place), so that the cached index stays as built and every run measures the same thing."""
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(root, copy, copy_function=os.link, ignore=shutil.ignore_patterns("lock", "pending"))
+    return copy
+
+
 def build(work: Path, items: int) -> tuple[Path, dict[str, float]]:
     """The real grid plus synthetic items up to ``items``, as one index."""
     real_root = real_collection(work)
@@ -159,8 +169,8 @@ def queries(store: IndexStore, count: int) -> dict[str, np.ndarray]:
     return {n: store.vectors_of(n, chosen) for n in store.descriptors}
 
 
-def exact_fused(store: IndexStore, q: dict[str, np.ndarray], k: int) -> np.ndarray:
-    """Top ``k`` ids of every item by the ``--by style`` score itself (weighted cosines and
+def exact_fused(store: IndexStore, q: dict[str, np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``k`` (scores, ids) of every item by the ``--by style`` score itself (weighted cosines and
     the content discount), reading every vector."""
     weights, discount = fusion_weights("style", store), content_discount("style", store)
     best_scores = np.full((len(q["content"]), 0), -np.inf, np.float32)
@@ -177,11 +187,11 @@ def exact_fused(store: IndexStore, q: dict[str, np.ndarray], k: int) -> np.ndarr
             keep = np.argsort(-best_scores, axis=1)[:, :k]
             best_scores = np.take_along_axis(best_scores, keep, axis=1)
             best_ids = np.take_along_axis(best_ids, keep, axis=1)
-    return best_ids
+    return best_scores, best_ids
 
 
-def exact_space(store: IndexStore, space: str, q: np.ndarray, k: int) -> np.ndarray:
-    """Top ``k`` ids of every live item by inner product in a search space."""
+def exact_space(store: IndexStore, space: str, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``k`` (scores, ids) of every live item by inner product in a search space."""
     from stylesim.index.spaces import style_weights
 
     weights = style_weights(store.descriptors)
@@ -191,7 +201,7 @@ def exact_space(store: IndexStore, space: str, q: np.ndarray, k: int) -> np.ndar
         for ids, vectors in segment.space_chunks(space, weights)
         if (keep := store.contains(ids) & ~superseded_relative(store, segment, ids, space)).any()
     )
-    return exact_top(chunks, q, k)[1]
+    return exact_top(chunks, q, k)
 
 
 def superseded_relative(store: IndexStore, segment: Any, ids: np.ndarray, space: str) -> np.ndarray:
@@ -202,8 +212,22 @@ def superseded_relative(store: IndexStore, segment: Any, ids: np.ndarray, space:
     return superseded(store, store.segments.index(segment), ids)
 
 
-def recall_at_10(found: list[list[int]], truth: np.ndarray) -> float:
-    return float(np.mean([len(set(f[:10]) & set(t[:10])) / 10 for f, t in zip(found, truth, strict=True)]))
+def recall_at_10(found: list[list[Hit]], truth: tuple[np.ndarray, np.ndarray]) -> float:
+    """Mean recall@10 against the exact (scores, ids), a tie with the 10th exact score counting
+    (``ann.recall_with_ties``)."""
+    return float(
+        np.mean(
+            [
+                recall_with_ties(
+                    np.array([h.id for h in hits[:10]]),
+                    np.array([h.score for h in hits[:10]]),
+                    ids[:10],
+                    scores[:10],
+                )
+                for hits, scores, ids in zip(found, *truth, strict=True)
+            ]
+        )
+    )
 
 
 def memory_mb() -> dict[str, float]:
@@ -222,7 +246,7 @@ def search_measurements(root: Path, count: int) -> dict[str, Any]:
     store = IndexStore.open(root)
     q = queries(store, count)
     out: dict[str, Any] = {}
-    found_by: dict[str, list[list[int]]] = {}
+    found_by: dict[str, list[list[Hit]]] = {}
     for by in MODES:
         latencies, found_by[by] = [], []
         for i in range(count):
@@ -230,7 +254,7 @@ def search_measurements(root: Path, count: int) -> dict[str, Any]:
             t = time.perf_counter()
             hits = ranked(store, one, by, 10)[0]
             latencies.append(time.perf_counter() - t)
-            found_by[by].append([h.id for h in hits])
+            found_by[by].append(hits)
         out[by] = {
             "p50_ms": 1000 * float(np.percentile(latencies, 50)),
             "p95_ms": 1000 * float(np.percentile(latencies, 95)),
@@ -315,7 +339,7 @@ def main() -> None:
     sys.stderr.write(child.stderr)
     report["search"] = json.loads(child.stdout)
     real, _ = real_raw_vectors(args.work / "real-index")
-    report["add"] = add_items(root, real, 10**8, args.add, seed=2)
+    report["add"] = add_items(linked_copy(root, args.work / "index-added"), real, 10**8, args.add, seed=2)
     log(f"added {args.add}: {report['add']}")
     report["cold_open_query_s"] = cold_query(root, args.work)
     text = json.dumps(report, indent=2)

@@ -17,12 +17,19 @@ graph (refused when it would not fit the memory budget), and any other text is a
 
 Tuning: recall@10 against exact search is measured on up to TUNE_QUERIES items of the segment as
 queries (each left out of its own results), the candidates re-scored exactly as the search does
-(its top f x max(10 k, 256) -> top 10). For each candidate factor f in FACTORS the search
-parameter (nprobe for IVF, efSearch for HNSW) doubles until recall@10 >= TARGET_RECALL; the
-setting that touches the fewest bytes per query (codes scanned plus candidates re-read) wins.
+(its top f x max(10 k, 256) -> top 10); a found item whose exact score ties the 10th true one
+counts (exact copies make the last places arbitrary), and in the relative space the items with
+versions and those without must each reach the target. For each candidate factor f in FACTORS
+the search parameter (nprobe for IVF, efSearch for HNSW) doubles until recall@10 >= TUNE_TARGET;
+the setting that touches the fewest bytes per query (codes scanned plus candidates re-read) wins.
 The parameter, the factor and the measured recall are recorded with the segment (``stylesim
 info`` shows them). A search that asks for more candidates than the tuned depth scales the
 parameter up in proportion.
+
+TUNE_TARGET is above the promised TARGET_RECALL because the recall measured on TUNE_QUERIES items
+is an estimate (its standard error is about 0.01), and queries unlike the sampled items (the real
+pictures among synthetic ones in ``scripts/bench_scale.py``) fall below it: a setting tuned to
+just 0.95 gave them 0.94.
 """
 
 from __future__ import annotations
@@ -40,7 +47,9 @@ from stylesim.errors import UsageError
 
 EXACT_BELOW = 1_000
 FACTORS = (1, 2, 4, 8)
-TARGET_RECALL = 0.95
+TARGET_RECALL = 0.95  # promised recall@10 against exact search
+TUNE_TARGET = 0.97  # what tuning asks of its sample (module docstring)
+TIE = 1e-5  # exact scores this close to the k-th true score are a tie with it
 TUNE_QUERIES = 200
 TRAIN_ITEMS = 65_536
 INDEX_TYPES = ("auto", "flat", "ivf", "hnsw")
@@ -221,14 +230,16 @@ def tune(
     index: faiss.Index,
     factory: str,
     queries: tuple[np.ndarray, np.ndarray],
-    truth: np.ndarray,
+    truth: tuple[np.ndarray, np.ndarray],
     rescore: Rescore,
     k: int = 10,
+    strata: np.ndarray | None = None,
 ) -> Tuning:
-    """The cheapest (parameter, candidate factor) reaching TARGET_RECALL (module docstring):
+    """The cheapest (parameter, candidate factor) reaching TUNE_TARGET (module docstring):
     for each factor in FACTORS the parameter doubles from 1 until the recall is reached or the
     work exceeds the cheapest found. ``queries`` = (ids, vectors) of items of the index, held
-    out of their own results; ``truth`` holds each query's exact top ``k`` + 1 ids. Without any
+    out of their own results; ``truth`` = (scores, ids) of each query's exact top ``k`` + 1;
+    ``strata`` labels kinds of queries, each of which must reach the target. Without any
     setting reaching the target, the one with the best recall."""
     param, dim = search_param(index), queries[1].shape[1]
     limit = param_limit(index, param)
@@ -237,9 +248,9 @@ def tune(
     for factor in FACTORS:
         value = 1
         while True:
-            recall = measure(index, queries, truth, rescore, k, (param, value, factor))
+            recall = measure(index, queries, truth, rescore, k, (param, value, factor), strata)
             cost = work(index, param, value, factor * candidates_for(k), dim)
-            if recall >= TARGET_RECALL:
+            if recall >= TUNE_TARGET:
                 if best is None or cost < best[0]:
                     best = (cost, Tuning(factory, param, value, recall, factor))
                 break
@@ -266,20 +277,42 @@ def work(index: faiss.Index, param: str, value: int, candidates: int, dim: int) 
 def measure(
     index: faiss.Index,
     queries: tuple[np.ndarray, np.ndarray],
-    truth: np.ndarray,
+    truth: tuple[np.ndarray, np.ndarray],
     rescore: Rescore,
     k: int,
     setting: tuple[str, int, int],
+    strata: np.ndarray | None = None,
 ) -> float:
-    """Mean recall@k, each query's own id left out, of the search (``setting`` = (parameter,
-    value, candidate factor); the candidates re-scored exactly) against ``truth``."""
+    """Recall@k (``recall_with_ties``), each query's own id left out, of the search (``setting``
+    = (parameter, value, candidate factor); the candidates re-scored exactly) against ``truth``:
+    the mean over queries, or the lowest stratum's mean."""
     (param, value, factor), (ids, vectors) = setting, queries
     _, found = search(index, vectors, factor * candidates_for(k) + 1, param, value)
     found = np.where(found == ids[:, None], -1, found)
     scores = np.where(found >= 0, rescore(vectors, found), -np.inf)
-    top = np.take_along_axis(found, np.argsort(-scores, axis=1)[:, :k], axis=1)
-    expected = [[t for t in row if t != own][:k] for row, own in zip(truth, ids, strict=True)]
-    return float(np.mean([len(set(t) & set(r)) / k for t, r in zip(expected, top, strict=True)]))
+    best = np.argsort(-scores, axis=1)[:, :k]
+    top_ids, top_scores = np.take_along_axis(found, best, axis=1), np.take_along_axis(scores, best, axis=1)
+    recalls = []
+    for own, row_ids, row_scores, true_ids, true_scores in zip(
+        ids, top_ids, top_scores, *truth[::-1], strict=True
+    ):
+        kept = true_ids != own
+        recalls.append(recall_with_ties(row_ids, row_scores, true_ids[kept][:k], true_scores[kept][:k]))
+    per_query = np.asarray(recalls)
+    if strata is None:
+        return float(per_query.mean())
+    return float(min(per_query[strata == label].mean() for label in np.unique(strata)))
+
+
+def recall_with_ties(
+    found: np.ndarray, found_scores: np.ndarray, true: np.ndarray, true_scores: np.ndarray
+) -> float:
+    """|found ∩ true| / k, where a found item outside ``true`` also counts when its exact score
+    ties the k-th true score (within TIE): with exact copies in a collection, which of the tied
+    items fill the last places is arbitrary."""
+    hits = np.isin(found, true)
+    tied = ~hits & (found >= 0) & (np.abs(found_scores - true_scores[-1]) <= TIE)
+    return min(len(true), int(hits.sum() + tied.sum())) / max(1, len(true))
 
 
 def save(index: faiss.Index, path: Path) -> None:

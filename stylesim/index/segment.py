@@ -320,14 +320,15 @@ class SegmentWriter:
                 segment.space_chunks(space, weights),
             )
             query_ids, queries = sample_space(segment, space, weights, ann.TUNE_QUERIES)
-            _, truth = exact_top(segment.space_chunks(space, weights), queries, 11)
+            truth = exact_top(segment.space_chunks(space, weights), queries, 11)
 
             def rescore(q: np.ndarray, found: np.ndarray, space: str = space) -> np.ndarray:
                 from stylesim.index.searching import rescore as exact
 
                 return exact(segment, space, q, found, dict(weights))
 
-            tuning = ann.tune(index, factory, (query_ids, queries), truth, rescore)
+            versioned = np.isin(query_ids, segment.relative_ids) if space == RELATIVE else None
+            tuning = ann.tune(index, factory, (query_ids, queries), truth, rescore, strata=versioned)
             ann.save(index, self.tmp / f"ann-{space}.faiss")
             self.meta["spaces"][space] = asdict(tuning)
             log.info(

@@ -269,3 +269,13 @@ def test_a_segment_whose_items_were_all_replaced_is_dropped(grid_dir, tmp_path):
     assert [len(s) for s in store.segments] == [12, 4]
     hits = api.search_items(store, list(store.ids()), "content", k=1, include_query=True)
     assert all(h["results"][0]["id"] == i for h, i in zip(hits, store.ids(), strict=True))
+
+
+def test_recall_counts_a_tie_with_the_last_true_score_but_nothing_else():
+    from stylesim.index.ann import recall_with_ties
+
+    truth = (np.array([1, 2, 3]), np.array([0.9, 0.8, 0.7]))  # ids, exact scores
+    assert recall_with_ties(np.array([1, 2, 3]), np.array([0.9, 0.8, 0.7]), *truth) == 1.0
+    assert recall_with_ties(np.array([1, 2, 4]), np.array([0.9, 0.8, 0.7]), *truth) == 1.0  # 4: a copy of 3
+    assert recall_with_ties(np.array([1, 2, 4]), np.array([0.9, 0.8, 0.6]), *truth) == 2 / 3
+    assert recall_with_ties(np.array([1, 4, -1]), np.array([0.9, 0.95, -np.inf]), *truth) == 1 / 3
