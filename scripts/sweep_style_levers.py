@@ -61,7 +61,7 @@ def set_similarities(name: str, work: Path, size: int) -> tuple[Sims, Labelled] 
 
 
 def style_map(sims: np.ndarray, labels: Labelled) -> float:
-    return evaluate_rankings(ranking_from_scores(sims), labels.styles, labels.contents)["mAP@10"]
+    return float(evaluate_rankings(ranking_from_scores(sims), labels.styles, labels.contents)["mAP@10"])
 
 
 def finished(fused: np.ndarray, sims: Sims) -> np.ndarray:
@@ -70,15 +70,16 @@ def finished(fused: np.ndarray, sims: Sims) -> np.ndarray:
 
 
 def weighted(sims: Sims, weights: tuple[float, ...], names: tuple[str, ...] = COMPONENTS) -> np.ndarray:
-    return finished(sum(w * sims[n] for w, n in zip(weights, names, strict=True)), sims)
+    fused = np.sum([w * sims[n] for w, n in zip(weights, names, strict=True)], axis=0)
+    return finished(fused, sims)
 
 
 def z_rows(s: np.ndarray) -> np.ndarray:
-    return (s - s.mean(axis=1, keepdims=True)) / (s.std(axis=1, keepdims=True) + 1e-9)
+    return np.asarray((s - s.mean(axis=1, keepdims=True)) / (s.std(axis=1, keepdims=True) + 1e-9))
 
 
 def z_fused(sims: Sims, weights: tuple[float, ...]) -> np.ndarray:
-    fused = sum(w * z_rows(sims[n]) for w, n in zip(weights, COMPONENTS, strict=True))
+    fused = np.sum([w * z_rows(sims[n]) for w, n in zip(weights, COMPONENTS, strict=True)], axis=0)
     return near_duplicates_first(
         fused - STYLE_CONTENT_DISCOUNT * np.maximum(z_rows(sims["content"]), 0), sims
     )
@@ -97,8 +98,8 @@ def per_query_weighted(sims: Sims, weights: tuple[float, ...], power: float) -> 
     raw = [
         w * np.maximum(standing_out(sims[n]), 1e-3) ** power for w, n in zip(weights, COMPONENTS, strict=True)
     ]
-    total = sum(raw)
-    return finished(sum(r / total * sims[n] for r, n in zip(raw, COMPONENTS, strict=True)), sims)
+    total = np.sum(raw, axis=0)
+    return finished(np.sum([r / total * sims[n] for r, n in zip(raw, COMPONENTS, strict=True)], axis=0), sims)
 
 
 def whitened(s: np.ndarray, alpha: float) -> np.ndarray:
