@@ -1,0 +1,161 @@
+"""Style statistics of the foreground only, against the same statistics of every pixel (issue 17):
+is the shared background what makes icons and type hard to tell apart by style?
+
+For every picture of a set (built and indexed once under --work, as scripts/sweep_style_levers.py
+does; its index's model and network input), the background is the median colour of the border
+pixels when at least half of the border is within THRESHOLD of it (a picture drawn on one
+background), and the foreground the pixels further than THRESHOLD from it in some channel
+(every pixel when there is no such background, or when under 1 % would remain). Per layer, with
+the mask m averaged down to the layer's grid (weights w_p):
+
+    G_w = sum_p w_p f_p f_p^T / sum_p w_p          (the Gram matrix of the foreground; w = 1: Gatys)
+    mu_w, sigma_w: the weighted channel mean and standard deviation (AdaIN statistics)
+
+then the descriptors' power and L2 normalisation (Gram: relu3_1 + relu4_1, uncompressed; AdaIN:
+relu1_1..relu4_1, each layer's [mu, sigma] unit length). Scores: cosines of the vectors centred on
+the set's mean; style mAP@10 of each, and of 0.7 Gram + 0.3 AdaIN. fp32, one picture at a time.
+
+    python scripts/probe_foreground.py [--sets icons,fonts,...] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from eval_retrieval import log  # noqa: E402
+from sweep_fusion_sets import SETS  # noqa: E402
+from sweep_style_levers import set_similarities, style_map  # noqa: E402
+
+from stylesim.api.indexes import make_extractor  # noqa: E402
+from stylesim.collection.decode import decode_for_encoding  # noqa: E402
+from stylesim.descriptors import ops  # noqa: E402
+from stylesim.descriptors.extract import DescriptorExtractor  # noqa: E402
+from stylesim.evaluation.harness import Labelled  # noqa: E402
+from stylesim.index.store import IndexStore  # noqa: E402
+
+THRESHOLD = 24  # 8-bit levels: further than this from the background colour is foreground
+GRAM_LAYERS = ("relu3_1", "relu4_1")
+ADAIN_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+
+
+def foreground(pixels: np.ndarray) -> np.ndarray:
+    """(H, W) float mask of the foreground (module docstring)."""
+    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]]).astype(np.int16)
+    background = np.median(border, axis=0)
+    if (np.abs(border - background).max(axis=1) > THRESHOLD).mean() > 0.5:
+        return np.ones(pixels.shape[:2], np.float32)
+    mask = (np.abs(pixels.astype(np.int16) - background).max(axis=2) > THRESHOLD).astype(np.float32)
+    return mask if mask.mean() >= 0.01 else np.ones(pixels.shape[:2], np.float32)
+
+
+def weighted_gram(f: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """Upper triangle of the power- and L2-normalised G_w of (C, H, W) features."""
+    c = f.shape[0]
+    x, weights = f.reshape(c, -1), w.reshape(-1)
+    p = ops.signed_sqrt((x * weights) @ x.T / weights.sum().clamp_min(1e-6))
+    rows, cols = torch.triu_indices(c, c)
+    triangle: torch.Tensor = (p / p.norm().clamp_min(1e-12))[rows, cols] * torch.where(
+        rows == cols, 1.0, 2**0.5
+    )
+    return triangle
+
+
+def weighted_statistics(f: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """[mu_w, sigma_w] of (C, H, W) features, unit length."""
+    x, weights = f.reshape(f.shape[0], -1), w.reshape(-1)
+    total = weights.sum().clamp_min(1e-6)
+    mean = (x * weights).sum(1) / total
+    spread = (((x - mean[:, None]) ** 2 * weights).sum(1) / total + 1e-5).sqrt()
+    both = torch.cat([mean, spread])
+    unit: torch.Tensor = both / both.norm()
+    return unit
+
+
+def picture_vectors(features: dict[str, torch.Tensor], mask: np.ndarray) -> dict[str, np.ndarray]:
+    """The four vectors of one picture: Gram and AdaIN, of every pixel and of the foreground."""
+    out = {}
+    for kind, layers, statistic in (
+        ("gram", GRAM_LAYERS, weighted_gram),
+        ("adain", ADAIN_LAYERS, weighted_statistics),
+    ):
+        for suffix, m in (("", np.ones_like(mask)), (", foreground", mask)):
+            parts = []
+            for layer in layers:
+                f = features[layer][0].float()
+                w = F.interpolate(torch.as_tensor(m)[None, None], size=f.shape[1:], mode="area")[0, 0]
+                parts.append(statistic(f, w))
+            out[kind + suffix] = torch.cat(parts).numpy() / np.sqrt(len(layers))
+    return out
+
+
+def set_vectors(extractor: DescriptorExtractor, labels: Labelled) -> tuple[dict[str, np.ndarray], float]:
+    """Every picture's vectors, and the mean foreground share."""
+    rows, shares = [], []
+    for path in labels.paths:
+        pixels = decode_for_encoding(path, 256).pixels
+        mask = foreground(pixels)
+        shares.append(float(mask.mean()))
+        with torch.inference_mode():
+            rows.append(picture_vectors(extractor.features(torch.as_tensor(pixels[None])), mask))
+    return {k: np.stack([r[k] for r in rows]) for k in rows[0]}, float(np.mean(shares))
+
+
+def centred_cosines(v: np.ndarray) -> np.ndarray:
+    c = v - v.mean(axis=0)
+    c /= np.linalg.norm(c, axis=1, keepdims=True).clip(1e-12)
+    return np.asarray(c @ c.T)
+
+
+def set_scores(name: str, work: Path) -> dict[str, float] | None:
+    found = set_similarities(name, work, 256)
+    if found is None:
+        return None
+    _, labels = found
+    extractor = make_extractor(IndexStore.open(work / f"{name}-index").manifest, "cpu", "fp32")
+    vectors, share = set_vectors(extractor, labels)
+    sims = {k: centred_cosines(v) for k, v in vectors.items()}
+    scores = {k: style_map(s, labels) for k, s in sims.items()}
+    for suffix in ("", ", foreground"):
+        fused = 0.7 * sims["gram" + suffix] + 0.3 * sims["adain" + suffix]
+        scores["0.7 gram + 0.3 adain" + suffix] = style_map(fused, labels)
+    return {"foreground share": share, **scores}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sets", default=SETS)
+    parser.add_argument("--work", type=Path, default=Path("/var/tmp/stylesim-sets"))
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    results = {}
+    for name in args.sets.split(","):
+        started = time.perf_counter()
+        scores = set_scores(name, args.work)
+        if scores is not None:
+            results[name] = scores
+            log(f"{name}: {time.perf_counter() - started:.0f} s")
+    columns = list(next(iter(results.values())))
+    print(f"set | {' | '.join(columns)}")
+    for name, scores in results.items():
+        print(f"{name} | {' | '.join(f'{scores[c]:.3f}' for c in columns)}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
