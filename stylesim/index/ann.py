@@ -5,9 +5,11 @@ Choice (``--index-type auto``), per segment of n items and space of d dimensions
 
     n < EXACT_BELOW (1 000)   no index: exact search over the memory-mapped float16 vectors
     otherwise                 "PCA{p},IVF{k},SQ8": the vectors rotated onto their p = min(256, d)
-                              principal axes, k ~ 4 sqrt(n) inverted lists (a power of two),
-                              8-bit codes (p bytes an item); memory-mapped when searched, so a
-                              million items are not loaded into memory
+                              principal axes, k ~ 4 sqrt(n) inverted lists (a power of two,
+                              at most the k-means sample of min(n, TRAIN_ITEMS) / 39: 1 680
+                              from 65 536 items on), 8-bit codes (p bytes an item);
+                              memory-mapped when searched, so a million items are not loaded
+                              into memory
     with --memory M           the same with product-quantised codes ("PQ{m}", m bytes an item,
                               m in 64, 32, 16, 8) when p-byte codes would take over M / 2
 
@@ -52,6 +54,7 @@ TUNE_TARGET = 0.97  # what tuning asks of its sample (module docstring)
 TIE = 1e-5  # exact scores this close to the k-th true score are a tie with it
 TUNE_QUERIES = 200
 TRAIN_ITEMS = 65_536
+MIN_POINTS_PER_LIST = 39  # FAISS's k-means warns, and clusters poorly, with fewer
 INDEX_TYPES = ("auto", "flat", "ivf", "hnsw")
 
 
@@ -76,7 +79,8 @@ def choose(n: int, dim: int, index_type: str = "auto", memory_bytes: int | None 
     if index_type in ("auto", "ivf"):
         lists = 2 ** max(6, min(16, round(math.log2(max(1.0, 4 * math.sqrt(n))))))
         axes = min(256, dim)
-        return f"PCA{axes},IVF{min(lists, max(1, n // 39))},{codes_for(n, axes, memory_bytes)}"
+        lists = min(lists, max(1, min(n, TRAIN_ITEMS) // MIN_POINTS_PER_LIST))  # what k-means can fit
+        return f"PCA{axes},IVF{lists},{codes_for(n, axes, memory_bytes)}"
     if index_type == "hnsw":
         needed = n * (4 * dim + 32 * 2 * 8)
         if memory_bytes is not None and needed > memory_bytes:
