@@ -38,6 +38,7 @@ def inner_products(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
     faiss.copy_array_to_vector(codes, scorer.codes)
     scorer.ntotal = n
     scores, order = scorer.search(np.asarray(query, np.float32).reshape(1, dim), n)
-    out = np.empty(n, np.float32)
-    out[order[0]] = scores[0]
+    out = np.full(n, np.nan, np.float32)  # a row FAISS returns no score for (NaN in it) stays NaN
+    found = order[0] >= 0
+    out[order[0][found]] = scores[0][found]
     return out
