@@ -34,8 +34,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eval_retrieval import log  # noqa: E402
-from sweep_fusion_sets import SETS  # noqa: E402
-from sweep_style_levers import set_similarities, style_map  # noqa: E402
+from sweep_fusion_sets import (
+    SETS,  # noqa: E402
+    set_similarities,
+)
+from sweep_style_levers import style_map  # noqa: E402
 
 from stylesim.api.indexes import make_extractor  # noqa: E402
 from stylesim.collection.decode import decode_for_encoding  # noqa: E402

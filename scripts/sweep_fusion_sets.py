@@ -25,21 +25,32 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from eval_retrieval import build_set, log  # noqa: E402
 
 from stylesim import api  # noqa: E402
-from stylesim.evaluation.harness import read_labels, stored_similarities, sweep_fusion  # noqa: E402
+from stylesim.evaluation.harness import Labelled, read_labels, stored_similarities, sweep_fusion  # noqa: E402
 from stylesim.index.policy import STYLE_CONTENT_DISCOUNT, STYLE_FUSION  # noqa: E402
 
 SETS = "grid,grid-unseen,textures,textures-recoloured,icons,fonts"
 
 
-def set_sweep(name: str, tmp: Path, size: int) -> dict[str, float] | None:
-    """mAP@10 of every weighting (key ``g,a,c,discount``) on one set, or None if unavailable."""
-    built = build_set(name, tmp / name)
+def set_similarities(name: str, work: Path, size: int) -> tuple[dict[str, np.ndarray], Labelled] | None:
+    """Stored cosine matrices and labels of one set (None if unavailable), its index built once
+    under ``work``."""
+    built = build_set(name, work / name)
     if built is None:
         return None
     folder, unlabelled = built
     labels = read_labels(folder, folder / "labels.csv", unlabelled)
-    api.build_index([folder], tmp / f"{name}-index", size=size, device="cpu")
-    sims = stored_similarities(tmp / f"{name}-index", labels.paths)
+    index = work / f"{name}-index"
+    if not (index / "CURRENT").exists():
+        api.build_index([folder], index, size=size, device="cpu")
+    return stored_similarities(index, labels.paths), labels
+
+
+def set_sweep(name: str, tmp: Path, size: int) -> dict[str, float] | None:
+    """mAP@10 of every weighting (key ``g,a,c,discount``) on one set, or None if unavailable."""
+    found = set_similarities(name, tmp, size)
+    if found is None:
+        return None
+    sims, labels = found
     swept = sweep_fusion(sims, labels, discounts=(0.0, STYLE_CONTENT_DISCOUNT))
     return {",".join(f"{x:g}" for x in w): m["mAP@10"] for w, m in swept}
 

@@ -33,11 +33,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from eval_retrieval import build_set, log  # noqa: E402
-from sweep_fusion_sets import SETS  # noqa: E402
+from eval_retrieval import log  # noqa: E402
+from sweep_fusion_sets import SETS, set_similarities  # noqa: E402
 
-from stylesim import api  # noqa: E402
-from stylesim.evaluation.harness import Labelled, read_labels, stored_similarities  # noqa: E402
+from stylesim.evaluation.harness import Labelled  # noqa: E402
 from stylesim.evaluation.metrics import evaluate_rankings, ranking_from_scores  # noqa: E402
 from stylesim.index.policy import STYLE_CONTENT_DISCOUNT, STYLE_FUSION  # noqa: E402
 from stylesim.index.search import content_discounted, near_duplicates_first  # noqa: E402
@@ -45,19 +44,6 @@ from stylesim.index.search import content_discounted, near_duplicates_first  # n
 Sims = dict[str, np.ndarray]
 COMPONENTS = tuple(STYLE_FUSION)  # gram, adain, colour
 DEFAULT = tuple(STYLE_FUSION.values())
-
-
-def set_similarities(name: str, work: Path, size: int) -> tuple[Sims, Labelled] | None:
-    """Stored cosine matrices and labels of one set, its index built once under ``work``."""
-    built = build_set(name, work / name)
-    if built is None:
-        return None
-    folder, unlabelled = built
-    labels = read_labels(folder, folder / "labels.csv", unlabelled)
-    index = work / f"{name}-index"
-    if not (index / "CURRENT").exists():
-        api.build_index([folder], index, size=size, device="cpu")
-    return stored_similarities(index, labels.paths), labels
 
 
 def style_map(sims: np.ndarray, labels: Labelled) -> float:
