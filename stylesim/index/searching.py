@@ -67,7 +67,9 @@ def stale_ids(store: IndexStore, number: int, space: str) -> np.ndarray:
     cache: dict[tuple[str, str, int, int], np.ndarray] = store.__dict__.setdefault("_stale", {})
     if key not in cache:
         own = np.union1d(segment.ids, segment.relative_ids) if space == RELATIVE else segment.ids
-        stale = np.intersect1d(own, store.deleted)
+        stale = (  # both sorted and unique: no sort of the segment's ids needed
+            np.intersect1d(own, store.deleted, assume_unique=True) if len(store.deleted) else own[:0]
+        )
         if space == RELATIVE:
             newer = [s.relative_ids for s in store.segments[number + 1 :] if len(s.relative_ids)]
             if newer:

@@ -247,6 +247,19 @@ def test_candidates_are_rescored_exactly_from_the_float16_rows(grid_index):
         assert store.scores_of(name, ids, query)[0] == pytest.approx(1.0, abs=2e-3)
 
 
+def test_rows_read_from_the_files_equal_the_stored_rows_in_any_order(grid_index):
+    """Vectors are read with one read per run of consecutive rows (not through the memory map):
+    scattered rows, runs, repeats and any order give exactly the stored float16 rows."""
+    segment = IndexStore.open(grid_index).segments[0]
+    n = len(segment)
+    rows = np.array([n - 1, 3, 4, 5, 0, 3, n - 1, 7, 6, 5, 2], np.int64)
+    for name in segment.meta["descriptors"]:
+        stored = np.asarray(segment.array(name), np.float32)
+        np.testing.assert_array_equal(segment.vectors(name, rows), stored[rows])
+        np.testing.assert_array_equal(segment.gather(name, np.arange(2, n - 1)), segment.array(name)[2:-1])
+        assert segment.vectors(name, rows[:0]).shape == (0, stored.shape[1])
+
+
 def test_a_segment_whose_items_were_all_replaced_is_dropped(grid_dir, tmp_path):
     """Every file of the second run changed (turned upside down): its segment holds no live
     item any more, and the automatic compaction drops it instead of failing."""
