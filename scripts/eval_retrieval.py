@@ -22,6 +22,11 @@ Built-in sets (metrics and baselines: stylesim/evaluation/harness.py):
             given by the themes' designers
   fonts     10 short texts typeset in 20 font families from Debian font packages, black on
             white (scripts/sample_fonts.py): style label = family, content label = text
+  wallpapers  4 random crops of each of 57 wallpapers (KDE Plasma, UKUI, Lomiri: digital
+            paintings, illustrations, photos; scripts/sample_artwork.py), label = the artwork:
+            crops of one artwork should find each other, as in a collection of painting crops
+  artwork   the same for 29 other designs (Debian desktop themes, GNOME and MATE art, sway):
+            vector illustrations and abstract art, never used to choose a setting
   adain     photos x paintings rendered by the project's AdaIN transfer: needs the trained
             decoder, skipped until it exists
 Debian packages are fetched with `apt-get download` and cached (scripts/debian_data.py); where
@@ -53,6 +58,8 @@ SETS = (
     "textures-recoloured",
     "icons",
     "fonts",
+    "wallpapers",
+    "artwork",
     "near-duplicates",
     "adain",
 )
@@ -99,6 +106,15 @@ def build_set(name: str, out: Path) -> tuple[Path, set[str]] | None:
             log(f"{name}: skipped ({err})")
             return None
         return out, set()
+    if name in ("wallpapers", "artwork"):
+        from sample_artwork import build_artwork
+
+        try:
+            build_artwork(out, name)
+        except DataUnavailable as err:
+            log(f"{name}: skipped ({err})")
+            return None
+        return out, set()
     if name == "adain":
         log(
             f"adain: skipped (no trained AdaIN decoder at {decoder_path()}; "
@@ -125,7 +141,7 @@ def check_goals(reports: dict[str, dict]) -> list[str]:
     for name in ("textures", "textures-recoloured"):
         if name in reports:
             r = reports[name]["results"]
-            colour = r["colour"]["style"]["mAP@10"]
+            colour = r["colour histogram"]["style"]["mAP@10"]
             for mode in ("style", "style-relative"):
                 if mode in r:
                     style = r[mode]["style"]["mAP@10"]

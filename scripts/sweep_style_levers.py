@@ -105,7 +105,7 @@ def with_whitened(sims: Sims, alpha: float, names: tuple[str, ...]) -> Sims:
 
 
 LEVERS: dict[str, Callable[[Sims], np.ndarray]] = {
-    "default (0.5 / 0.2 / 0.3)": lambda s: weighted(s, DEFAULT),
+    f"default ({' / '.join(f'{w:g}' for w in DEFAULT)})": lambda s: weighted(s, DEFAULT),
     "gram alone": lambda s: s["gram"],
     "per-query z-scores": lambda s: z_fused(s, DEFAULT),
     "per-query z-scores, 0.6 / 0.2 / 0.2": lambda s: z_fused(s, (0.6, 0.2, 0.2)),

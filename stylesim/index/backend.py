@@ -37,6 +37,11 @@ class SearchBackend(Protocol):
         """The descriptors the collection holds, by name."""
         ...
 
+    @property
+    def fusion(self) -> dict[str, float]:
+        """The ``--by style`` weights the collection was made with (its manifest's)."""
+        ...
+
     def __len__(self) -> int:
         """The number of live items."""
         ...

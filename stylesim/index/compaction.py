@@ -94,8 +94,8 @@ def rewrite(store: IndexStore, sources: list[Segment], refit: Refit | None = Non
     frames = [copy_segment(store, s, writer, ids, refit) for s in sources]
     writer.items(with_columns_of(pd.concat(frames, ignore_index=True).sort_values("id"), store.item_dtypes()))
     writer.approximate(
-        [s for s in space_names(store.descriptors) if s != RELATIVE],
-        style_weights(store.descriptors),
+        [s for s in space_names(store.descriptors, store.fusion) if s != RELATIVE],
+        style_weights(store.descriptors, store.fusion),
         store.state.get("index_type", "auto"),
         store.state.get("memory"),
     )
@@ -104,8 +104,8 @@ def rewrite(store: IndexStore, sources: list[Segment], refit: Refit | None = Non
     else:
         recompute_relative(store, writer, ids, sources)
     writer.approximate(
-        [RELATIVE] if RELATIVE in space_names(store.descriptors) else [],
-        style_weights(store.descriptors),
+        [RELATIVE] if RELATIVE in space_names(store.descriptors, store.fusion) else [],
+        style_weights(store.descriptors, store.fusion),
         store.state.get("index_type", "auto"),
         store.state.get("memory"),
     )
@@ -154,7 +154,7 @@ def recompute_relative(
     try:
         relative_ids, relative = commit_rows(
             ids, np.zeros(0, np.int64), neighbours_with(store, readable), vectors_reader(store, readable),
-            style_weights(store.descriptors), store.version_threshold(),
+            style_weights(store.descriptors, store.fusion), store.version_threshold(),
         )  # fmt: skip
     finally:
         store.segments = saved
@@ -183,7 +183,9 @@ def refit_if_needed(store: IndexStore, force: bool = False) -> list[str]:
         new = Standardiser.fit(raw, d.blocks(), d.collection_norm)
         new.count = n
         refit[name] = (old, new)
-    if RELATIVE in space_names(store.descriptors):  # the threshold follows the collection's size
+    if RELATIVE in space_names(
+        store.descriptors, store.fusion
+    ):  # the threshold follows the collection's size
         content = store.vectors_of("content", sample_ids(store.ids()))
         store.state["version_threshold"] = version_threshold(content, collection_z(n))
     rewrite(store, list(store.segments), refit)

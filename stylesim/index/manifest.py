@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from stylesim.errors import ManifestMismatchError, StylesimError
+from stylesim.index.policy import LEGACY_STYLE_FUSION, STYLE_FUSION
 
 if TYPE_CHECKING:
     from stylesim.descriptors.base import Descriptor
@@ -24,10 +25,12 @@ def build_manifest(
     descriptors: dict[str, Descriptor],
     network_input: str,
     precision: str = "fp32",
+    style_fusion: dict[str, float] | None = None,
 ) -> Manifest:
     """Everything that decides the vectors (not where or when they were made), in its JSON
-    form so that it compares equal to a manifest read back from disk; ``precision`` is the one
-    the index was created in (recorded, not compared: see ``NOT_COMPARED``)."""
+        form so that it compares equal to a manifest read back from disk; ``precision`` is the one
+        the index was created in and ``style_fusion`` the ``--by style`` weights it keeps (both
+    recorded, not compared: see ``NOT_COMPARED``)."""
     manifest: Manifest = json.loads(
         json.dumps(
             {
@@ -40,6 +43,7 @@ def build_manifest(
                 "image_size": image_size,
                 "layers": sorted({layer for d in descriptors.values() for layer in d.layers}),
                 "descriptors": {name: d.config() for name, d in descriptors.items()},
+                "style_fusion": STYLE_FUSION if style_fusion is None else style_fusion,
             }
         )
     )
@@ -49,7 +53,9 @@ def build_manifest(
 # Recorded but not a reason to refuse a run: indexes built with the network in bf16 and in fp32
 # retrieve within 0.01 mAP@10 of each other on every evaluation set, with top-10 overlaps near 1
 # (docs/performance.md), so runs on machines that choose differently may add to one index.
-NOT_COMPARED = frozenset({"precision"})
+# ``style_fusion``: an index keeps the weights it was made with (its stacked style vectors and
+# relative vectors are built with them); a run whose defaults changed adds to it under those.
+NOT_COMPARED = frozenset({"precision", "style_fusion"})
 
 
 def differences(existing: Manifest, wanted: Manifest, prefix: str = "") -> list[str]:
@@ -100,10 +106,12 @@ def read_manifest(root: Path, allow_legacy: bool = False) -> Manifest:
 
 
 def without_legacy_settings(manifest: Manifest) -> Manifest:
-    """A manifest as this version writes it: settings that could take only one value and are
-    no longer recorded (each descriptor's ``codec``, always "fp16") are dropped, so indexes made
-    before stay compatible."""
+    """A manifest as this version writes it, so indexes made before stay compatible: settings
+    that could take only one value and are no longer recorded (each descriptor's ``codec``,
+    always "fp16") are dropped, and settings recorded since are filled in with the one value
+    they had (``style_fusion``: LEGACY_STYLE_FUSION)."""
     for config in manifest.get("descriptors", {}).values():
         if config.get("codec", "fp16") == "fp16":
             config.pop("codec", None)
+    manifest.setdefault("style_fusion", dict(LEGACY_STYLE_FUSION))
     return manifest

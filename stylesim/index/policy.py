@@ -7,11 +7,14 @@ from __future__ import annotations
 
 RELATIVE = "style-relative"
 
-# ``--by style``: weighted sum of cosines (weights sum to 1), chosen by
-# ``scripts/eval_retrieval.py --sweep-fusion`` on the 24-photo x 7-look grid with luminance
-# network input and gram at relu3_1 + relu4_1: 0.5 / 0.2 / 0.3 is at the top of a flat plateau
-# (docs/retrieval.md); colour carries the palette the network no longer sees.
-STYLE_FUSION: dict[str, float] = {"gram": 0.5, "adain": 0.2, "colour": 0.3}
+# ``--by style``: weighted sum of cosines (weights sum to 1) for new indexes (each index's manifest
+# records the weights it was made with). Chosen by ``scripts/sweep_colour_levers.py`` by the mean
+# style mAP@10 over every set at once (grids of filter looks, textures, icon themes, typefaces,
+# wallpaper crops) with the 10-level colour histogram; colour carries the palette the network
+# (luminance input) does not see; AdaIN statistics add nothing there (docs/retrieval.md, "Colour").
+STYLE_FUSION: dict[str, float] = {"gram": 0.7, "adain": 0.0, "colour": 0.3}
+# the weights of indexes made before manifests recorded them (chosen on the grid alone)
+LEGACY_STYLE_FUSION: dict[str, float] = {"gram": 0.5, "adain": 0.2, "colour": 0.3}
 
 # ``--by style`` then discounts items that show the same thing in another look:
 #     score(q, x) = s - STYLE_CONTENT_DISCOUNT * cos_content(q, x) * (1 - s),  s = the fusion above

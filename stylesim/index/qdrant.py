@@ -47,7 +47,7 @@ from stylesim.descriptors.standardise import Standardiser, unit_rows
 from stylesim.errors import StylesimError
 from stylesim.index.ann import candidates_for
 from stylesim.index.frames import ITEM_DTYPES, empty_frame, with_columns_of
-from stylesim.index.manifest import Manifest, differences
+from stylesim.index.manifest import Manifest, differences, without_legacy_settings
 from stylesim.index.relative import query_relative
 from stylesim.index.spaces import space_dim, space_names
 from stylesim.index.store import IndexStore
@@ -153,14 +153,16 @@ class QdrantStore:
         self, client: QdrantClient, collection: str, record: dict[str, Any], where: str, exact: bool = False
     ) -> None:
         self.client, self.collection, self.root = client, collection, where
-        self.manifest: Manifest = record["manifest"]
+        self.manifest: Manifest = without_legacy_settings(record["manifest"])
         self.descriptors: dict[str, Descriptor] = build_descriptors(self.manifest["descriptors"])
+        self.fusion: dict[str, float] = self.manifest["style_fusion"]
         self.stats = stats_from_payload(record["stats"])
         self.threshold = record.get("version_threshold")
         self.items = int(record["items"])
         self.local, self.exact = is_local(client), exact
         dims = {n: d.dim for n, d in self.descriptors.items()}
-        self.dims = {space: space_dim(space, dims) for space in space_names(self.descriptors)}
+        spaces = space_names(self.descriptors, self.fusion)
+        self.dims = {space: space_dim(space, dims, self.fusion) for space in spaces}
 
     @classmethod
     def open(cls, target: str, collection: str, exact: bool = False) -> QdrantStore:
@@ -348,7 +350,7 @@ def check_collection(client: QdrantClient, collection: str, manifest: Manifest, 
     record = read_record(client, collection)
     if record is None and client.count(collection, exact=True).count:
         raise QdrantError(f"{where}: not written by stylesim export-qdrant; export into another collection")
-    if record is not None and (changed := differences(record["manifest"], manifest)):
+    if record is not None and (changed := differences(without_legacy_settings(record["manifest"]), manifest)):
         raise QdrantError(
             f"{where}: holds vectors made with other settings ({'; '.join(changed)}); "
             "export into another collection"
@@ -431,8 +433,10 @@ def export(
     items to write, ``on_progress`` each batch's count once it is stored."""
     started = time.monotonic()
     dims = {n: d.dim for n, d in store.descriptors.items()}
-    spaces = space_names(store.descriptors)
-    record = prepare_collection(client, collection, store, {s: space_dim(s, dims) for s in spaces})
+    spaces = space_names(store.descriptors, store.fusion)
+    record = prepare_collection(
+        client, collection, store, {s: space_dim(s, dims, store.fusion) for s in spaces}
+    )
     fresh = new_record(store)
     resumed = record is not None and all(record.get(k) == fresh[k] for k in ("index", "generation", "stats"))
     ids = store.ids()
@@ -443,7 +447,8 @@ def export(
     todo = ids[ids > (int(record["written"]) if resumed and record else -1)]
     if on_plan:
         on_plan(len(todo))
-    per_request = max(1, REQUEST_BYTES // (JSON_FLOAT_BYTES * sum(space_dim(s, dims) for s in spaces)))
+    width = sum(space_dim(s, dims, store.fusion) for s in spaces)
+    per_request = max(1, REQUEST_BYTES // (JSON_FLOAT_BYTES * width))
     for start in range(0, len(todo), batch):
         chunk = todo[start : start + batch]
         for part in range(0, len(chunk), per_request):

@@ -71,7 +71,7 @@ def query_relative(
     """Relative style vectors of query rows (stacked style and content rows given): their versions
     are the collection's items among the RELATIVE_NEIGHBOURS + 1 nearest by content whose content
     cosine is above ``threshold`` (the query is not an item, so none is left out)."""
-    weights = style_weights(backend.descriptors)
+    weights = style_weights(backend.descriptors, backend.fusion)
     sims, near = backend.nearest("content", content, min(len(backend), RELATIVE_NEIGHBOURS + 1))
     found = [row[(row >= 0) & (s > threshold)] for row, s in zip(near, sims, strict=True)]
     return np.stack(

@@ -62,7 +62,7 @@ def fusion_weights(by: str, store: SearchBackend) -> dict[str, float]:
     if by in store.descriptors:
         return {by: 1.0}
     if by in FUSED:
-        return style_weights(store.descriptors)
+        return style_weights(store.descriptors, store.fusion)
     raise StylesimError(f"unknown --by {by!r}; this index offers: {', '.join(search_modes(store))}")
 
 
@@ -211,7 +211,7 @@ def fusion_candidates(
     own, else the union of each weighted component's; and the top ``coarse_depth`` of the coarse
     space, where a small copy of the query is found that the style space ranks far down."""
     depth = min(len(store), depth)
-    if weights == style_weights(store.descriptors):
+    if weights == style_weights(store.descriptors, store.fusion):
         found = [store.candidates(STYLE, stacked(queries, weights), depth)]
     else:
         found = [store.candidates(n, queries[n], depth) for n in weights]
@@ -229,7 +229,9 @@ def search_relative(
             f"{store.root}: --by {RELATIVE} needs the content descriptor, which this index lacks"
         )
     query_relative = store.relative_query(
-        stacked(queries, style_weights(store.descriptors)), queries["content"], store.version_threshold()
+        stacked(queries, style_weights(store.descriptors, store.fusion)),
+        queries["content"],
+        store.version_threshold(),
     )
     scores, ids = store.nearest(RELATIVE, query_relative, k)
     results = []

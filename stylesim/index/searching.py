@@ -24,7 +24,7 @@ def nearest(
     """Top ``k`` (exact scores, ids) per query row over the store's live items (ids -1 past the
     end); approximate indexes give ``depth`` candidates (default ``ann.candidates_for(k)``)."""
     q = np.ascontiguousarray(queries, np.float32)
-    weights = style_weights(store.descriptors)
+    weights = style_weights(store.descriptors, store.fusion)
     scores = [np.zeros((len(q), 0), np.float32)]
     ids = [np.zeros((len(q), 0), np.int64)]
     for number, segment in enumerate(store.segments):
@@ -41,7 +41,7 @@ def candidates(store: IndexStore, space: str, queries: np.ndarray, depth: int) -
     as its index ranks them (approximately for large segments; not re-scored: the caller scores
     them exactly)."""
     q = np.ascontiguousarray(queries, np.float32)
-    weights = style_weights(store.descriptors)
+    weights = style_weights(store.descriptors, store.fusion)
     found = [np.zeros((len(q), 0), np.int64)]
     for number, segment in enumerate(store.segments):
         _, seg_ids = segment.search(space, q, depth, weights, stale_ids(store, number, space))

@@ -17,22 +17,23 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from stylesim.index.policy import RELATIVE, STYLE_FUSION
+from stylesim.index.policy import RELATIVE
 
 STYLE = "style"
 
 
-def style_weights(descriptors: Mapping[str, object]) -> dict[str, float]:
-    """The ``--by style`` weights of the descriptors the index has, normalised to sum 1."""
-    weights = {n: w for n, w in STYLE_FUSION.items() if n in descriptors}
+def style_weights(descriptors: Mapping[str, object], fusion: Mapping[str, float]) -> dict[str, float]:
+    """The ``--by style`` weights ``fusion`` (the index's manifest records them) of the
+    descriptors the index has, normalised to sum 1; a descriptor weighted 0 is left out."""
+    weights = {n: w for n, w in fusion.items() if n in descriptors and w > 0}
     total = sum(weights.values())
     return {n: w / total for n, w in weights.items()} if total else {}
 
 
-def space_names(descriptors: Mapping[str, object]) -> list[str]:
-    """Every space of an index with these descriptors."""
+def space_names(descriptors: Mapping[str, object], fusion: Mapping[str, float]) -> list[str]:
+    """Every space of an index with these descriptors and style weights."""
     names = [*descriptors]
-    if style_weights(descriptors):
+    if style_weights(descriptors, fusion):
         names.append(STYLE)
         if "content" in descriptors:
             names.append(RELATIVE)
@@ -46,8 +47,8 @@ def stacked(vectors: Mapping[str, np.ndarray], weights: Mapping[str, float]) -> 
     )
 
 
-def space_dim(space: str, dims: Mapping[str, int]) -> int:
-    """Dimensions of ``space`` for descriptors of these dimensions."""
+def space_dim(space: str, dims: Mapping[str, int], fusion: Mapping[str, float]) -> int:
+    """Dimensions of ``space`` for descriptors of these dimensions and style weights."""
     if space in (STYLE, RELATIVE):
-        return sum(dims[n] for n in style_weights(dims))
+        return sum(dims[n] for n in style_weights(dims, fusion))
     return dims[space]

@@ -73,6 +73,7 @@ class IndexStore:
     def __init__(self, root: Path, manifest: Manifest, writable: bool = False) -> None:
         self.root, self.manifest, self.writable = root, manifest, writable
         self.descriptors: dict[str, Descriptor] = build_descriptors(manifest["descriptors"])
+        self.fusion: dict[str, float] = manifest["style_fusion"]  # the --by style weights
         self.segments: list[Segment] = []
         self.deleted = np.zeros(0, np.int64)
         self.stats: dict[str, Standardiser] = {}
@@ -301,7 +302,7 @@ class IndexStore:
 
     def style_of(self, ids: np.ndarray) -> np.ndarray:
         """Stacked style vectors (``index.spaces``) of items."""
-        weights = style_weights(self.descriptors)
+        weights = style_weights(self.descriptors, self.fusion)
         return stacked({n: self.vectors_of(n, ids) for n in weights}, weights)
 
     def relative_of(self, ids: np.ndarray) -> np.ndarray:

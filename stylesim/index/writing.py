@@ -192,11 +192,11 @@ def finish_segment(store: IndexStore, writer: SegmentWriter, ids: np.ndarray) ->
     """Approximate indexes, relative vectors (their version lookups use those indexes), the
     relative space's index, seal; the segment joins the store (uncommitted)."""
     weights, index_type, memory = (
-        style_weights(store.descriptors),
+        style_weights(store.descriptors, store.fusion),
         store.state.get("index_type", "auto"),
         store.state.get("memory"),
     )
-    spaces = space_names(store.descriptors)
+    spaces = space_names(store.descriptors, store.fusion)
     writer.approximate([s for s in spaces if s != RELATIVE], weights, index_type, memory)
     if RELATIVE in spaces:
         readable = writer.readable()

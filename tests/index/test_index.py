@@ -39,8 +39,10 @@ def test_round_trip_content_and_style(grid_dir, grid_index):
     by_style = api.search([pencil], grid_index, by="style", k=4, device="cpu")[0]["results"]
     assert sum("/pencil/" in r["path"] for r in by_style) >= 3, by_style  # chance: 3 of 15
     assert [r["score"] for r in by_style] == sorted((r["score"] for r in by_style), reverse=True)
-    # content: the discount; coarse: only where the near-duplicate rule's other gates pass
-    fused = {"gram", "adain", "colour", "content"}
+    # the weighted descriptors (the index's manifest records the weights; adain weighs 0 today),
+    # content for the discount; coarse only where the near-duplicate rule's other gates pass
+    assert store.fusion == {"gram": 0.7, "adain": 0.0, "colour": 0.3}
+    fused = {"gram", "colour", "content"}
     assert fused <= set(by_style[0]["scores"]) <= fused | {"coarse"}
 
 

@@ -17,6 +17,7 @@ import pytest
 
 from stylesim import api
 from stylesim.errors import StylesimError
+from stylesim.index.policy import LEGACY_STYLE_FUSION
 from stylesim.index.store import IndexStore
 
 V1 = Path(__file__).resolve().parents[1] / "data" / "index-v1"
@@ -81,3 +82,8 @@ def test_an_index_run_upgrades_and_adds(v1_copy, grid_dir):
     assert report.added == len(list((grid_dir / "pencil").iterdir()))
     assert len(store) == len(old_ids) + report.added
     assert store.ids()[len(old_ids) :].min() > old_ids.max()  # new ids never reuse old ones
+    # settings recorded since (or changed) stay what the index was made with
+    assert store.fusion == LEGACY_STYLE_FUSION and store.descriptors["colour"].dim == 8**3
+    pencil = store.ids()[-1:]
+    hits = api.search_items(store, [int(pencil[0])], by="style", k=3)[0]["results"]
+    assert {"gram", "adain", "colour"} <= set(hits[0]["scores"])  # adain weighs 0.2 here

@@ -90,7 +90,7 @@ def test_embedding_input_is_a_raw_vector_of_the_index_descriptor(client, grid_in
     results = front_request(client, "/knn-service", body).json()
     assert results[0]["path"] == str(grid_dir / "oil" / "rocket.jpg") and results[0]["similarity"] > 0.99
     fused = front_request(client, "/knn-service", {**body, "indice_name": "grid/style"})
-    assert fused.status_code == 400 and "adain" in fused.json()["error"]
+    assert fused.status_code == 400 and "colour" in fused.json()["error"]
 
 
 @pytest.mark.parametrize(
