@@ -48,9 +48,9 @@ LICENCES = {
     "debian-edu-artwork-homeworld": "GPL-2+ (debian/copyright)",
     "debian-edu-artwork-softwaves": "GPL-2+ (debian/copyright)",
     "debian-edu-artwork-spacefun": "GPL-2+ (debian/copyright)",
-    "gnome-backgrounds": "CC-BY-SA-3.0 (debian/copyright)",
+    "gnome-backgrounds": "CC-BY-SA-3.0 / CC-BY-SA-2.0 / CC-BY-2.0 (debian/copyright, per file)",
     "mate-backgrounds": "GPL-2+ / CC-BY-SA-4.0 (debian/copyright)",
-    "sway-backgrounds": "CC0 (debian/copyright)",
+    "sway-backgrounds": "Expat (debian/copyright)",
     "lomiri-wallpapers": "CC-BY-SA (debian/copyright)",
 }
 # set -> (package, glob under the package, how a file's design is named)

@@ -1,5 +1,6 @@
-"""The icon-theme and font sets (scripts/sample_icons.py, scripts/sample_fonts.py), built tiny from
-the real Debian packages: skipped, with apt's reason, only where the packages cannot be fetched."""
+"""The icon-theme, font and artwork sets (scripts/sample_icons.py, sample_fonts.py,
+sample_artwork.py), built tiny from the real Debian packages: skipped, with apt's reason, only
+where the packages cannot be fetched."""
 
 from __future__ import annotations
 
@@ -108,3 +109,39 @@ def test_missing_glyphs_and_overflow_are_errors():
         render_text(font, "a\u4e2d")
     with pytest.raises(ValueError, match="over"):
         render_text(font, "a much longer phrase than fits")
+
+
+def test_variants_of_one_design_are_one_artwork():
+    from sample_artwork import design_name
+
+    def named(path: str, rule: str) -> str:
+        return design_name(Path(path), rule)
+
+    plasma = "usr/share/wallpapers/Kite/contents/images/{}.png"
+    assert (
+        named(plasma.format("1920x1080"), "folder3") == named(plasma.format("5120x2880"), "folder3") == "Kite"
+    )
+    assert named("gnome/adwaita-l.webp", "variant") == named("gnome/adwaita-d.webp", "variant") == "adwaita"
+    sway = "sway/Sway_Wallpaper_Blue_{}.png"
+    assert named(sway.format("1920x1080"), "variant") == named(sway.format("2048x1536_Portrait"), "variant")
+    mate = "mate/desktop/Ubuntu-Mate-{}-no-logo.png"
+    assert named(mate.format("Cold"), "stem") == named(mate.format("Warm"), "stem")
+    assert named("ukui/calla.png", "stem") != named("ukui/city.png", "stem")
+
+
+def test_artwork_crops_show_the_artwork_and_are_labelled_by_it(tmp_path, monkeypatch):
+    """Built from a real package (sway's wallpaper, a PNG in two shapes): every crop is
+    SIZE square and not flat, each artwork has CROPS of them, labels.csv lists them."""
+    import sample_artwork
+
+    fetch_or_skip(["sway-backgrounds"])
+    source = ("sway-backgrounds", "usr/share/backgrounds/sway/*", "variant")
+    monkeypatch.setitem(sample_artwork.SOURCES, "tiny", [source])
+    rows = sample_artwork.build_artwork(tmp_path, "tiny", crops=3, size=96)
+    assert [label for _, label in rows] == ["sway-backgrounds/Sway_Wallpaper_Blue"] * 3
+    assert read_rows(tmp_path) == [(path.relative_to(tmp_path).as_posix(), label, "") for path, label in rows]
+    crops = [np.asarray(Image.open(path).convert("L"), np.float32) for path, _ in rows]
+    assert all(c.shape == (96, 96) and c.std() >= sample_artwork.MIN_SPREAD for c in crops)
+    assert len({c.tobytes() for c in crops}) == 3  # three places, not one crop thrice
+    with pytest.raises(ValueError, match="unknown artwork set"):
+        sample_artwork.build_artwork(tmp_path, "paintings")
