@@ -1,5 +1,5 @@
 """Images to train the AdaIN decoder on, and the held-out pairs that judge it, from Debian packages
-fetched at run time (scripts/debian_data.py: `apt-get download`, cached) and scikit-image.
+fetched at run time (stylesim/evaluation/sets/debian.py: `apt-get download`, cached) and scikit-image.
 
     python scripts/adain_data.py [OUT]        (default ~/.cache/stylesim/adain-data)
 
@@ -8,7 +8,7 @@ Writes, each folder with a sources.csv (file, package, source, licence):
                     manual's photos, wallpaper photos (MATE, Plasma, UKUI, Lomiri)
   OUT/style/        illustrations (Openclipart), seamless patterns (GIMP, Krita), abstract and
                     illustrated wallpapers and theme art (MATE, Plasma, UKUI, desktop-base),
-                    and OpenCV/PIL filter looks (scripts/sample_grid.py) of some content photos
+                    and OpenCV/PIL filter looks (stylesim/evaluation/sets/grid.py) of some content photos
   OUT/eval/content/ held out: scikit-image's photos (never trained on)
   OUT/eval/style/   held out: the painting in OpenCV's samples (Van Gogh's Starry Night),
                     six illustrated Plasma wallpapers (Kite, PastelHills, Altai, Opal, Cascade,
@@ -35,7 +35,7 @@ from PIL import Image, UnidentifiedImageError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from debian_data import DataUnavailable, fetch_package, gimp_patterns  # noqa: E402
+from stylesim.evaluation.sets.debian import DataUnavailable, fetch_package, gimp_patterns
 
 MAX_SIDE = 1280
 MIN_SHORT_SIDE = 256
@@ -196,7 +196,7 @@ def style_images(contents: list[Picked], looks_every: int = 3) -> Iterator[Picke
 
 def filter_looks(contents: list[Picked]) -> Iterator[Picked]:
     """Each photo in one of sample_grid's looks (oil, watercolour, pencil ...), in turn."""
-    from sample_grid import LOOKS
+    from stylesim.evaluation.sets.grid import LOOKS
 
     names = [n for n in LOOKS if n != "photo"]
     for i, picked in enumerate(contents):
@@ -208,7 +208,7 @@ def filter_looks(contents: list[Picked]) -> Iterator[Picked]:
 
 
 def eval_contents() -> Iterator[Picked]:
-    from sample_grid import PHOTOS, load_photo
+    from stylesim.evaluation.sets.grid import PHOTOS, load_photo
 
     for name in PHOTOS:
         yield Picked(Image.fromarray(load_photo(name, 1024)), "scikit-image", f"skimage.data.{name}")

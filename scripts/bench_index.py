@@ -13,7 +13,7 @@
 
     python scripts/bench_index.py [--images 120] [--size 256] [--workers N] [--batch-size N] [--json out.json]
 
-Images: the sample grid (real photos x looks, scripts/sample_grid.py), cycled with crops to reach
+Images: the sample grid (real photos x looks, stylesim/evaluation/sets/grid.py), cycled with crops to reach
 --images. Prints the machine, the rates and the ratios the goals are stated in.
 """
 
@@ -35,8 +35,6 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sample_grid import build_grid  # noqa: E402
-
 from stylesim import api  # noqa: E402
 from stylesim.collection.decode import decode_for_encoding  # noqa: E402
 from stylesim.collection.pool import DecodePool  # noqa: E402
@@ -49,6 +47,7 @@ from stylesim.encoding import VGG19Encoder, resolve_weights  # noqa: E402
 from stylesim.encoding.device import autocast, cpu_flags  # noqa: E402
 from stylesim.encoding.layers import GATYS_STYLE_LAYERS  # noqa: E402
 from stylesim.encoding.preprocess import to_model_input  # noqa: E402
+from stylesim.evaluation.sets.grid import build_grid
 
 
 def make_images(folder: Path, n: int) -> list[Path]:

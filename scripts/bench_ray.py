@@ -7,7 +7,7 @@ per-worker rate and the reduce step's cost.
     python scripts/bench_ray.py --folder ~/Pictures --images 500 --work /tmp/bench-ray
 
 Images: ``--folder`` (its raster files), else real files from the Debian packages cached by
-scripts/debian_data.py (wallpapers, icon themes, clip art, patterns: PNG and JPEG under
+stylesim/evaluation/sets/debian.py (wallpapers, icon themes, clip art, patterns: PNG and JPEG under
 usr/share, both sides >= 64 px), taken round-robin over the packages so that every kind is in
 the mix; never gcompris-qt-data (held out). The chosen files are copied into WORK/images and
 listed in WORK/images.txt.
@@ -70,7 +70,7 @@ def candidates(package: Path) -> list[Path]:
 def debian_images(cache: Path, count: int) -> list[Path]:
     """``count`` images from the cached Debian packages, round-robin over the packages (each
     package's files in name order), both sides >= MIN_SIDE px; never the held-out package."""
-    from debian_data import round_robin
+    from stylesim.evaluation.sets.debian import round_robin
 
     queues = {
         p.name: iter(candidates(p)) for p in sorted(cache.iterdir()) if p.is_dir() and p.name != HELD_OUT
@@ -210,7 +210,7 @@ def main() -> None:
     if args.child:
         child(*args.child)
         return
-    from debian_data import cache_root
+    from stylesim.evaluation.sets.debian import cache_root
 
     origin = (args.folder or cache_root()).expanduser()
     images = folder_images(origin, args.images) if args.folder else debian_images(origin, args.images)

@@ -3,7 +3,7 @@
     python scripts/bench_scale.py --items 1000000 --work /var/tmp/stylesim-scale [--json out.json]
     python scripts/bench_scale.py --items 100000 --work /tmp/scale-100k     # < 10 minutes
 
-The collection: the real sample grid (24 photos x 7 looks, ``scripts/sample_grid.py``) encoded
+The collection: the real sample grid (24 photos x 7 looks, ``stylesim/evaluation/sets/grid.py``) encoded
 by the real model, plus synthetic items drawn per descriptor from a Gaussian fitted to those
 real items' raw vectors (their mean and covariance, rank 167, plus an isotropic part):
 
@@ -62,9 +62,8 @@ def log(message: str) -> None:
 
 def real_collection(work: Path) -> Path:
     """The sample grid, indexed by the real model (cached in ``work``)."""
-    from sample_grid import build_grid
-
     from stylesim import api
+    from stylesim.evaluation.sets.grid import build_grid
 
     root = work / "real-index"
     if not (root / "CURRENT").exists():

@@ -97,7 +97,7 @@ def usable(path: Path) -> bool:
 
 def pick_images(cache: Path, count: int) -> list[Path]:
     """``count`` usable images, one from each package in turn (module docstring)."""
-    from debian_data import round_robin
+    from stylesim.evaluation.sets.debian import round_robin
 
     return round_robin({name: iter(files) for name, files in package_files(cache).items()}, count, usable)
 

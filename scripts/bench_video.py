@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sample_grid import PHOTOS, load_photo  # noqa: E402
 from sample_videos import Shot, write_video  # noqa: E402
 
 from stylesim import api  # noqa: E402
@@ -30,6 +29,7 @@ from stylesim.collection.video import SampleReport, Sampling, sample_video  # no
 from stylesim.descriptors import build_descriptors  # noqa: E402
 from stylesim.descriptors.extract import DescriptorExtractor  # noqa: E402
 from stylesim.encoding import VGG19Encoder, default_batch_size, resolve_device, resolve_weights  # noqa: E402
+from stylesim.evaluation.sets.grid import PHOTOS, load_photo
 
 
 def main() -> None:

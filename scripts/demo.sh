@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install --quiet --disable-pip-version-check -e '.[eval]'
-python3 scripts/sample_grid.py samples
+python3 -m stylesim.evaluation.sets.grid samples
 python3 scripts/sample_videos.py samples/clips
 stylesim index samples --index indexes/default || [ $? -eq 3 ]
 stylesim info --index indexes/default

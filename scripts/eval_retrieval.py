@@ -7,29 +7,29 @@
 
 Built-in sets (metrics and baselines: stylesim/evaluation/harness.py):
   grid      scikit-image's 12 photos + the 12 nature photos of Debian's mate-backgrounds, each
-            in 7 looks rendered by OpenCV / PIL filters (scripts/sample_grid.py): style label =
+            in 7 looks rendered by OpenCV / PIL filters (stylesim/evaluation/sets/grid.py): style label =
             look (the unfiltered photos are not style queries: each has its own look), content
             label = photo
   grid-unseen  the same photos in 6 other looks (PIL contour, solarize, pixelate, Gaussian blur;
             OpenCV detailEnhance, colour pencilSketch) that were added after every setting was
             chosen: a check that the defaults carry over to looks they were not tuned on
   textures  GIMP's patterns (Debian gimp-data), 4 random crops each, label = pattern
-            (scripts/sample_textures.py): style only
+            (stylesim/evaluation/sets/textures.py): style only
   textures-recoloured  the same crops with random hue and saturation per crop: the pattern
             is the label, the palette is not (a colour histogram cannot solve it)
   icons     10 Debian icon themes x 18 freedesktop icon names, 256 px on white
-            (scripts/sample_icons.py): style label = theme, content label = icon name, both
+            (stylesim/evaluation/sets/icons.py): style label = theme, content label = icon name, both
             given by the themes' designers
   fonts     10 short texts typeset in 20 font families from Debian font packages, black on
-            white (scripts/sample_fonts.py): style label = family, content label = text
+            white (stylesim/evaluation/sets/fonts.py): style label = family, content label = text
   wallpapers  4 random crops of each of 57 wallpapers (KDE Plasma, UKUI, Lomiri: digital
-            paintings, illustrations, photos; scripts/sample_artwork.py), label = the artwork:
+            paintings, illustrations, photos; stylesim/evaluation/sets/artwork.py), label = the artwork:
             crops of one artwork should find each other, as in a collection of painting crops
   artwork   the same for 29 other designs (Debian desktop themes, GNOME and MATE art, sway):
             vector illustrations and abstract art, never used to choose a setting
   adain     photos x paintings rendered by the project's AdaIN transfer: needs the trained
             decoder, skipped until it exists
-Debian packages are fetched with `apt-get download` and cached (scripts/debian_data.py); where
+Debian packages are fetched with `apt-get download` and cached (stylesim/evaluation/sets/debian.py); where
 that fails, the set (or the extra photos) is skipped with the reason.
 
 Goals (issue 6): grid style and content mAP@10 >= 0.9 with leakage <= 0.1; textures: --by style
@@ -44,26 +44,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stylesim.evaluation.harness import evaluate_collection, render_report
+from stylesim.evaluation.sets import SETS as BUILT_IN
+from stylesim.evaluation.sets import DataUnavailable
+from stylesim.evaluation.sets import build_set as build_built_in
+from stylesim.transfer.adain import decoder_path
 
-from debian_data import DataUnavailable  # noqa: E402
-
-from stylesim.evaluation.harness import evaluate_collection, render_report  # noqa: E402
-from stylesim.transfer.adain import decoder_path  # noqa: E402
-
-SETS = (
-    "grid",
-    "grid-unseen",
-    "textures",
-    "textures-recoloured",
-    "icons",
-    "fonts",
-    "wallpapers",
-    "artwork",
-    "near-duplicates",
-    "adain",
-)
-GRID_UNLABELLED_STYLES = {"photo"}
+SETS = (*BUILT_IN, "adain")
 
 
 def log(message: str) -> None:
@@ -71,57 +58,19 @@ def log(message: str) -> None:
 
 
 def build_set(name: str, out: Path) -> tuple[Path, set[str]] | None:
-    """Folder + labels for a built-in set, or None (with the reason logged) if unavailable."""
-    if name in ("grid", "grid-unseen"):
-        from sample_grid import LOOKS, PHOTOS, UNSEEN_LOOKS, build_grid, extra_photos
-
-        try:
-            photos = PHOTOS + extra_photos()
-        except DataUnavailable as err:
-            log(f"{name}: only scikit-image's {len(PHOTOS)} photos ({err})")
-            photos = PHOTOS
-        build_grid(out, photos, tuple(LOOKS) if name == "grid" else ("photo", *UNSEEN_LOOKS))
-        return out, GRID_UNLABELLED_STYLES
-    if name == "near-duplicates":
-        from sample_grid import PHOTOS, build_near_duplicates
-
-        build_near_duplicates(out, PHOTOS)
-        return out, set()
-    if name in ("textures", "textures-recoloured"):
-        from sample_textures import build_textures
-
-        try:
-            build_textures(out, recoloured=name == "textures-recoloured")
-        except DataUnavailable as err:
-            log(f"textures: skipped ({err})")
-            return None
-        return out, set()
-    if name in ("icons", "fonts"):
-        from sample_fonts import build_fonts
-        from sample_icons import build_icons
-
-        try:
-            (build_icons if name == "icons" else build_fonts)(out)
-        except DataUnavailable as err:
-            log(f"{name}: skipped ({err})")
-            return None
-        return out, set()
-    if name in ("wallpapers", "artwork"):
-        from sample_artwork import build_artwork
-
-        try:
-            build_artwork(out, name)
-        except DataUnavailable as err:
-            log(f"{name}: skipped ({err})")
-            return None
-        return out, set()
+    """Folder + unlabelled styles of a set (``stylesim.evaluation.sets``), or None (with the
+    reason logged) if unavailable."""
     if name == "adain":
-        log(
-            f"adain: skipped (no trained AdaIN decoder at {decoder_path()}; "
-            "it is trained on the GPU machine, a separate issue)"
-        )
+        log(f"adain: skipped (no trained AdaIN decoder at {decoder_path()}; it is not trained yet)")
         return None
-    raise SystemExit(f"unknown set {name!r}; use {', '.join(SETS)}")
+    if name not in SETS:
+        raise SystemExit(f"unknown set {name!r}; use {', '.join(SETS)}")
+    try:
+        built = build_built_in(name, out, log)
+    except DataUnavailable as err:
+        log(f"{name}: skipped ({err})")
+        return None
+    return built.folder, set(built.unlabelled_styles)
 
 
 def check_goals(reports: dict[str, dict]) -> list[str]:

@@ -32,10 +32,9 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import sample_grid  # noqa: E402
-
 from stylesim.encoding import VGG19Encoder, resolve_device, resolve_weights  # noqa: E402
 from stylesim.encoding.layers import GATYS_STYLE_LAYERS, layer_index  # noqa: E402
+from stylesim.evaluation.sets import grid as sample_grid
 from stylesim.report.contact_sheet import SheetRow, Tile, save_thumbnail, write_contact_sheet  # noqa: E402
 from stylesim.transfer.gatys import GatysSettings, gatys_transfer  # noqa: E402
 from stylesim.transfer.image import shape_for  # noqa: E402

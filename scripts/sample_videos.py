@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sample_grid import load_photo  # noqa: E402
+from stylesim.evaluation.sets.grid import load_photo
 
 
 @dataclass

@@ -1,5 +1,5 @@
 """Shared fixtures: real photos (scikit-image's bundled data) rendered in real looks (OpenCV /
-PIL filters, scripts/sample_grid.py), the real VGG19 weights, small sizes to stay fast."""
+PIL filters, stylesim/evaluation/sets/grid.py), the real VGG19 weights, small sizes to stay fast."""
 
 from __future__ import annotations
 
@@ -12,12 +12,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 
-import sample_grid  # noqa: E402
-
 from stylesim import api  # noqa: E402
 from stylesim.descriptors import build_descriptors  # noqa: E402
 from stylesim.descriptors.extract import DescriptorExtractor  # noqa: E402
 from stylesim.encoding import VGG19Encoder, resolve_weights  # noqa: E402
+from stylesim.evaluation.sets import grid as sample_grid  # noqa: E402
 
 TEST_SIZE = 96  # encoder input ~96x96: the real model, ~50 images/s on 2 cores
 GRID_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket")

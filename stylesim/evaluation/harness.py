@@ -133,7 +133,7 @@ def colour_histogram_similarity(paths: list[str], side: int = 256) -> np.ndarray
         with Image.open(p) as img:
             rgb = img.convert("RGB")
         rgb.thumbnail((side, side), Image.Resampling.BILINEAR)
-        vectors.append(colour_histogram(np.asarray(rgb)).numpy()[0])
+        vectors.append(colour_histogram(np.array(rgb)).numpy()[0])
     return centred_cosine(np.stack(vectors))
 
 

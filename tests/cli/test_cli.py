@@ -183,7 +183,7 @@ def test_library_errors_are_one_line(grid_dir, grid_index, monkeypatch):
 @pytest.fixture(scope="module")
 def near_duplicates(tmp_path_factory):
     """Two photos, each in 6 looks, and 5 near-duplicates of each photo, indexed at 192 px."""
-    import sample_grid
+    from stylesim.evaluation.sets import grid as sample_grid
 
     folder = tmp_path_factory.mktemp("near-duplicates")
     sample_grid.build_near_duplicates(folder, ("astronaut", "coffee"), size=240)

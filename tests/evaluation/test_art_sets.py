@@ -1,4 +1,4 @@
-"""The icon-theme, font and artwork sets (scripts/sample_icons.py, sample_fonts.py,
+"""The icon-theme, font and artwork sets (stylesim/evaluation/sets/icons.py, sample_fonts.py,
 sample_artwork.py), built tiny from the real Debian packages: skipped, with apt's reason, only
 where the packages cannot be fetched."""
 
@@ -9,10 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from debian_data import DataUnavailable, fetch_package
 from PIL import Image, ImageFont
-from sample_fonts import FONTS, build_fonts, font_file, missing_glyphs, render_text, slug
-from sample_icons import SCALABLE, THEMES, build_icons, nominal_size
+
+from stylesim.evaluation.sets.debian import DataUnavailable, fetch_package
+from stylesim.evaluation.sets.fonts import FONTS, build_fonts, font_file, missing_glyphs, render_text, slug
+from stylesim.evaluation.sets.icons import SCALABLE, THEMES, build_icons, nominal_size
 
 ICON_THEMES = ("breeze", "Tango", "gnome")  # SVGs in size folders, scalable SVGs, 256 px PNGs
 ICON_NAMES = ("folder", "user-trash", "computer")
@@ -112,7 +113,7 @@ def test_missing_glyphs_and_overflow_are_errors():
 
 
 def test_variants_of_one_design_are_one_artwork():
-    from sample_artwork import design_name
+    from stylesim.evaluation.sets.artwork import design_name
 
     def named(path: str, rule: str) -> str:
         return design_name(Path(path), rule)
@@ -132,7 +133,7 @@ def test_variants_of_one_design_are_one_artwork():
 def test_artwork_crops_show_the_artwork_and_are_labelled_by_it(tmp_path, monkeypatch):
     """Built from a real package (sway's wallpaper, a PNG in two shapes): every crop is
     SIZE square and not flat, each artwork has CROPS of them, labels.csv lists them."""
-    import sample_artwork
+    from stylesim.evaluation.sets import artwork as sample_artwork
 
     fetch_or_skip(["sway-backgrounds"])
     source = ("sway-backgrounds", "usr/share/backgrounds/sway/*", "variant")

@@ -7,10 +7,10 @@ import struct
 
 import numpy as np
 import pytest
-from debian_data import read_gimp_pattern
 from PIL import Image
-from sample_textures import random_crop, recolour
 
+from stylesim.evaluation.sets.debian import read_gimp_pattern
+from stylesim.evaluation.sets.textures import random_crop, recolour
 from tests.conftest import photo
 
 
@@ -53,7 +53,7 @@ def test_crops_and_recolouring():
 
 
 def test_unseen_looks_are_new_and_change_the_photo(tmp_path):
-    from sample_grid import LOOKS, UNSEEN_LOOKS, build_grid
+    from stylesim.evaluation.sets.grid import LOOKS, UNSEEN_LOOKS, build_grid
 
     assert not set(UNSEEN_LOOKS) & set(LOOKS)
     rows = build_grid(tmp_path, ("chelsea",), ("photo", *UNSEEN_LOOKS), size=96)

@@ -74,3 +74,24 @@ def test_eval_command_writes_json(copies, tmp_path):
     assert style["mAP@10"] == 1.0 and style["leakage@5"] == pytest.approx(0.2)
     missing = CliRunner().invoke(app, ["eval", str(copies), str(tmp_path / "nope.csv")])
     assert missing.exit_code == 1 and "labels file not found" in missing.output
+
+
+def test_eval_command_builds_and_measures_a_built_in_set_by_name(tmp_path):
+    """``stylesim eval near-duplicates``: the set is built from scikit-image's photos, indexed and
+    measured; every photo's copies are found first by style. An unknown name is a usage error
+    that lists the sets."""
+    from stylesim.cli.evaluation import summary_table
+
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(app, ["eval", "near-duplicates", "--size", str(TEST_SIZE), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "== near-duplicates" in result.stdout and "colour histogram" in result.stdout
+    report = json.loads(out.read_text())["near-duplicates"]
+    assert report["n"] == 132 and report["styles"] == 12  # 12 photos, their 5 copies, 5 other looks
+    style = report["results"]["style"]["style"]
+    assert style["P@1"] == 1.0 and style["mAP@10"] > 0.9, style
+    table = summary_table({"one": report, "two": report})
+    assert f"{style['mAP@10']:.3f}" in table and "\ntwo " in table
+    unknown = CliRunner().invoke(app, ["eval", "near-duplicates,paintings"])
+    assert unknown.exit_code == 2 and "paintings is not a built-in set" in unknown.output
+    assert "wallpapers" in unknown.output

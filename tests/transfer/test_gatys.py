@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import sample_grid
 from PIL import Image
 
 from stylesim.encoding import VGG19Encoder, resolve_weights
 from stylesim.encoding.layers import GATYS_STYLE_LAYERS, layer_index
+from stylesim.evaluation.sets import grid as sample_grid
 from stylesim.transfer.colour import rgb_to_yiq
 from stylesim.transfer.gatys import GatysSettings, gatys_transfer
 from stylesim.transfer.image import shape_for, to_tensor

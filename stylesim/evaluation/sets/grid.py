@@ -5,7 +5,7 @@ Photos come from scikit-image's bundled data (public-domain / CC0 / CC-BY images
 skimage/data/README.txt), so nothing is downloaded. Used by the README quick start (sample
 collection), by scripts/eval_retrieval.py and by the tests.
 
-    python scripts/sample_grid.py OUT_DIR [--photos 10] [--looks photo,watercolour,...] [--size 320]
+    python -m stylesim.evaluation.sets.grid OUT_DIR [--photos 10] [--looks photo,watercolour,...] [--size 320]
 
 writes OUT_DIR/<look>/<photo>.jpg and OUT_DIR/labels.csv (path,style,content).
 """
@@ -17,6 +17,7 @@ import csv
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
@@ -40,8 +41,8 @@ PHOTOS: tuple[str, ...] = (
 
 def extra_photos() -> tuple[str, ...]:
     """Names (``mate:<name>``) of the 12 nature photos of Debian's mate-backgrounds, fetched
-    and cached by debian_data.py; DataUnavailable where apt cannot fetch them."""
-    from debian_data import mate_nature_photos
+    and cached by ``sets.debian``; DataUnavailable where apt cannot fetch them."""
+    from stylesim.evaluation.sets.debian import mate_nature_photos
 
     return tuple(f"mate:{name}" for name, _ in mate_nature_photos())
 
@@ -50,7 +51,7 @@ def load_photo(name: str, size: int) -> np.ndarray:
     """uint8 RGB array of a scikit-image sample photo (or ``mate:<name>``, see
     ``extra_photos``), long side ``size``."""
     if name.startswith("mate:"):
-        from debian_data import mate_nature_photos
+        from stylesim.evaluation.sets.debian import mate_nature_photos
 
         path = dict(mate_nature_photos())[name[5:]]
         with Image.open(path) as opened:
@@ -73,7 +74,7 @@ def load_photo(name: str, size: int) -> np.ndarray:
     return np.asarray(picture)
 
 
-def _cv2():
+def _cv2() -> Any:
     import cv2
 
     return cv2
@@ -82,7 +83,8 @@ def _cv2():
 def _in_bgr(img: np.ndarray, bgr_filter: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
     """An OpenCV filter (BGR in, BGR out) applied to an RGB image."""
     cv2 = _cv2()
-    return cv2.cvtColor(bgr_filter(cv2.cvtColor(img, cv2.COLOR_RGB2BGR)), cv2.COLOR_BGR2RGB)
+    rgb: np.ndarray = cv2.cvtColor(bgr_filter(cv2.cvtColor(img, cv2.COLOR_RGB2BGR)), cv2.COLOR_BGR2RGB)
+    return rgb
 
 
 def _pencil_sketch(img: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,5 +1,5 @@
 """Build a style-only retrieval set from GIMP's patterns (Debian `gimp-data`, fetched and cached
-by scripts/debian_data.py): every pattern is one class, and each class gets CROPS random crops
+by stylesim/evaluation/sets/debian.py): every pattern is one class, and each class gets CROPS random crops
 (random scale 0.5-1 of a 3x3 tiling, random position, random 90-degree rotation), resized to
 SIZE. A query crop should find the other crops of its pattern.
 
@@ -8,7 +8,7 @@ With --recolour every crop's hue is also rotated by a random angle and its satur
 the set measures texture. (Without it, each pattern's crops share one palette, and a colour
 histogram alone finds them: mAP@10 0.99.)
 
-    python scripts/sample_textures.py OUT_DIR [--crops 4] [--size 192] [--seed 0] [--recolour]
+    python -m stylesim.evaluation.sets.textures OUT_DIR [--crops 4] [--size 192] [--seed 0] [--recolour]
 
 writes OUT_DIR/<folder>/<pattern>-<k>.jpg and OUT_DIR/labels.csv (path,style,content with an
 empty content: the set measures style only).
@@ -24,8 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from debian_data import gimp_patterns  # noqa: E402
+from stylesim.evaluation.sets.debian import gimp_patterns
 
 MIN_SIDE = 32  # patterns smaller than this are skipped (a few 1-2 px stripe tiles)
 

@@ -14,7 +14,7 @@ Two sets from disjoint packages, so one can be tuned on and the other not:
 Variants of one design (light/dark, portrait, lock screen, login) are left out, so no two classes
 share a drawing. SVGs are drawn by cairosvg at RENDER px wide.
 
-    python scripts/sample_artwork.py OUT_DIR [--set wallpapers|artwork] [--crops 4] [--size 256]
+    python -m stylesim.evaluation.sets.artwork OUT_DIR [--set wallpapers|artwork] [--crops 4] [--size 256]
 
 writes OUT_DIR/<package>/<design>-<k>.jpg and OUT_DIR/labels.csv (path,style,content).
 """
@@ -31,8 +31,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from debian_data import DataUnavailable, fetch_package, write_labels  # noqa: E402
+from stylesim.evaluation.sets.debian import DataUnavailable, fetch_package, write_labels
 
 RENDER = 1600  # SVG drawing width, px
 MIN_SIDE = 480  # artworks smaller than this are skipped (crops would be upscaled)

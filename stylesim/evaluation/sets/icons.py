@@ -2,7 +2,7 @@
 user-trash, audio-x-generic, drive-harddisk…) drawn by different designers. Style label = the
 theme, content label = the icon name; both were given by the themes' authors, not by this code.
 
-Packages (Debian bookworm, fetched with `apt-get download` and cached by scripts/debian_data.py;
+Packages (Debian bookworm, fetched with `apt-get download` and cached by stylesim/evaluation/sets/debian.py;
 licences from each package's debian/copyright, in LICENCES): breeze-icon-theme (breeze),
 oxygen-icon-theme (oxygen), papirus-icon-theme (Papirus), faenza-icon-theme (Faenza),
 elementary-icon-theme (elementary), numix-icon-theme (Numix), yaru-theme-icon (Yaru),
@@ -20,7 +20,7 @@ do not count, so nothing is upscaled; ``-symbolic`` icons are skipped. SVGs are 
 cairosvg at SIZE px, PNGs downscaled (Lanczos); both centred on white. A name missing from any
 chosen theme is dropped (logged), so every (theme, name) cell holds one image.
 
-    python scripts/sample_icons.py OUT_DIR [--size 256] [--themes breeze,Tango] [--names folder,...]
+    python -m stylesim.evaluation.sets.icons OUT_DIR [--size 256] [--themes breeze,Tango] [--names folder,...]
 
 writes OUT_DIR/<theme>/<name>.png and OUT_DIR/labels.csv (path,style,content).
 """
@@ -37,8 +37,7 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from debian_data import DataUnavailable, fetch_package, write_labels  # noqa: E402
+from stylesim.evaluation.sets.debian import DataUnavailable, fetch_package, write_labels
 
 # theme (its folder under usr/share/icons, and the style label) -> Debian package
 THEMES: dict[str, str] = {
@@ -150,7 +149,8 @@ def svg_to_png(data: bytes, width: int) -> bytes:
         import cairosvg
     except (ImportError, OSError) as err:  # OSError: the cairo library itself is missing
         raise DataUnavailable(f"cairosvg is needed to draw SVG icons (pip install cairosvg): {err}") from None
-    return cairosvg.svg2png(bytestring=data, output_width=width)
+    png: bytes = cairosvg.svg2png(bytestring=data, output_width=width)
+    return png
 
 
 def render_icon(path: Path, size: int) -> Image.Image:

@@ -25,8 +25,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from stylesim.errors import StylesimError
 
-class DataUnavailable(RuntimeError):
+
+class DataUnavailable(StylesimError, RuntimeError):
     """A Debian package could not be fetched; the message says why."""
 
 

@@ -3,7 +3,7 @@ font packages. Style label = the font family (drawn by its type designer), conte
 text; neither is made by this code.
 
 Families (20), by kind, with their packages (Debian bookworm, fetched with `apt-get download` and
-cached by scripts/debian_data.py, unpacked, never installed; licences from each package's
+cached by stylesim/evaluation/sets/debian.py, unpacked, never installed; licences from each package's
 debian/copyright, in LICENCES):
   serif        EB Garamond (fonts-ebgaramond), Old Standard (fonts-oldstandard),
                C059 = URW Century Schoolbook (fonts-urw-base35)
@@ -23,7 +23,7 @@ Each text is drawn by Pillow (FreeType, basic layout: no ligatures, the same on 
 one size, black on white, its ink box centred on a fixed canvas. A glyph missing from a font, or
 a text wider than the canvas, is an error, not a silent box.
 
-    python scripts/sample_fonts.py OUT_DIR [--size 40] [--families "EB Garamond,Lobster"]
+    python -m stylesim.evaluation.sets.fonts OUT_DIR [--size 40] [--families "EB Garamond,Lobster"]
                                            [--words "Harbour,quartz"]
 
 writes OUT_DIR/<family>/<text>.png (lower case, spaces as dashes) and OUT_DIR/labels.csv
@@ -39,8 +39,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from debian_data import DataUnavailable, fetch_package, write_labels  # noqa: E402
+from stylesim.evaluation.sets.debian import DataUnavailable, fetch_package, write_labels
 
 # family (the style label) -> (Debian package, font file inside it)
 FONTS: dict[str, tuple[str, str]] = {
