@@ -65,6 +65,17 @@ def open_for_random_reads(file: Path) -> Any:
     return handle
 
 
+def read_fully(file: Any, into: memoryview, offset: int) -> None:
+    """Fill ``into`` from ``file`` at ``offset``: a read returns at most about 2 GB on Linux, and
+    may return less than asked at any time, so it is repeated until done."""
+    done = 0
+    while done < len(into):
+        got = os.preadv(file.fileno(), [into[done:]], offset + done)
+        if got == 0:
+            raise OSError(f"{file.name}: shorter than its header says")
+        done += got
+
+
 class Segment:
     def __init__(self, folder: Path) -> None:
         self.folder, self.name = folder, folder.name
@@ -113,10 +124,11 @@ class Segment:
         buffer = memoryview(out.reshape(-1).view(np.uint8).data)
         starts = np.flatnonzero(np.diff(rows, prepend=-2) != 1)
         for start, stop in zip(starts.tolist(), [*starts[1:].tolist(), len(rows)], strict=True):
-            where = array.offset + int(rows[start]) * row_bytes
-            wanted = buffer[start * row_bytes : stop * row_bytes]
-            if os.preadv(file.fileno(), [wanted], where) != len(wanted):
-                raise OSError(f"{file.name}: shorter than its header says")
+            read_fully(
+                file,
+                buffer[start * row_bytes : stop * row_bytes],
+                array.offset + int(rows[start]) * row_bytes,
+            )
         return out
 
     def rows_in_order(self, name: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -83,7 +83,8 @@ def test_eval_command_builds_and_measures_a_built_in_set_by_name(tmp_path):
     from stylesim.cli.evaluation import summary_table
 
     out = tmp_path / "report.json"
-    result = CliRunner().invoke(app, ["eval", "near-duplicates", "--size", str(TEST_SIZE), "--json", str(out)])
+    command = ["eval", "near-duplicates", "--size", str(TEST_SIZE), "--json", str(out)]
+    result = CliRunner().invoke(app, command)
     assert result.exit_code == 0, result.output
     assert "== near-duplicates" in result.stdout and "colour histogram" in result.stdout
     report = json.loads(out.read_text())["near-duplicates"]

@@ -260,6 +260,23 @@ def test_rows_read_from_the_files_equal_the_stored_rows_in_any_order(grid_index)
         assert segment.vectors(name, rows[:0]).shape == (0, stored.shape[1])
 
 
+def test_rows_are_read_whole_when_the_system_returns_short_reads(grid_index, monkeypatch):
+    """A read may return fewer bytes than asked (Linux: at most about 2 GB at once); the rows
+    are still read whole, and a file cut short is an error naming it."""
+    segment = IndexStore.open(grid_index).segments[0]
+    real_preadv = os.preadv
+
+    def short_preadv(fd: int, buffers: list[memoryview], offset: int) -> int:
+        return real_preadv(fd, [buffers[0][:1000]], offset)  # 1 000 bytes at most
+
+    monkeypatch.setattr(os, "preadv", short_preadv)
+    rows = np.arange(len(segment))
+    np.testing.assert_array_equal(segment.gather("gram", rows), segment.array("gram")[:])
+    monkeypatch.setattr(os, "preadv", lambda fd, buffers, offset: 0)  # the end of the file
+    with pytest.raises(OSError, match="gram.npy: shorter than its header says"):
+        segment.gather("gram", rows[:2])
+
+
 def test_a_segment_whose_items_were_all_replaced_is_dropped(grid_dir, tmp_path):
     """Every file of the second run changed (turned upside down): its segment holds no live
     item any more, and the automatic compaction drops it instead of failing."""
