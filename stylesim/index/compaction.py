@@ -114,11 +114,14 @@ def rewrite(store: IndexStore, sources: list[Segment], refit: Refit | None = Non
 
 
 def replace_sources(store: IndexStore, sources: list[Segment], merged: Segment | None) -> None:
-    """The store's segments without ``sources`` (their deleted ids forgotten), ``merged`` the
-    newest, for the next commit."""
+    """The store's segments without ``sources``, ``merged`` the newest, for the next commit.
+    The sources' deleted ids are forgotten unless a remaining segment still holds a relative
+    vector for one of them (its deletion is what keeps that vector out of searches)."""
     gone = np.concatenate([s.ids for s in sources])
     store.segments = [s for s in store.segments if s not in sources] + ([merged] if merged else [])
-    store.deleted = np.setdiff1d(store.deleted, gone)
+    still_held = [s.relative_ids for s in store.segments]
+    forgotten = np.setdiff1d(gone, np.concatenate(still_held)) if still_held else gone
+    store.deleted = np.setdiff1d(store.deleted, forgotten)
     store.pending["deleted"] = True
     if merged is not None:
         store.pending["segments"].append(merged.name)

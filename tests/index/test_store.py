@@ -309,3 +309,34 @@ def test_recall_counts_a_tie_with_the_last_true_score_but_nothing_else():
     assert recall_with_ties(np.array([1, 2, 4]), np.array([0.9, 0.8, 0.7]), *truth) == 1.0  # 4: a copy of 3
     assert recall_with_ties(np.array([1, 2, 4]), np.array([0.9, 0.8, 0.6]), *truth) == 2 / 3
     assert recall_with_ties(np.array([1, 4, -1]), np.array([0.9, 0.95, -np.inf]), *truth) == 1 / 3
+
+
+def test_compacting_keeps_the_deletions_that_hide_relative_vectors_held_by_later_segments(grid_dir, tmp_path):
+    """The second run's segment holds re-computed relative vectors of first-run items; when those
+    files change, their old ids are deleted and the first segment is rewritten (heavy deletes).
+    The deletions must outlive that rewrite, or the old ids come back as hits of
+    ``--by style-relative`` with no item behind them."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    for look in ("photo", "pencil", "oil"):
+        shutil.copytree(grid_dir / look, first / look)
+    shutil.copytree(grid_dir / "duotone", second)
+    root = tmp_path / "index"
+    for folder in (first, second):
+        made = runner.invoke(app, ["index", str(folder), "--index", str(root), "--size", "64", "-q"])
+        assert made.exit_code == 0, made.output
+    store = IndexStore.open(root)
+    older, later = store.segments
+    held = np.intersect1d(later.relative_ids, older.ids)
+    assert len(held), "the second segment holds no relative vector of a first-run item"
+    changed = set(store.rows(held)["path"]) | {str(p) for p in sorted((first / "photo").iterdir())[:3]}
+    for picture in changed:
+        with Image.open(picture) as image:
+            image.rotate(180).save(picture)
+    again = runner.invoke(app, ["index", str(first), "--index", str(root), "-q"])
+    assert again.exit_code == 0, again.output
+    store = IndexStore.open(root)
+    assert older.name not in [s.name for s in store.segments]  # rewritten by the policy
+    live = set(store.ids().tolist())
+    assert len(live) == 16
+    for hit in api.search_items(store, sorted(live), "style-relative", k=16):
+        assert {r["id"] for r in hit["results"]} <= live
