@@ -9,7 +9,7 @@ from typing import Any
 from stylesim.collection.walk import IMAGE_EXTENSIONS
 from stylesim.encoding import VGG19Encoder, choose_precision, resolve_device, resolve_weights
 from stylesim.errors import StylesimError
-from stylesim.transfer.training import TrainingSettings
+from stylesim.transfer.training import CHECKPOINT, TrainingSettings, WarmStart
 
 
 def training_settings(device: str = "auto", precision: str = "auto", **values: Any) -> TrainingSettings:
@@ -28,12 +28,15 @@ def train_decoder(
     device: str = "auto",
     on_step: Callable[[int, dict[str, float]], None] | None = None,
     on_checkpoint: Callable[[Path], None] | None = None,
+    continue_from: str | Path | None = None,
 ) -> Path:
     """Train the AdaIN decoder on the images in the folders ``content`` and ``style`` (each may
     hold a sources.csv with where the files come from and their licences), checkpointing in
     ``work``; at every checkpoint the decoder is exported as ``work/adain_decoder.pt`` (float16,
     with its sidecar) and the training record as ``work/adain_decoder.training.json``.
-    Returns the exported decoder's path."""
+    ``continue_from``: a folder with an exported decoder and its training record (as
+    ``training/adain/``) to continue from when ``work`` holds no checkpoint (``resume`` prefers
+    the checkpoint, which continues exactly). Returns the exported decoder's path."""
     from stylesim.descriptors.adain import ADAIN_LAYERS
     from stylesim.transfer.adain import save_decoder
     from stylesim.transfer.training import CropPool, Trainer, read_sources, training_record, write_record
@@ -47,7 +50,9 @@ def train_decoder(
         for folder, role in ((content, "content"), (style, "style"))
     ]
     trainer = Trainer(encoder, settings, pools[0], pools[1], work)
-    trainer.start(resume)
+    checkpointed = resume and (work / CHECKPOINT).is_file()
+    warm = None if checkpointed or continue_from is None else _warm_start(Path(continue_from), weights.sha256)
+    trainer.start(checkpointed or (resume and warm is None), warm)
     sources = {"content": read_sources(Path(content)), "style": read_sources(Path(style))}
     exported = work / "adain_decoder.pt"
 
@@ -70,3 +75,12 @@ def _image_files(folder: Path, role: str) -> list[Path]:
     if not files:
         raise StylesimError(f"{folder}: no {role} images in it")
     return files
+
+
+def _warm_start(folder: Path, encoder_sha256: str) -> WarmStart:
+    """The decoder exported in ``folder`` (verified against its sidecar) and its training record."""
+    from stylesim.transfer.adain import load_decoder
+    from stylesim.transfer.training import read_warm_start
+
+    decoder, _ = load_decoder(folder / "adain_decoder.pt", encoder_sha256)
+    return read_warm_start(folder / "adain_decoder.training.json", decoder.state_dict())

@@ -224,6 +224,13 @@ def train_decoder(
     precision: Precision = "auto",
     checkpoint_minutes: Annotated[float, Opt(help="Minutes between checkpoints.")] = 5.0,
     resume: Annotated[bool, Opt(help="Continue the run checkpointed in --work exactly.")] = False,
+    continue_from: Annotated[
+        Path | None,
+        Opt(
+            help="Folder with an exported decoder and its training record (e.g. training/adain) to "
+            "continue from when --work holds no checkpoint (Adam's moments start again)."
+        ),
+    ] = None,
     device: Device = "auto",
     quiet: Quiet = False,
 ) -> None:
@@ -250,6 +257,8 @@ def train_decoder(
                 f"loss {losses['total']:.4g} (content {losses['content']:.3g}, style {losses['style']:.3g})",
             )
 
-        exported = api.train_decoder(content, style, work, settings, resume, device, on_step)
+        exported = api.train_decoder(
+            content, style, work, settings, resume, device, on_step, continue_from=continue_from
+        )
     err.print(f"trained for {(time.monotonic() - started) / 60:.1f} min this run; decoder: {exported}")
     sys.stdout.write(f"{exported}\n")

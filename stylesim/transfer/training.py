@@ -225,9 +225,11 @@ def load_checkpoint(work: Path) -> dict[str, Any]:
 
 
 def check_resumable(
-    blob: dict[str, Any], settings: TrainingSettings, data: dict[str, str], work: Path
+    blob: dict[str, Any], settings: TrainingSettings, data: dict[str, str] | None, source: Path
 ) -> None:
-    """A resumed run must train the same way on the same data (only the length may grow)."""
+    """A resumed run must train the same way on the same data (only the length may grow; ``data``
+    None: the data lists are not compared); ``source`` (the checkpoint or training record) names
+    what was resumed in the error."""
     saved = dict(blob["settings"])
     wanted = asdict(settings)
     for key in ("iterations", "checkpoint_seconds"):
@@ -238,9 +240,32 @@ def check_resumable(
         changed.append("the content or style file lists differ")
     if changed:
         raise StylesimError(
-            f"{work / CHECKPOINT}: cannot resume with other settings ({'; '.join(changed)}); "
-            "use another work folder"
+            f"{source}: cannot resume with other settings ({'; '.join(changed)}); use another work folder"
         )
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """An exported decoder and its training record (``adain_decoder.training.json``): what a
+    machine without the checkpoint continues from. The decoder's float16 weights and the
+    record's iteration count, energies and loss curve carry over; Adam's moments start again
+    (the learning-rate schedule continues from the recorded iteration)."""
+
+    decoder: dict[str, torch.Tensor]
+    record: dict[str, Any]
+    source: Path
+
+
+def read_warm_start(record_path: Path, decoder_state: dict[str, torch.Tensor]) -> WarmStart:
+    """The training record at ``record_path`` paired with the verified decoder's weights."""
+    try:
+        record = json.loads(record_path.read_text())
+        _ = (record["settings"], record["iterations"], record["energies"], record["loss_curve"])
+    except FileNotFoundError:
+        raise StylesimError(f"{record_path}: no training record to continue from") from None
+    except (ValueError, KeyError, TypeError) as err:
+        raise StylesimError(f"{record_path}: not a training record ({err})") from None
+    return WarmStart(decoder_state, record, record_path)
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -264,12 +289,18 @@ class Trainer:
     def data(self) -> dict[str, str]:
         return {"content": self.content.digest(), "style": self.style.digest()}
 
-    def start(self, resume: bool) -> None:
+    def start(self, resume: bool, warm: WarmStart | None = None) -> None:
+        """Fresh weights, the checkpoint in ``work`` (``resume``), or an exported decoder (``warm``)."""
+        if warm is not None:  # the caller passes it only when there is no checkpoint to resume
+            self.decoder.load_state_dict(warm.decoder)
         self.decoder.to(self.encoder.device).to(memory_format=torch.channels_last).train()
         self.optimiser = torch.optim.Adam(self.decoder.parameters(), lr=self.settings.learning_rate)
+        if warm is not None:
+            self._continue_from(warm)
+            return
         if resume:
             blob = load_checkpoint(self.work)
-            check_resumable(blob, self.settings, self.data(), self.work)
+            check_resumable(blob, self.settings, self.data(), self.work / CHECKPOINT)
             self.decoder.load_state_dict(blob["decoder"])
             self.optimiser.load_state_dict(blob["optimiser"])
             self.generator.set_state(blob["generator"])
@@ -278,6 +309,12 @@ class Trainer:
         self.generator.manual_seed(self.settings.seed)
         sample = torch.cat([self._sample(self.content), self._sample(self.style)])
         self.state.energies = layer_energies(self.encoder, sample)
+
+    def _continue_from(self, warm: WarmStart) -> None:
+        check_resumable({"settings": warm.record["settings"], "data": None}, self.settings, None, warm.source)
+        r = warm.record
+        self.state = TrainingState(int(r["iterations"]), float(r["seconds"]), r["energies"], r["loss_curve"])
+        self.generator.manual_seed(self.settings.seed + self.state.iteration)  # crops not yet drawn
 
     def _sample(self, pool: CropPool) -> torch.Tensor:
         s = self.settings

@@ -1,10 +1,12 @@
 """AdaIN decoder training: the losses against their formulas, the schedule, the crop pool, and
 runs with the real encoder on real photos (tiny crops): a run resumed from its checkpoint ends
 exactly where an uninterrupted one does, other settings are refused, the exported decoder is
-float16 and loads through the verified loader."""
+float16 and loads through the verified loader, and a machine without the checkpoint continues
+from the exported decoder and its training record."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ from stylesim.transfer.training import (
     adain_style_loss,
     learning_rate,
     load_checkpoint,
+    read_warm_start,
 )
 from tests.conftest import photo
 
@@ -141,3 +144,26 @@ def test_exported_decoder_is_float16_and_verified(tmp_path):
     assert file.padding == "zeros"
     for name, value in decoder.state_dict().items():
         assert torch.allclose(loaded.state_dict()[name], value.half().float())
+
+
+def test_a_machine_without_the_checkpoint_continues_from_the_exported_decoder(encoder, folders, tmp_path):
+    from stylesim import api
+
+    api.train_decoder(*folders, tmp_path / "a", TrainingSettings(**{**TINY.__dict__, "iterations": 2}))
+    (tmp_path / "a" / "checkpoint.pt").unlink()  # what a fresh machine has: the committed export only
+    exported = json.loads((tmp_path / "a" / "adain_decoder.training.json").read_text())
+    decoder, _ = load_decoder(tmp_path / "a" / "adain_decoder.pt", resolve_weights().sha256)
+    warm = read_warm_start(tmp_path / "a" / "adain_decoder.training.json", decoder.state_dict())
+    started = trainer(encoder, folders, tmp_path / "b")
+    started.start(resume=False, warm=warm)
+    assert started.state.iteration == 2 and started.state.energies == exported["energies"]
+    for name, value in decoder.state_dict().items():
+        assert torch.equal(started.decoder.state_dict()[name], value), name
+
+    api.train_decoder(*folders, tmp_path / "c", TINY, resume=True, continue_from=tmp_path / "a")
+    record = json.loads((tmp_path / "c" / "adain_decoder.training.json").read_text())
+    assert record["iterations"] == 4
+    assert [p["iteration"] for p in record["loss_curve"]] == [2, 4]
+    other = TrainingSettings(**{**TINY.__dict__, "crop": 48})
+    with pytest.raises(StylesimError, match="crop"):
+        api.train_decoder(*folders, tmp_path / "d", other, continue_from=tmp_path / "a")
