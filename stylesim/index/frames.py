@@ -37,7 +37,10 @@ def with_columns_of(frame: pd.DataFrame, dtypes: Mapping[str, str]) -> pd.DataFr
             frame[column] = empty.astype(dtypes[column])  # type: ignore[call-overload]
     if list(frame.columns) != list(dtypes):
         frame = frame[list(dtypes)]
-    wrong = {column: dtype for column, dtype in dtypes.items() if frame[column].dtype != dtype}
+    # compared as dtypes, not names: pandas 3's default "str" columns equal the name "string"
+    # but hold NaN, not pd.NA, for a missing value
+    wanted = {column: pd.api.types.pandas_dtype(dtype) for column, dtype in dtypes.items()}
+    wrong = {column: dtype for column, dtype in wanted.items() if frame[column].dtype != dtype}
     return frame.astype(wrong) if wrong else frame
 
 

@@ -222,3 +222,22 @@ def test_refit_after_growth_matches_a_fresh_build(tmp_path, grid_dir):
         for path, vec_a in va.items():
             cosine = float(vec_a @ vb[path] / np.linalg.norm(vec_a) / np.linalg.norm(vb[path]))
             assert cosine > 0.98, (name, path, cosine)
+
+
+def test_metadata_columns_get_the_declared_dtypes_whatever_pandas_inferred():
+    """pandas 3 infers "str" columns, which compare equal to the name "string" but hold NaN for
+    a missing value; the tables' string columns are always the nullable "string" dtype."""
+    import pandas as pd
+
+    from stylesim.index.frames import ITEM_DTYPES, with_columns_of
+
+    inferred = pd.DataFrame(
+        {"id": [1, 2], "path": ["a.jpg", "b.jpg"], "kind": ["image", "frame"], "size": [10, 20]}
+        | {"mtime_ns": [0, 0], "sha256": ["0" * 64] * 2, "width": [4, 4], "height": [3, 3]}
+        | {"video": [None, "v.mp4"]}
+    )
+    frame = with_columns_of(inferred, ITEM_DTYPES)
+    assert list(frame.columns) == list(ITEM_DTYPES)
+    for column, dtype in ITEM_DTYPES.items():
+        assert frame[column].dtype == pd.api.types.pandas_dtype(dtype), column
+    assert frame["video"].iloc[0] is pd.NA and frame["time"].isna().all()
