@@ -21,7 +21,8 @@ Tuning: recall@10 against exact search is measured on up to TUNE_QUERIES items o
 queries (each left out of its own results), the candidates re-scored exactly as the search does
 (its top f x max(10 k, 256) -> top 10); a found item whose exact score ties the 10th true one
 counts (exact copies make the last places arbitrary), and in the relative space the items with
-versions and those without must each reach the target. For each candidate factor f in FACTORS
+versions and those without must each reach the target (each of at least MIN_STRATUM queries; a
+smaller group is judged with the rest, in the mean). For each candidate factor f in FACTORS
 the search parameter (nprobe for IVF, efSearch for HNSW) doubles until recall@10 >= TUNE_TARGET;
 the setting that touches the fewest bytes per query (codes scanned plus candidates re-read) wins.
 The parameter, the factor and the measured recall are recorded with the segment (``stylesim
@@ -53,6 +54,7 @@ TARGET_RECALL = 0.95  # promised recall@10 against exact search
 TUNE_TARGET = 0.97  # what tuning asks of its sample (module docstring)
 TIE = 1e-5  # exact scores this close to the k-th true score are a tie with it
 TUNE_QUERIES = 200
+MIN_STRATUM = 20  # queries a stratum needs to be held to the target on its own
 TRAIN_ITEMS = 65_536
 MIN_POINTS_PER_LIST = 39  # FAISS's k-means warns, and clusters poorly, with fewer
 INDEX_TYPES = ("auto", "flat", "ivf", "hnsw")
@@ -302,10 +304,19 @@ def measure(
     ):
         kept = true_ids != own
         recalls.append(recall_with_ties(row_ids, row_scores, true_ids[kept][:k], true_scores[kept][:k]))
-    per_query = np.asarray(recalls)
+    return stratified_recall(np.asarray(recalls), strata)
+
+
+def stratified_recall(per_query: np.ndarray, strata: np.ndarray | None = None) -> float:
+    """The mean recall, or the lowest mean of the strata of MIN_STRATUM queries or more (a
+    smaller stratum's mean is too noisy to hold the parameter to: it is judged in the mean)."""
     if strata is None:
         return float(per_query.mean())
-    return float(min(per_query[strata == label].mean() for label in np.unique(strata)))
+    labels, counts = np.unique(strata, return_counts=True)
+    judged = labels[counts >= MIN_STRATUM]
+    if not len(judged):
+        return float(per_query.mean())
+    return float(min([per_query.mean()] + [per_query[strata == label].mean() for label in judged]))
 
 
 def recall_with_ties(

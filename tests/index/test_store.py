@@ -311,6 +311,18 @@ def test_recall_counts_a_tie_with_the_last_true_score_but_nothing_else():
     assert recall_with_ties(np.array([1, 4, -1]), np.array([0.9, 0.95, -np.inf]), *truth) == 1 / 3
 
 
+def test_tuning_holds_every_stratum_of_enough_queries_to_the_target_and_pools_the_rest():
+    from stylesim.index.ann import MIN_STRATUM, stratified_recall
+
+    many, few = MIN_STRATUM + 10, MIN_STRATUM - 5
+    per_query = np.concatenate([np.full(many, 1.0), np.full(many, 0.9), np.full(few, 0.0)])
+    strata = np.repeat([0, 1, 2], [many, many, few])
+    assert stratified_recall(per_query) == pytest.approx(per_query.mean())
+    assert stratified_recall(per_query, strata) == pytest.approx(per_query.mean())  # the mean is lowest
+    assert stratified_recall(per_query[:-few], strata[:-few]) == pytest.approx(0.9)
+    assert stratified_recall(np.full(few, 0.5), np.zeros(few, int)) == 0.5  # no stratum judged alone
+
+
 def test_compacting_keeps_the_deletions_that_hide_relative_vectors_held_by_later_segments(grid_dir, tmp_path):
     """The second run's segment holds re-computed relative vectors of first-run items; when those
     files change, their old ids are deleted and the first segment is rewritten (heavy deletes).
