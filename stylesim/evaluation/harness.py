@@ -125,7 +125,7 @@ def centred_cosine(vectors: np.ndarray) -> np.ndarray:
 
 def colour_histogram_similarity(paths: list[str], side: int = 256) -> np.ndarray:
     """Baseline: cosine of centred sqrt RGB histograms (8 x 8 x 8) of the pictures at about
-    ``side`` px (the colour descriptor of indexes made before it moved to HSV)."""
+    ``side`` px (the colour descriptor of indexes made before it moved to 10 levels per channel)."""
     from stylesim.descriptors.ops import colour_histogram
 
     vectors = []

@@ -28,8 +28,8 @@ def build_manifest(
     style_fusion: dict[str, float] | None = None,
 ) -> Manifest:
     """Everything that decides the vectors (not where or when they were made), in its JSON
-        form so that it compares equal to a manifest read back from disk; ``precision`` is the one
-        the index was created in and ``style_fusion`` the ``--by style`` weights it keeps (both
+    form so that it compares equal to a manifest read back from disk; ``precision`` is the one
+    the index was created in and ``style_fusion`` the ``--by style`` weights it keeps (both
     recorded, not compared: see ``NOT_COMPARED``)."""
     manifest: Manifest = json.loads(
         json.dumps(
