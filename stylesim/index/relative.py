@@ -120,7 +120,8 @@ def commit_rows(
         has = np.array([len(v) > 0 for v in found], bool)
         keep_ids.append(ids[has])
         keep_vectors.append(relative[has])
-        affected += [v[np.isin(v, old_ids)] for v in found]
+        versions = np.concatenate(found) if found else np.zeros(0, np.int64)
+        affected.append(versions[np.isin(versions, old_ids)])  # one lookup per batch, not per item
     older = np.unique(np.concatenate(affected)) if affected else np.zeros(0, np.int64)
     for start in range(0, len(older), BATCH):
         ids, relative, _ = _batch(older[start : start + BATCH], neighbours, vectors, weights, threshold)
