@@ -38,6 +38,7 @@ just 0.95 gave them 0.94.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,19 +117,51 @@ def check_index_type(index_type: str) -> str:
 
 
 def build(
-    factory: str, dim: int, sample: np.ndarray, chunks: Iterator[tuple[np.ndarray, np.ndarray]]
+    factory: str,
+    dim: int,
+    sample: Callable[[], np.ndarray],
+    chunks: Iterator[tuple[np.ndarray, np.ndarray]],
+    trained: faiss.Index | None = None,
 ) -> faiss.Index:
-    """Train on ``sample`` (float32 rows) and add every (ids, vectors) chunk."""
-    index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
+    """Train on ``sample()`` (float32 rows), or start from ``trained`` (an empty index trained
+    elsewhere: ``emptied``), and add every (ids, vectors) chunk."""
+    index = trained if trained is not None else train(factory, dim, sample())
+    for ids, vectors in chunks:
+        index.add_with_ids(np.ascontiguousarray(vectors, np.float32), np.ascontiguousarray(ids, np.int64))
+    return index
+
+
+def train(factory: str, dim: int, sample: np.ndarray) -> faiss.Index:
+    """An empty index made by ``factory``, trained on ``sample``."""
     sample = np.ascontiguousarray(sample, np.float32)
+    index = faiss.index_factory(dim, factory, faiss.METRIC_INNER_PRODUCT)
     if isinstance(index, faiss.IndexPreTransform):
         pretrain_pca(index, sample)
     if not _supports_ids(index):
         index = faiss.IndexIDMap(index)
     index.train(sample)
-    for ids, vectors in chunks:
-        index.add_with_ids(np.ascontiguousarray(vectors, np.float32), np.ascontiguousarray(ids, np.int64))
     return index
+
+
+def emptied(index: faiss.Index) -> faiss.Index | None:
+    """``index`` (a copy of its own, e.g. freshly loaded) with its inverted lists emptied: trained
+    as it was (PCA, coarse centroids, the codes' ranges or codebooks) and holding no vector, so
+    that a new segment of the same collection adds its vectors without training. None for an
+    index with nothing trained to reuse (HNSW, flat)."""
+    try:
+        ivf = faiss.extract_index_ivf(index)
+    except RuntimeError:
+        return None
+    lists = faiss.ArrayInvertedLists(ivf.nlist, ivf.code_size)
+    ivf.replace_invlists(lists, True)
+    lists.this.disown()  # type: ignore[attr-defined]  # owned by the index now
+    ivf.ntotal = index.ntotal = 0
+    return index
+
+
+def same_family(factory: str, other: str) -> bool:
+    """Whether two factory strings differ at most in their number of inverted lists."""
+    return re.sub(r"IVF\d+", "IVF", factory) == re.sub(r"IVF\d+", "IVF", other)
 
 
 def principal_axes(
@@ -302,7 +335,7 @@ def measure(
     for own, row_ids, row_scores, true_ids, true_scores in zip(
         ids, top_ids, top_scores, *truth[::-1], strict=True
     ):
-        kept = true_ids != own
+        kept = (true_ids != own) & (true_ids >= 0)  # not the query, nor the padding of a small segment
         recalls.append(recall_with_ties(row_ids, row_scores, true_ids[kept][:k], true_scores[kept][:k]))
     return stratified_recall(np.asarray(recalls), strata)
 
@@ -325,9 +358,11 @@ def recall_with_ties(
     """|found ∩ true| / k, where a found item outside ``true`` also counts when its exact score
     ties the k-th true score (within TIE): with exact copies in a collection, which of the tied
     items fill the last places is arbitrary."""
-    hits = np.isin(found, true)
+    if not len(true):
+        return 1.0  # nothing to find
+    hits = np.isin(found, true) & (found >= 0)
     tied = ~hits & (found >= 0) & (np.abs(found_scores - true_scores[-1]) <= TIE)
-    return min(len(true), int(hits.sum() + tied.sum())) / max(1, len(true))
+    return min(len(true), int(hits.sum() + tied.sum())) / len(true)
 
 
 def save(index: faiss.Index, path: Path) -> None:

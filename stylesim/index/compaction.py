@@ -30,7 +30,14 @@ from stylesim.index.policy import RELATIVE
 from stylesim.index.relative import collection_z, commit_rows, sample_ids, version_threshold
 from stylesim.index.segment import CHUNK, Segment, SegmentWriter
 from stylesim.index.spaces import space_names, style_weights
-from stylesim.index.writing import FIT_SAMPLE, fault, neighbours_with, new_segment, vectors_reader
+from stylesim.index.writing import (
+    FIT_SAMPLE,
+    approximate_spaces,
+    fault,
+    neighbours_with,
+    new_segment,
+    vectors_reader,
+)
 
 if TYPE_CHECKING:
     from stylesim.index.store import IndexStore
@@ -93,22 +100,13 @@ def rewrite(store: IndexStore, sources: list[Segment], refit: Refit | None = Non
     writer = new_segment(store, ids)
     frames = [copy_segment(store, s, writer, ids, refit) for s in sources]
     writer.items(with_columns_of(pd.concat(frames, ignore_index=True).sort_values("id"), store.item_dtypes()))
-    writer.approximate(
-        [s for s in space_names(store.descriptors, store.fusion) if s != RELATIVE],
-        style_weights(store.descriptors, store.fusion),
-        store.state.get("index_type", "auto"),
-        store.state.get("memory"),
-    )
+    spaces = space_names(store.descriptors, store.fusion)
+    approximate_spaces(store, writer, [s for s in spaces if s != RELATIVE], reuse=refit is None)
     if carried_vectors is not None:
         writer.relative(carried, carried_vectors)
     else:
         recompute_relative(store, writer, ids, sources)
-    writer.approximate(
-        [RELATIVE] if RELATIVE in space_names(store.descriptors, store.fusion) else [],
-        style_weights(store.descriptors, store.fusion),
-        store.state.get("index_type", "auto"),
-        store.state.get("memory"),
-    )
+    approximate_spaces(store, writer, [RELATIVE] if RELATIVE in spaces else [], reuse=refit is None)
     fault("rewrite-sealing")
     replace_sources(store, sources, writer.seal())
 

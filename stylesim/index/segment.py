@@ -22,9 +22,9 @@ import json
 import logging
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +45,8 @@ ITEMS = "items.arrow"
 RELATIVE_IDS = "relative_ids.npy"
 RELATIVE_VECTORS = "relative.npy"
 CHUNK = 16_384  # rows converted to float32 at a time by exact search and rewrites
+TABLE_CELLS = 2**25  # tuning scores queries x rows once when they fit (128 MB of float32)
+Template = Callable[[str, str, int], "tuple[str, faiss.Index] | None"]  # (space, factory, rows) -> trained
 log = logging.getLogger("stylesim.index")
 
 
@@ -287,10 +289,17 @@ def exact_top(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top ``k`` inner products of each query over every (ids, vectors) chunk."""
     q = np.asarray(queries, np.float32)
-    best_scores = np.full((len(q), 0), -np.inf, np.float32)
-    best_ids = np.zeros((len(q), 0), np.int64)
-    for ids, vectors in chunks:
-        scores = q @ vectors.T
+    return top_scored(((ids, q @ vectors.T) for ids, vectors in chunks), len(q), k)
+
+
+def top_scored(
+    scored: Iterator[tuple[np.ndarray, np.ndarray]], queries: int, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``k`` (scores, ids) per query over (ids, scores of each query with them) chunks,
+    best first, padded with (-inf, -1)."""
+    best_scores = np.full((queries, 0), -np.inf, np.float32)
+    best_ids = np.zeros((queries, 0), np.int64)
+    for ids, scores in scored:
         best_scores = np.concatenate([best_scores, scores], axis=1)
         best_ids = np.concatenate([best_ids, np.broadcast_to(ids, scores.shape)], axis=1)
         if best_scores.shape[1] > k:
@@ -349,10 +358,16 @@ class SegmentWriter:
         return Segment(self.tmp)
 
     def approximate(
-        self, spaces: list[str], weights: Mapping[str, float], index_type: str, memory: int | None
+        self,
+        spaces: list[str],
+        weights: Mapping[str, float],
+        index_type: str,
+        memory: int | None,
+        template: Template | None = None,
     ) -> None:
         """An approximate index per search space where the segment is large enough (``index.ann``),
-        tuned against exact search on items of the segment."""
+        tuned against exact search on items of the segment; trained like ``template``'s where it
+        gives one (a larger segment of the same collection), on a sample of the segment otherwise."""
         segment = self.readable()
         for space in spaces:
             rows = len(segment) + (len(segment.extra_relative_rows()[0]) if space == RELATIVE else 0)
@@ -361,21 +376,20 @@ class SegmentWriter:
             if factory is None:
                 continue
             started = time.perf_counter()
-            log.info("approximate index of %s: %s over %d vectors", space, factory, rows)
+            reused = template(space, factory, rows) if template else None
+            factory = reused[0] if reused else factory
+            log.info(
+                "approximate index of %s: %s over %d vectors%s", space, factory, rows, reused and " (reused)"
+            )
             index = ann.build(
                 factory,
                 dim,
-                sample_space(segment, space, weights, ann.TRAIN_ITEMS)[1],
+                partial(training_sample, segment, space, weights),
                 segment.space_chunks(space, weights),
+                reused[1] if reused else None,
             )
             query_ids, queries = sample_space(segment, space, weights, ann.TUNE_QUERIES)
-            truth = exact_top(segment.space_chunks(space, weights), queries, 11)
-
-            def rescore(q: np.ndarray, found: np.ndarray, space: str = space) -> np.ndarray:
-                from stylesim.index.searching import rescore as exact
-
-                return exact(segment, space, q, found, dict(weights))
-
+            truth, rescore = tuning_reference(segment, space, weights, queries)
             versioned = np.isin(query_ids, segment.relative_ids) if space == RELATIVE else None
             tuning = ann.tune(index, factory, (query_ids, queries), truth, rescore, strata=versioned)
             ann.save(index, self.tmp / f"ann-{space}.faiss")
@@ -400,6 +414,43 @@ class SegmentWriter:
         fsync_path(self.parent)
         del segment
         return Segment(final)
+
+
+def tuning_reference(
+    segment: Segment, space: str, weights: Mapping[str, float], queries: np.ndarray
+) -> tuple[tuple[np.ndarray, np.ndarray], ann.Rescore]:
+    """(exact top 11 of each query, the re-scoring that tuning uses). Tuning re-scores the same
+    queries' candidates for every setting it tries: where queries x rows fit TABLE_CELLS, every
+    exact score is computed once and re-scoring looks them up; otherwise it reads the rows."""
+    rows = len(segment) + (len(segment.extra_relative_rows()[0]) if space == RELATIVE else 0)
+    chunks = segment.space_chunks(space, weights)
+    if rows * len(queries) > TABLE_CELLS:
+
+        def rescore(q: np.ndarray, found: np.ndarray) -> np.ndarray:
+            from stylesim.index.searching import rescore as exact
+
+            return exact(segment, space, q, found, dict(weights))
+
+        return exact_top(chunks, queries, 11), rescore
+    q = np.asarray(queries, np.float32)
+    scored = [(ids, q @ vectors.T) for ids, vectors in chunks]
+    ids = np.concatenate([i for i, _ in scored])
+    order = np.argsort(ids)
+    ids, table = ids[order], np.concatenate([t for _, t in scored], axis=1)[:, order]
+
+    def look_up(q_rows: np.ndarray, found: np.ndarray) -> np.ndarray:
+        assert len(q_rows) == len(table), "the tuning queries, in order"
+        columns = np.searchsorted(ids, found).clip(0, len(ids) - 1)
+        known = (found >= 0) & (ids[columns] == found)
+        return np.where(known, np.take_along_axis(table, columns, axis=1), np.float32(-np.inf))
+
+    return top_scored(iter([(ids, table)]), len(q), 11), look_up
+
+
+def training_sample(segment: Segment, space: str, weights: Mapping[str, float]) -> np.ndarray:
+    """Vectors in a space of up to ann.TRAIN_ITEMS random items: what an approximate index is
+    trained on."""
+    return sample_space(segment, space, weights, ann.TRAIN_ITEMS)[1]
 
 
 def sample_space(

@@ -27,12 +27,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import faiss
 import numpy as np
 import pandas as pd
 
 from stylesim.descriptors.standardise import Standardiser, unit_rows
 from stylesim.errors import StylesimError
-from stylesim.index import journal
+from stylesim.index import ann, journal
 from stylesim.index.frames import with_columns_of
 from stylesim.index.manifest import MANIFEST, Manifest, check_compatible, read_manifest
 from stylesim.index.policy import RELATIVE
@@ -45,7 +46,7 @@ from stylesim.index.relative import (
     version_threshold,
 )
 from stylesim.index.searching import segment_candidates, top
-from stylesim.index.segment import SEGMENTS, Segment, SegmentWriter, fsync_path
+from stylesim.index.segment import SEGMENTS, Segment, SegmentWriter, Template, fsync_path
 from stylesim.index.spaces import space_names, style_weights
 
 if TYPE_CHECKING:
@@ -188,16 +189,46 @@ def write_vectors(
     return norms
 
 
-def finish_segment(store: IndexStore, writer: SegmentWriter, ids: np.ndarray) -> None:
-    """Approximate indexes, relative vectors (their version lookups use those indexes), the
-    relative space's index, seal; the segment joins the store (uncommitted)."""
-    weights, index_type, memory = (
+def approximate_spaces(
+    store: IndexStore, writer: SegmentWriter, spaces: list[str], reuse: bool = True
+) -> None:
+    """The writer's approximate indexes of ``spaces`` with the store's settings, trained as the
+    largest committed segment's where ``reuse`` (its vectors standardised the same way)."""
+    writer.approximate(
+        spaces,
         style_weights(store.descriptors, store.fusion),
         store.state.get("index_type", "auto"),
         store.state.get("memory"),
+        trained_like(store) if reuse else None,
     )
+
+
+def trained_like(store: IndexStore) -> Template:
+    """For a space, a factory and a row count: the approximate index of the store's largest
+    segment of at least that many rows, emptied (``ann.emptied``), when its factory differs from
+    the wanted one at most in its number of lists. A segment added to a large collection so skips
+    training PCA and k-means on its own few items, and its lists are the collection's."""
+
+    def template(space: str, factory: str, rows: int) -> tuple[str, faiss.Index] | None:
+        larger = [s for s in store.segments if len(s) >= rows and space in s.meta.get("spaces", {})]
+        if not larger:
+            return None
+        largest = max(larger, key=len)
+        known = str(largest.meta["spaces"][space]["factory"])
+        if not ann.same_family(known, factory):
+            return None
+        index = ann.emptied(ann.load(largest.folder / f"ann-{space}.faiss"))
+        return (known, index) if index is not None else None
+
+    return template
+
+
+def finish_segment(store: IndexStore, writer: SegmentWriter, ids: np.ndarray) -> None:
+    """Approximate indexes, relative vectors (their version lookups use those indexes), the
+    relative space's index, seal; the segment joins the store (uncommitted)."""
+    weights = style_weights(store.descriptors, store.fusion)
     spaces = space_names(store.descriptors, store.fusion)
-    writer.approximate([s for s in spaces if s != RELATIVE], weights, index_type, memory)
+    approximate_spaces(store, writer, [s for s in spaces if s != RELATIVE])
     if RELATIVE in spaces:
         readable = writer.readable()
         if store.state.get("version_threshold") is None:
@@ -213,7 +244,7 @@ def finish_segment(store: IndexStore, writer: SegmentWriter, ids: np.ndarray) ->
             store.version_threshold(),
         )  # fmt: skip
         writer.relative(relative_ids, relative)
-        writer.approximate([RELATIVE], weights, index_type, memory)
+        approximate_spaces(store, writer, [RELATIVE])
     fault("segment-sealing")
     segment = writer.seal()
     store.segments.append(segment)

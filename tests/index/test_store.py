@@ -352,3 +352,64 @@ def test_compacting_keeps_the_deletions_that_hide_relative_vectors_held_by_later
     assert len(live) == 16
     for hit in api.search_items(store, sorted(live), "style-relative", k=16):
         assert {r["id"] for r in hit["results"]} <= live
+
+
+def test_a_segment_added_to_a_larger_one_is_trained_as_it_and_tuned_on_its_own_items(grid_dir, tmp_path):
+    """The second run's segment reuses the first segment's trained approximate index (PCA,
+    coarse centroids, the codes' ranges) with its own items in it, and is still tuned."""
+    import faiss
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    for look in ("photo", "pencil", "oil"):
+        shutil.copytree(grid_dir / look, first / look)
+    shutil.copytree(grid_dir / "duotone", second)
+    root = tmp_path / "index"
+    for folder in (first, second):
+        made = runner.invoke(
+            app,
+            [
+                "index",
+                str(folder),
+                "--index",
+                str(root),
+                "--size",
+                "64",
+                "--index-type",
+                "PCA8,IVF2,SQ8",
+                "-q",
+            ],
+        )
+        assert made.exit_code == 0, made.output
+    store = IndexStore.open(root)
+    larger, added = store.segments
+    assert [len(larger), len(added)] == [12, 4]
+    for space in ("gram", "content", "style"):
+        indexes = [faiss.read_index(str(s.folder / f"ann-{space}.faiss")) for s in (larger, added)]
+        pca = [faiss.downcast_VectorTransform(i.chain.at(0)) for i in indexes]
+        ivf = [faiss.downcast_index(faiss.extract_index_ivf(i)) for i in indexes]
+        assert np.array_equal(faiss.vector_to_array(pca[0].PCAMat), faiss.vector_to_array(pca[1].PCAMat))
+        assert np.array_equal(ivf[0].quantizer.reconstruct_n(0, 2), ivf[1].quantizer.reconstruct_n(0, 2))
+        assert np.array_equal(
+            faiss.vector_to_array(ivf[0].sq.trained), faiss.vector_to_array(ivf[1].sq.trained)
+        )
+        assert indexes[1].ntotal == 4 and added.meta["spaces"][space]["recall"] >= 0.95
+    hits = api.search_items(store, list(store.ids()), "content", k=1, include_query=True)
+    assert all(h["results"][0]["id"] == i for h, i in zip(hits, store.ids(), strict=True))
+
+
+def test_tuning_looks_up_the_exact_scores_it_would_otherwise_read(grid_index, monkeypatch):
+    from stylesim.index import segment as segments
+    from stylesim.index.spaces import style_weights
+
+    store = IndexStore.open(grid_index)
+    part, weights = store.segments[0], style_weights(store.descriptors, store.fusion)
+    for space in ("content", "style", "style-relative"):
+        query_ids, queries = segments.sample_space(part, space, weights, 20)
+        found = np.random.default_rng(0).choice(part.ids, (len(queries), 7))
+        found[:, 0] = -1
+        table_truth, look_up = segments.tuning_reference(part, space, weights, queries)
+        monkeypatch.setattr(segments, "TABLE_CELLS", 0)
+        read_truth, read = segments.tuning_reference(part, space, weights, queries)
+        monkeypatch.undo()
+        assert np.array_equal(table_truth[1], read_truth[1]) and np.allclose(table_truth[0], read_truth[0])
+        assert np.allclose(look_up(queries, found), read(queries, found), atol=1e-3), space
