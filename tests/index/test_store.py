@@ -76,6 +76,22 @@ def index_command(folder: Path, root: Path, fault: str | None = None) -> subproc
     )
 
 
+def twelve_then_four(grid_dir: Path, tmp_path: Path, *options: str) -> tuple[Path, Path, Path]:
+    """(first, second, index): 12 items (photos, pencil drawings, oil paintings) indexed, then 4
+    more (duotones) in a second segment: too few added to re-fit and rewrite."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    for look in ("photo", "pencil", "oil"):
+        shutil.copytree(grid_dir / look, first / look)
+    shutil.copytree(grid_dir / "duotone", second)
+    root = tmp_path / "index"
+    for folder in (first, second):
+        made = runner.invoke(
+            app, ["index", str(folder), "--index", str(root), "--size", "64", *options, "-q"]
+        )
+        assert made.exit_code == 0, made.output
+    return first, second, root
+
+
 @pytest.fixture(scope="module")
 def clean_build(grid_dir, tmp_path_factory) -> tuple[Path, Path, Path]:
     """Both folders indexed without faults: (first folder, second folder, index)."""
@@ -280,14 +296,7 @@ def test_rows_are_read_whole_when_the_system_returns_short_reads(grid_index, mon
 def test_a_segment_whose_items_were_all_replaced_is_dropped(grid_dir, tmp_path):
     """Every file of the second run changed (turned upside down): its segment holds no live
     item any more, and the automatic compaction drops it instead of failing."""
-    first, second = tmp_path / "first", tmp_path / "second"
-    for look in ("photo", "pencil", "oil"):
-        shutil.copytree(grid_dir / look, first / look)
-    shutil.copytree(grid_dir / "duotone", second)
-    root = tmp_path / "index"
-    for folder in (first, second):  # 12 then 4 items: too few added to re-fit and rewrite
-        made = runner.invoke(app, ["index", str(folder), "--index", str(root), "--size", "64", "-q"])
-        assert made.exit_code == 0, made.output
+    _, second, root = twelve_then_four(grid_dir, tmp_path)
     assert [len(s) for s in IndexStore.open(root).segments] == [12, 4]
     for picture in second.iterdir():
         with Image.open(picture) as image:
@@ -328,14 +337,7 @@ def test_compacting_keeps_the_deletions_that_hide_relative_vectors_held_by_later
     files change, their old ids are deleted and the first segment is rewritten (heavy deletes).
     The deletions must outlive that rewrite, or the old ids come back as hits of
     ``--by style-relative`` with no item behind them."""
-    first, second = tmp_path / "first", tmp_path / "second"
-    for look in ("photo", "pencil", "oil"):
-        shutil.copytree(grid_dir / look, first / look)
-    shutil.copytree(grid_dir / "duotone", second)
-    root = tmp_path / "index"
-    for folder in (first, second):
-        made = runner.invoke(app, ["index", str(folder), "--index", str(root), "--size", "64", "-q"])
-        assert made.exit_code == 0, made.output
+    first, _, root = twelve_then_four(grid_dir, tmp_path)
     store = IndexStore.open(root)
     older, later = store.segments
     held = np.intersect1d(later.relative_ids, older.ids)
@@ -359,27 +361,7 @@ def test_a_segment_added_to_a_larger_one_is_trained_as_it_and_tuned_on_its_own_i
     coarse centroids, the codes' ranges) with its own items in it, and is still tuned."""
     import faiss
 
-    first, second = tmp_path / "first", tmp_path / "second"
-    for look in ("photo", "pencil", "oil"):
-        shutil.copytree(grid_dir / look, first / look)
-    shutil.copytree(grid_dir / "duotone", second)
-    root = tmp_path / "index"
-    for folder in (first, second):
-        made = runner.invoke(
-            app,
-            [
-                "index",
-                str(folder),
-                "--index",
-                str(root),
-                "--size",
-                "64",
-                "--index-type",
-                "PCA8,IVF2,SQ8",
-                "-q",
-            ],
-        )
-        assert made.exit_code == 0, made.output
+    _, _, root = twelve_then_four(grid_dir, tmp_path, "--index-type", "PCA8,IVF2,SQ8")
     store = IndexStore.open(root)
     larger, added = store.segments
     assert [len(larger), len(added)] == [12, 4]
