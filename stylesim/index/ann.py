@@ -347,8 +347,6 @@ def stratified_recall(per_query: np.ndarray, strata: np.ndarray | None = None) -
         return float(per_query.mean())
     labels, counts = np.unique(strata, return_counts=True)
     judged = labels[counts >= MIN_STRATUM]
-    if not len(judged):
-        return float(per_query.mean())
     return float(min([per_query.mean()] + [per_query[strata == label].mean() for label in judged]))
 
 

@@ -189,6 +189,13 @@ class Segment:
             vectors[found] = self.array(RELATIVE)[where[found]]
         return ids, vectors
 
+    def space_size(self, space: str) -> int:
+        """Vectors in a search space: one per item, plus in the relative space the relative
+        vectors held for older items (``extra_relative_rows``), counted without reading them."""
+        if space != RELATIVE:
+            return len(self)
+        return len(self) + int((~self.positions(self.relative_ids)[1]).sum())
+
     def extra_relative_rows(self) -> tuple[np.ndarray, np.ndarray]:
         """Relative vectors this segment holds for older items (not its own)."""
         foreign = ~self.positions(self.relative_ids)[1]
@@ -370,7 +377,7 @@ class SegmentWriter:
         gives one (a larger segment of the same collection), on a sample of the segment otherwise."""
         segment = self.readable()
         for space in spaces:
-            rows = len(segment) + (len(segment.extra_relative_rows()[0]) if space == RELATIVE else 0)
+            rows = segment.space_size(space)
             dim = segment.space_dim(space, weights)
             factory = ann.choose(rows, dim, index_type, memory)
             if factory is None:
@@ -422,7 +429,7 @@ def tuning_reference(
     """(exact top 11 of each query, the re-scoring that tuning uses). Tuning re-scores the same
     queries' candidates for every setting it tries: where queries x rows fit TABLE_CELLS, every
     exact score is computed once and re-scoring looks them up; otherwise it reads the rows."""
-    rows = len(segment) + (len(segment.extra_relative_rows()[0]) if space == RELATIVE else 0)
+    rows = segment.space_size(space)
     chunks = segment.space_chunks(space, weights)
     if rows * len(queries) > TABLE_CELLS:
 
