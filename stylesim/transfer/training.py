@@ -225,18 +225,21 @@ def load_checkpoint(work: Path) -> dict[str, Any]:
 
 
 def check_resumable(
-    blob: dict[str, Any], settings: TrainingSettings, data: dict[str, str] | None, source: Path
+    saved_settings: dict[str, Any],
+    settings: TrainingSettings,
+    source: Path,
+    data: tuple[dict[str, str], dict[str, str]] | None = None,
 ) -> None:
-    """A resumed run must train the same way on the same data (only the length may grow; ``data``
-    None: the data lists are not compared); ``source`` (the checkpoint or training record) names
-    what was resumed in the error."""
-    saved = dict(blob["settings"])
+    """A resumed run must train the same way (only the length may grow) and, when ``data`` =
+    (saved, now) digests are given, on the same data; ``source`` (the checkpoint or training
+    record) names what was resumed in the error."""
+    saved = dict(saved_settings)
     wanted = asdict(settings)
     for key in ("iterations", "checkpoint_seconds"):
         saved.pop(key, None)
         wanted.pop(key, None)
     changed = [f"{k}: checkpoint {saved.get(k)!r}, now {v!r}" for k, v in wanted.items() if saved.get(k) != v]
-    if blob["data"] != data:
+    if data is not None and data[0] != data[1]:
         changed.append("the content or style file lists differ")
     if changed:
         raise StylesimError(
@@ -291,16 +294,16 @@ class Trainer:
 
     def start(self, resume: bool, warm: WarmStart | None = None) -> None:
         """Fresh weights, the checkpoint in ``work`` (``resume``), or an exported decoder (``warm``)."""
-        if warm is not None:  # the caller passes it only when there is no checkpoint to resume
-            self.decoder.load_state_dict(warm.decoder)
         self.decoder.to(self.encoder.device).to(memory_format=torch.channels_last).train()
         self.optimiser = torch.optim.Adam(self.decoder.parameters(), lr=self.settings.learning_rate)
-        if warm is not None:
+        if warm is not None:  # the caller passes it only when there is no checkpoint to resume
             self._continue_from(warm)
             return
         if resume:
             blob = load_checkpoint(self.work)
-            check_resumable(blob, self.settings, self.data(), self.work / CHECKPOINT)
+            check_resumable(
+                blob["settings"], self.settings, self.work / CHECKPOINT, (blob["data"], self.data())
+            )
             self.decoder.load_state_dict(blob["decoder"])
             self.optimiser.load_state_dict(blob["optimiser"])
             self.generator.set_state(blob["generator"])
@@ -311,7 +314,8 @@ class Trainer:
         self.state.energies = layer_energies(self.encoder, sample)
 
     def _continue_from(self, warm: WarmStart) -> None:
-        check_resumable({"settings": warm.record["settings"], "data": None}, self.settings, None, warm.source)
+        check_resumable(warm.record["settings"], self.settings, warm.source)
+        self.decoder.load_state_dict(warm.decoder)  # copied into the parameters in place
         r = warm.record
         self.state = TrainingState(int(r["iterations"]), float(r["seconds"]), r["energies"], r["loss_curve"])
         self.generator.manual_seed(self.settings.seed + self.state.iteration)  # crops not yet drawn
