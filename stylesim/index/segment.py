@@ -142,9 +142,7 @@ class Segment:
 
     def positions(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(row of each id, whether this segment holds it)."""
-        rows = np.searchsorted(self.ids, ids).clip(0, max(0, len(self.ids) - 1))
-        found = (self.ids[rows] == ids) if len(self.ids) else np.zeros(len(ids), bool)
-        return rows, found
+        return sorted_positions(self.ids, ids)
 
     def vectors(self, name: str, rows: np.ndarray) -> np.ndarray:
         """float32 rows of a descriptor's vectors, in ``rows`` order (``gather``)."""
@@ -172,9 +170,7 @@ class Segment:
 
     def relative_rows(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(row in relative.npy of each id, whether this segment holds a relative vector for it)."""
-        rows = np.searchsorted(self.relative_ids, ids).clip(0, max(0, len(self.relative_ids) - 1))
-        found = (self.relative_ids[rows] == ids) if len(self.relative_ids) else np.zeros(len(ids), bool)
-        return rows, found
+        return sorted_positions(self.relative_ids, ids)
 
     def space_rows(
         self, space: str, weights: Mapping[str, float], start: int, stop: int
@@ -447,8 +443,8 @@ def tuning_reference(
 
     def look_up(q_rows: np.ndarray, found: np.ndarray) -> np.ndarray:
         assert len(q_rows) == len(table), "the tuning queries, in order"
-        columns = np.searchsorted(ids, found).clip(0, len(ids) - 1)
-        known = (found >= 0) & (ids[columns] == found)
+        columns, known = sorted_positions(ids, found)
+        known &= found >= 0
         return np.where(known, np.take_along_axis(table, columns, axis=1), np.float32(-np.inf))
 
     return top_scored(iter([(ids, table)]), len(q), 11), look_up
@@ -473,3 +469,10 @@ def sample_space(
         chosen = rng.choice(own, min(count // 2, len(own)), replace=False)
         ids = np.unique(np.concatenate([chosen, ids[: count - len(chosen)]]))
     return ids, segment.space_vectors(space, ids, weights)
+
+
+def sorted_positions(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position of each of ``ids`` (any shape) in the ascending ``sorted_ids``, whether it is there)."""
+    rows = np.searchsorted(sorted_ids, ids).clip(0, max(0, len(sorted_ids) - 1))
+    found = (sorted_ids[rows] == ids) if len(sorted_ids) else np.zeros(np.shape(ids), bool)
+    return rows, found
