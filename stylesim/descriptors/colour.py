@@ -27,7 +27,6 @@ class ColourDescriptor(Descriptor):
     name = "colour"
     layers: tuple[str, ...] = ()
     collection_norm = "centre"
-    absent_options = {"background_weight": None}
 
     def __init__(
         self,
