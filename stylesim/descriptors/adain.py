@@ -29,6 +29,7 @@ ADAIN_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 class AdaINDescriptor(Descriptor):
     name = "adain"
     collection_norm = "block"
+    absent_options = {"background_weight": None}
 
     def __init__(
         self,

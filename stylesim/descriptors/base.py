@@ -33,6 +33,8 @@ class Descriptor(ABC):
     # None: statistics over every pixel alike; a number: the weight of a picture's background
     # pixels against 1 for its foreground (``pixel_weights``)
     background_weight: float | None = None
+    # what a manifest written before an option existed meant: its value when the key is absent
+    absent_options: dict[str, Any] = {}
 
     @abstractmethod
     def from_features(self, features: dict[str, torch.Tensor], pixels: torch.Tensor) -> torch.Tensor:

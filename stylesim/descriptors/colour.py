@@ -27,6 +27,7 @@ class ColourDescriptor(Descriptor):
     name = "colour"
     layers: tuple[str, ...] = ()
     collection_norm = "centre"
+    absent_options = {"background_weight": None}
 
     def __init__(
         self,

@@ -43,6 +43,7 @@ DEFAULT_GRAM_LAYERS: tuple[str, ...] = ("relu3_1", "relu4_1")
 class GramDescriptor(Descriptor):
     name = "gram"
     collection_norm = "centre"
+    absent_options = {"background_weight": None}
 
     def __init__(
         self,
