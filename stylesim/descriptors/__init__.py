@@ -27,7 +27,7 @@ def build_descriptors(config: dict[str, dict[str, Any]] | None = None) -> dict[s
     for name, params in config.items():
         if name not in REGISTRY:
             raise ValueError(f"unknown descriptor {name!r}; known: {', '.join(REGISTRY)}")
-        kwargs = {**REGISTRY[name].absent_options, **params}
+        kwargs = dict(params)
         if "layers" in kwargs:
             kwargs["layers"] = tuple(kwargs["layers"])
         out[name] = REGISTRY[name](**kwargs)

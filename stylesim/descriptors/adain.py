@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from stylesim.descriptors.base import DEFAULT_BACKGROUND_WEIGHT, Descriptor
+from stylesim.descriptors.base import Descriptor
 from stylesim.encoding.layers import layer_channels
 
 if TYPE_CHECKING:
@@ -29,21 +29,18 @@ ADAIN_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 class AdaINDescriptor(Descriptor):
     name = "adain"
     collection_norm = "block"
-    absent_options = {"background_weight": None}
 
     def __init__(
         self,
         layers: tuple[str, ...] = ADAIN_LAYERS,
         eps: float = 1e-5,
         dim: int | None = None,
-        background_weight: float | None = DEFAULT_BACKGROUND_WEIGHT,
     ) -> None:
         self.layers = tuple(layers)
         self.dim = 2 * sum(layer_channels(layer) for layer in self.layers)
         if dim is not None and dim != self.dim:
             raise ValueError(f"adain over {list(self.layers)} has {self.dim} dimensions, not {dim}")
         self.eps = eps
-        self.background_weight = background_weight
 
     def from_features(self, features: dict[str, torch.Tensor], pixels: torch.Tensor) -> torch.Tensor:
         import torch
@@ -51,9 +48,8 @@ class AdaINDescriptor(Descriptor):
         from stylesim.descriptors import ops
 
         parts: list[torch.Tensor] = []
-        weights = self.pixel_weights(pixels)
         for layer in self.layers:
-            parts.extend(ops.channel_mean_std(features[layer], self.eps, weights))
+            parts.extend(ops.channel_mean_std(features[layer], self.eps))
         return torch.cat(parts, dim=1)
 
     def blocks(self) -> list[int]:
@@ -61,9 +57,4 @@ class AdaINDescriptor(Descriptor):
         return [layer_channels(layer) for layer in self.layers for _ in ("mean", "std")]
 
     def config(self) -> dict[str, Any]:
-        return {
-            "layers": list(self.layers),
-            "dim": self.dim,
-            "eps": self.eps,
-            "background_weight": self.background_weight,
-        }
+        return {"layers": list(self.layers), "dim": self.dim, "eps": self.eps}

@@ -9,10 +9,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import torch
 
-# The background weight of the style statistics of new indexes (gram, adain, colour):
-# None = every pixel alike (Gatys, Huang & Belongie); chosen on every set at once in docs/retrieval.md.
-DEFAULT_BACKGROUND_WEIGHT: float | None = None
-
 
 class Descriptor(ABC):
     """Turns activations ``{layer: (N, C, H, W)}`` into (N, dim) float32 vectors.
@@ -30,11 +26,6 @@ class Descriptor(ABC):
     # None: computed from the batch's own network input; a number: from a second pass over the
     # pictures resized to about input_side x input_side pixels (``descriptors.extract``)
     input_side: int | None = None
-    # None: statistics over every pixel alike; a number: the weight of a picture's background
-    # pixels against 1 for its foreground (``pixel_weights``)
-    background_weight: float | None = None
-    # what a manifest written before an option existed meant: its value when the key is absent
-    absent_options: dict[str, Any] = {}
 
     @abstractmethod
     def from_features(self, features: dict[str, torch.Tensor], pixels: torch.Tensor) -> torch.Tensor:
@@ -43,15 +34,6 @@ class Descriptor(ABC):
     def blocks(self) -> list[int]:
         """Groups of dimensions that share one scale in the collection standardisation."""
         return [self.dim]
-
-    def pixel_weights(self, pixels: torch.Tensor) -> torch.Tensor | None:
-        """Per-pixel weights (N, H, W) of the statistics (``ops.foreground_weights``) when the
-        descriptor has a ``background_weight``; None: every pixel weighs the same."""
-        if self.background_weight is None:
-            return None
-        from stylesim.descriptors import ops
-
-        return ops.foreground_weights(pixels, self.background_weight)
 
     @abstractmethod
     def config(self) -> dict[str, Any]:

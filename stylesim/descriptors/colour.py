@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from stylesim.descriptors.base import DEFAULT_BACKGROUND_WEIGHT, Descriptor
+from stylesim.descriptors.base import Descriptor
 
 if TYPE_CHECKING:
     import torch
@@ -27,16 +27,9 @@ class ColourDescriptor(Descriptor):
     name = "colour"
     layers: tuple[str, ...] = ()
     collection_norm = "centre"
-    absent_options = {"background_weight": None}
 
-    def __init__(
-        self,
-        bins: int = 10,
-        dim: int | None = None,
-        background_weight: float | None = DEFAULT_BACKGROUND_WEIGHT,
-    ) -> None:
+    def __init__(self, bins: int = 10, dim: int | None = None) -> None:
         self.bins = bins
-        self.background_weight = background_weight
         self.dim = bins**3
         if dim is not None and dim != self.dim:
             raise ValueError(f"colour with {bins} bins has {self.dim} dimensions, not {dim}")
@@ -44,7 +37,7 @@ class ColourDescriptor(Descriptor):
     def from_features(self, features: dict[str, torch.Tensor], pixels: torch.Tensor) -> torch.Tensor:
         from stylesim.descriptors import ops
 
-        return ops.colour_histogram(pixels, self.bins, self.pixel_weights(pixels))
+        return ops.colour_histogram(pixels, self.bins)
 
     def config(self) -> dict[str, Any]:
-        return {"bins": self.bins, "dim": self.dim, "background_weight": self.background_weight}
+        return {"bins": self.bins, "dim": self.dim}

@@ -29,7 +29,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from stylesim.descriptors.base import DEFAULT_BACKGROUND_WEIGHT, Descriptor
+from stylesim.descriptors.base import Descriptor
 from stylesim.encoding.layers import layer_channels
 
 if TYPE_CHECKING:
@@ -43,17 +43,14 @@ DEFAULT_GRAM_LAYERS: tuple[str, ...] = ("relu3_1", "relu4_1")
 class GramDescriptor(Descriptor):
     name = "gram"
     collection_norm = "centre"
-    absent_options = {"background_weight": None}
 
     def __init__(
         self,
         layers: tuple[str, ...] = DEFAULT_GRAM_LAYERS,
         dim: int = 2048,
         seed: int = 0,
-        background_weight: float | None = DEFAULT_BACKGROUND_WEIGHT,
     ) -> None:
         self.layers = tuple(layers)
-        self.background_weight = background_weight
         self.full_dim = sum(c * (c + 1) // 2 for c in (layer_channels(layer) for layer in self.layers))
         self.dim = dim if dim > 0 else self.full_dim
         self.seed = seed
@@ -68,16 +65,11 @@ class GramDescriptor(Descriptor):
     def from_features(self, features: dict[str, torch.Tensor], pixels: torch.Tensor) -> torch.Tensor:
         from stylesim.descriptors import ops
 
-        v = ops.gram_vector(features, self.layers, self.pixel_weights(pixels))
+        v = ops.gram_vector(features, self.layers)
         return self.sketch(v) if self.sketch is not None else v
 
     def config(self) -> dict[str, Any]:
-        return {
-            "layers": list(self.layers),
-            "dim": self.dim,
-            "seed": self.seed,
-            "background_weight": self.background_weight,
-        }
+        return {"layers": list(self.layers), "dim": self.dim, "seed": self.seed}
 
 
 COARSE_SIDE = 96
@@ -100,9 +92,8 @@ class CoarseGramDescriptor(GramDescriptor):
         dim: int = 2048,
         seed: int = 1,
         input_side: int = COARSE_SIDE,
-        background_weight: float | None = None,
     ) -> None:
-        super().__init__(layers, dim, seed, background_weight)
+        super().__init__(layers, dim, seed)
         self.input_side = input_side
 
     def config(self) -> dict[str, Any]:

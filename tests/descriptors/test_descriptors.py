@@ -8,7 +8,6 @@ from stylesim.collection.decode import decode_for_encoding
 from stylesim.descriptors.ops import (
     channel_mean_std,
     colour_histogram,
-    foreground_weights,
     gram_matrix,
     gram_vector,
     instance_normalise,
@@ -160,53 +159,3 @@ def test_network_sees_luminance_only_colour_histogram_sees_colour(extractor):
     for name in ("gram", "adain", "content"):
         assert cos(a[name], b[name]) > 0.99, name
     assert cos(a["colour"], b["colour"]) < 0.9
-
-
-def drawing_on(canvas: tuple[int, int, int], side: int = 32) -> np.ndarray:
-    """A (side, side, 3) picture: a dark square with a red stripe, on a plain ``canvas`` colour."""
-    x = np.empty((side, side, 3), np.uint8)
-    x[:] = canvas
-    x[8:24, 8:24] = (20, 20, 30)
-    x[14:18, 8:24] = (200, 10, 10)
-    return x
-
-
-def test_foreground_weights_find_a_drawing_on_one_colour_and_leave_photos_whole():
-    drawn = torch.as_tensor(np.stack([drawing_on((250, 250, 250)), drawing_on((30, 90, 200))]))
-    w = foreground_weights(drawn, 0.25)
-    inside = torch.zeros(32, 32, dtype=torch.bool)
-    inside[8:24, 8:24] = True
-    for n in range(2):
-        assert torch.all(w[n][inside] == 1.0) and torch.all(w[n][~inside] == 0.25)
-    rng = np.random.default_rng(0)
-    busy = torch.as_tensor(rng.integers(0, 256, (1, 32, 32, 3), dtype=np.uint8))  # no plain border
-    tiny = drawing_on((250, 250, 250))
-    tiny[8:24, 8:24], tiny[16, 16] = 250, 0  # one dark pixel: under 1 % foreground
-    for picture in (busy, torch.as_tensor(tiny[None])):
-        assert torch.all(foreground_weights(picture, 0.0) == 1.0)
-
-
-def test_weighted_statistics_are_those_of_the_weighted_positions():
-    f = torch.rand(2, 6, 4, 4) * 3
-    ones = torch.ones(2, 4, 4)
-    torch.testing.assert_close(gram_matrix(f, ones), gram_matrix(f))
-    for got, expected in zip(channel_mean_std(f, 1e-5, ones), channel_mean_std(f, 1e-5), strict=True):
-        torch.testing.assert_close(got, expected)
-    half = torch.zeros(2, 4, 4)
-    half[:, :, :2] = 1.0  # the left half only: the statistics of f[..., :2]
-    torch.testing.assert_close(gram_matrix(f, half), gram_matrix(f[..., :2].contiguous()))
-    for got, expected in zip(channel_mean_std(f, 0.0, half), channel_mean_std(f[..., :2], 0.0), strict=True):
-        torch.testing.assert_close(got, expected)
-    coarse = torch.zeros(2, 8, 8)  # pixel weights at twice the layer's grid are averaged down to it
-    coarse[:, :, :4] = 1.0
-    torch.testing.assert_close(gram_matrix(f, coarse), gram_matrix(f, half))
-
-
-def test_weighted_colour_histogram_counts_the_foreground():
-    drawn = torch.as_tensor(drawing_on((250, 250, 250))[None])
-    only = colour_histogram(drawn, 8, foreground_weights(drawn, 0.0))
-    squares = only[0] ** 2
-    assert math.isclose(float(squares.sum()), 1.0, rel_tol=1e-5)
-    assert int((squares > 0).sum()) == 2  # the dark square and the red stripe; no canvas
-    assert math.isclose(float(squares.max()), 0.75, rel_tol=1e-5)  # 12 of the 16 rows are dark
-    torch.testing.assert_close(colour_histogram(drawn, 8, torch.ones(1, 32, 32)), colour_histogram(drawn, 8))
