@@ -1,0 +1,87 @@
+"""The colour histogram's weight in ``--by style`` chosen per query from how many colours the
+query has (issue 17): a picture in one or two colours (type: black on white) has a histogram
+that describes its amount of ink, not its palette.
+
+For each picture, the effective number of colours is exp(H) of its RGB 10-level histogram h
+(H = -sum_b h_b ln h_b; 1 for a flat picture, 1 000 for every bin alike). A query q gets
+
+    c(q)  = clip((exp(H_q) - 1) / (E - 1), 0, 1)
+    score = (0.7 + 0.3 (1 - c(q))) gram + 0.3 c(q) colour
+
+(the colour weight moved to the Gram matrices as the query's colours fall toward one), then the
+content discount and near-duplicate rule of ``--by style``, on the stored cosines of each set's
+index (built once under --work as scripts/sweep_style_levers.py does). E = none is today's
+fixed 0.7 / 0.3. Mean and worst over --sets; --unseen sets reported only.
+
+    python scripts/probe_colour_richness.py [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sweep_colour_levers import pixels_of  # noqa: E402
+from sweep_fusion_sets import set_similarities  # noqa: E402
+from sweep_style_levers import finished, style_map  # noqa: E402
+
+LEVELS = 10
+CHOSEN_ON = "grid,grid-unseen,textures,textures-recoloured,icons,fonts,wallpapers"
+REACH = (None, 1.5, 2.0, 3.0)  # E: from how many effective colours the colour weight is whole
+
+
+def effective_colours(path: str) -> float:
+    """exp of the entropy of the picture's joint RGB histogram (LEVELS per channel)."""
+    q = pixels_of(path).astype(np.int64) * LEVELS // 256
+    codes = (q[..., 0] * LEVELS + q[..., 1]) * LEVELS + q[..., 2]
+    h = np.bincount(codes.ravel(), minlength=LEVELS**3) / codes.size
+    h = h[h > 0]
+    return float(np.exp(-(h * np.log(h)).sum()))
+
+
+def set_scores(name: str, work: Path) -> dict[str, float] | None:
+    found = set_similarities(name, work, 256)
+    if found is None:
+        return None
+    sims, labels = found
+    colours = np.array([effective_colours(p) for p in labels.paths])[:, None]
+    out = {"gram": style_map(sims["gram"], labels), "median effective colours": float(np.median(colours))}
+    for reach in REACH:
+        c = np.ones_like(colours) if reach is None else np.clip((colours - 1) / (reach - 1), 0, 1)
+        fused = (0.7 + 0.3 * (1 - c)) * sims["gram"] + 0.3 * c * sims["colour"]
+        out[f"E = {reach or 'none'}"] = style_map(finished(fused, sims), labels)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sets", default=CHOSEN_ON)
+    parser.add_argument("--unseen", default="artwork")
+    parser.add_argument("--work", type=Path, default=Path("/var/tmp/stylesim-sets"))
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    chosen, unseen = args.sets.split(","), [s for s in args.unseen.split(",") if s]
+    results = {n: s for n in chosen + unseen if (s := set_scores(n, args.work)) is not None}
+    columns = list(next(iter(results.values())))
+    print(f"set | {' | '.join(columns)}")
+    for name, scores in results.items():
+        print(f"{name} | {' | '.join(f'{scores[c]:.3f}' for c in columns)}")
+    for column in columns[2:]:
+        values = [results[n][column] for n in chosen if n in results]
+        print(f"{column}: mean {np.mean(values):.3f}, worst {min(values):.3f} over {', '.join(chosen)}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
