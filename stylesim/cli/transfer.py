@@ -220,6 +220,9 @@ def train_decoder(
     reconstruction: Annotated[
         int, Opt(help="First steps with AdaIN off (the decoder inverts the encoder).")
     ] = 0,
+    clip_factor: Annotated[
+        float, Opt(help="Clip the gradient norm at this times its running mean (0: no clipping).")
+    ] = 5.0,
     seed: Annotated[int, Opt(help="Seed of the crops and of the initial weights.")] = 0,
     precision: Precision = "auto",
     checkpoint_minutes: Annotated[float, Opt(help="Minutes between checkpoints.")] = 5.0,
@@ -244,7 +247,7 @@ def train_decoder(
     settings = api.training_settings(
         device, precision, iterations=iterations, crop=crop, batch=batch, learning_rate=lr,
         style_weight=style_weight, reconstruction_iterations=reconstruction, seed=seed,
-        checkpoint_seconds=checkpoint_minutes * 60,
+        clip_factor=clip_factor, checkpoint_seconds=checkpoint_minutes * 60,
     )  # fmt: skip
     with Reporter(err, quiet) as progress:
         progress.start("training", iterations)

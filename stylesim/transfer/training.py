@@ -13,7 +13,11 @@ first step: the paper's VGG was rescaled so that every layer's activations have 
 while our Caffe weights differ in scale between layers by orders of magnitude, so each term is
 divided by its layer's energy to keep the paper's balance.
 
-Adam with the reference code's decay lr_i = lr / (1 + decay * i). An optional first stage of
+Adam with the reference code's decay lr_i = lr / (1 + decay * i), the gradient's norm clipped at
+``clip_factor`` times the running mean of the norms before it (g <- g min(1, k n_avg / |g|),
+n_avg <- 0.99 n_avg + 0.01 min(|g|, k n_avg)): one outlier batch otherwise enters Adam's second
+moment v with |g|^2 and, with beta2 = 0.999, damps every later step for thousands of iterations.
+An optional first stage of
 ``reconstruction_iterations`` trains g to invert f(c) itself (t = f(c), no style term). The
 state of the run (decoder, optimiser, the random generator that picks the crops, the energies,
 the loss history) is checkpointed atomically, so ``resume`` continues exactly where a killed run
@@ -63,6 +67,13 @@ class TrainingSettings:
     precision: str = "bf16"
     checkpoint_seconds: float = 300.0
     history_every: int = 50  # iterations per averaged point of the loss curve
+    clip_factor: float = 5.0  # gradient norm clipped at this times its running mean; 0 = off
+
+
+# Settings added after the first runs, with the values that reproduce those runs: a checkpoint or
+# training record without the key was trained that way.
+SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"clip_factor": 0.0}
+GRAD_NORM_MOMENTUM = 0.99
 
 
 @dataclass
@@ -71,6 +82,8 @@ class TrainingState:
     seconds: float = 0.0
     energies: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, float]] = field(default_factory=list)
+    grad_norm_mean: float = 0.0  # running mean of the (clipped) gradient norms
+    clipped_steps: int = 0
 
 
 # ----------------------------------------------------------------------------- pure losses
@@ -233,7 +246,7 @@ def check_resumable(
     """A resumed run must train the same way (only the length may grow) and, when ``data`` =
     (saved, now) digests are given, on the same data; ``source`` (the checkpoint or training
     record) names what was resumed in the error."""
-    saved = dict(saved_settings)
+    saved = {**SETTINGS_BEFORE_THEY_EXISTED, **saved_settings}
     wanted = asdict(settings)
     for key in ("iterations", "checkpoint_seconds"):
         saved.pop(key, None)
@@ -318,6 +331,7 @@ class Trainer:
         self.decoder.load_state_dict(warm.decoder)  # copied into the parameters in place
         r = warm.record
         self.state = TrainingState(int(r["iterations"]), float(r["seconds"]), r["energies"], r["loss_curve"])
+        self.state.clipped_steps = int(r.get("clipped_steps", 0))
         self.generator.manual_seed(self.settings.seed + self.state.iteration)  # crops not yet drawn
 
     def _sample(self, pool: CropPool) -> torch.Tensor:
@@ -343,12 +357,27 @@ class Trainer:
             )
         self.optimiser.zero_grad(set_to_none=True)
         torch.autograd.backward(losses["total"])
+        values = {k: float(v.detach()) for k, v in losses.items()}
+        values["grad_norm"] = self._clip_gradient()
+        if not (np.isfinite(values["total"]) and np.isfinite(values["grad_norm"])):
+            raise StylesimError(f"training diverged at iteration {i} (loss {values['total']}); lower --lr")
         self.optimiser.step()
         self.state.iteration += 1
-        values = {k: float(v.detach()) for k, v in losses.items()}
-        if not np.isfinite(values["total"]):
-            raise StylesimError(f"training diverged at iteration {i} (loss {values['total']}); lower --lr")
         return values
+
+    def _clip_gradient(self) -> float:
+        """Scale the gradient to at most clip_factor x the running mean norm (module docstring);
+        returns its norm before clipping."""
+        s, state = self.settings, self.state
+        active = s.clip_factor > 0 and state.grad_norm_mean > 0
+        limit = s.clip_factor * state.grad_norm_mean if active else None
+        norm = float(torch.nn.utils.clip_grad_norm_(self.decoder.parameters(), limit or float("inf")))
+        kept = norm if limit is None else min(norm, limit)
+        if limit is not None and norm > limit:
+            state.clipped_steps += 1
+        m = GRAD_NORM_MOMENTUM if state.grad_norm_mean > 0 else 0.0
+        state.grad_norm_mean = m * state.grad_norm_mean + (1 - m) * kept
+        return norm
 
     def run(
         self, on_step: StepReport | None = None, on_checkpoint: Callable[[Path], None] | None = None
@@ -393,6 +422,7 @@ def training_record(trainer: Trainer, sources: dict[str, list[dict[str, str]]]) 
         "settings": asdict(trainer.settings),
         "iterations": trainer.state.iteration,
         "seconds": round(trainer.state.seconds, 1),
+        "clipped_steps": trainer.state.clipped_steps,
         "energies": trainer.state.energies,
         "loss_curve": trainer.state.history,
         "data": sources,

@@ -7,6 +7,7 @@ from the exported decoder and its training record."""
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from stylesim.transfer.training import (
     TrainingSettings,
     adain_content_loss,
     adain_style_loss,
+    check_resumable,
     learning_rate,
     load_checkpoint,
     read_warm_start,
@@ -131,6 +133,24 @@ def test_reconstruction_stage_learns_to_invert_the_encoder(encoder, folders, tmp
     run.run(on_step=lambda _, step_losses: losses.append(step_losses["content"]))
     assert all(float(point["style"]) == 0.0 for point in run.state.history)  # AdaIN off: no style term
     assert sum(losses[-5:]) < 0.5 * sum(losses[:5])
+
+
+def test_an_outlier_gradient_is_clipped_to_a_multiple_of_its_running_mean(encoder, folders, tmp_path):
+    run = trainer(encoder, folders, tmp_path / "c", TrainingSettings(**{**TINY.__dict__, "clip_factor": 2.0}))
+    run.start(resume=False)
+    run.state.grad_norm_mean = 1e-4  # as if every earlier step had been tiny: this batch is an outlier
+    losses = run.step()
+    applied = torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in run.decoder.parameters()]))
+    assert losses["grad_norm"] > 2e-4 and run.state.clipped_steps == 1
+    assert float(applied) == pytest.approx(2e-4, rel=1e-3)
+    assert run.state.grad_norm_mean == pytest.approx(0.99 * 1e-4 + 0.01 * 2e-4)
+
+
+def test_runs_from_before_clipping_continue_only_without_it(tmp_path):
+    legacy = {k: v for k, v in asdict(TINY).items() if k != "clip_factor"}  # a record written before
+    check_resumable(legacy, TrainingSettings(**{**TINY.__dict__, "clip_factor": 0.0}), tmp_path)
+    with pytest.raises(StylesimError, match="clip_factor"):
+        check_resumable(legacy, TINY, tmp_path)
 
 
 def test_exported_decoder_is_float16_and_verified(tmp_path):
