@@ -17,7 +17,7 @@ from stylesim.collection.walk import WalkResult, walk_inputs
 from stylesim.descriptors import build_descriptors
 from stylesim.errors import ManifestMismatchError, StylesimError, UsageError
 from stylesim.index.ann import check_index_type
-from stylesim.index.manifest import MANIFEST, Manifest, build_manifest
+from stylesim.index.manifest import MANIFEST, Manifest, build_manifest, without_legacy_settings
 from stylesim.index.search import content_discount, fusion_weights
 from stylesim.index.segment import Segment
 from stylesim.index.store import CURRENT, IndexStore
@@ -83,7 +83,7 @@ def recorded_settings(root: Path) -> tuple[int | None, str | None, dict[str, dic
     """(image size, weights, descriptors) an existing index was made with; all None for a new
     one, which gets today's defaults (an index made before ``coarse`` existed goes on without it)."""
     try:
-        manifest = json.loads((root / MANIFEST).read_text())
+        manifest = without_legacy_settings(json.loads((root / MANIFEST).read_text()))
         recorded = manifest["weights"]
         weights = recorded.get("path") if recorded["source"] == "file" else recorded["source"]
         return int(manifest["image_size"]), weights, dict(manifest["descriptors"])

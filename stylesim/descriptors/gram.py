@@ -8,12 +8,16 @@ For each style layer l with activations F^l of shape C_l x (H_l W_l):
     P^l   = sign(G^l) sqrt(|G^l|) / ||.||_F          improved bilinear pooling (Lin & Maji)
     u^l   = upper triangle of P^l, off-diagonal x sqrt(2)   so <u^l, u'^l> = <P^l, P'^l>_F
     v     = [u^1, ..., u^L] / sqrt(L)                every layer weighs the same, ||v|| = 1
-    gram  = CountSketch(v)                           164k numbers (relu3_1, relu4_1) -> ``dim``
+    gram  = CountSketch(v) W                         164k numbers (relu3_1, relu4_1) -> ``dim``,
+                                                    W a fixed partial whitening (``whitening``)
 
 The index then centres the sketches on the collection mean and L2-normalises them
 (``collection_norm = "centre"``; centring commutes with the linear sketch). Without centring,
 the cosine of two gram vectors estimates (1/L) sum_l <P^l, P'^l>_F, the normalised Gatys style
-similarity averaged over layers.
+similarity averaged over layers; with the whitening W (``descriptors.whitening``, fitted once on
+a reference collection of clip art and brushes and shipped with the package) the directions in
+which all pictures' Gram matrices vary weigh less and the rarer ones more. Indexes made before
+it record no whitening and keep computing without it.
 
 Default layers relu3_1 + relu4_1 (164 224 numbers before the sketch), on the luminance
 network input (``descriptors.extract``). On the 24-photo x 7-look grid (scripts/eval_retrieval.py,
@@ -31,13 +35,16 @@ from typing import TYPE_CHECKING, Any
 
 from stylesim.descriptors.base import Descriptor
 from stylesim.encoding.layers import layer_channels
+from stylesim.errors import StylesimError
 
 if TYPE_CHECKING:
     import torch
 
     from stylesim.descriptors.sketch import CountSketch
+    from stylesim.descriptors.whitening import Whitening
 
 DEFAULT_GRAM_LAYERS: tuple[str, ...] = ("relu3_1", "relu4_1")
+DEFAULT_WHITENING = "clipart-2026-12"  # descriptors/whitening/<name>.npz; "" = none
 
 
 class GramDescriptor(Descriptor):
@@ -49,12 +56,28 @@ class GramDescriptor(Descriptor):
         layers: tuple[str, ...] = DEFAULT_GRAM_LAYERS,
         dim: int = 2048,
         seed: int = 0,
+        whitening: str = DEFAULT_WHITENING,
     ) -> None:
         self.layers = tuple(layers)
         self.full_dim = sum(c * (c + 1) // 2 for c in (layer_channels(layer) for layer in self.layers))
         self.dim = dim if dim > 0 else self.full_dim
         self.seed = seed
         self.sketched = dim > 0
+        self.whitening = whitening
+
+    @cached_property
+    def whitener(self) -> Whitening | None:
+        """The shipped whitening, checked to be fitted on this very sketch."""
+        from stylesim.descriptors.whitening import load_whitening
+
+        if not self.whitening:
+            return None
+        found = load_whitening(self.whitening)
+        wanted = {"layers": list(self.layers), "dim": self.dim, "seed": self.seed}
+        fitted = {k: found.about.get(k) for k in wanted}
+        if fitted != wanted:
+            raise StylesimError(f"gram whitening {self.whitening!r} was fitted for {fitted}, not {wanted}")
+        return found
 
     @cached_property
     def sketch(self) -> CountSketch | None:
@@ -66,10 +89,11 @@ class GramDescriptor(Descriptor):
         from stylesim.descriptors import ops
 
         v = ops.gram_vector(features, self.layers)
-        return self.sketch(v) if self.sketch is not None else v
+        g = self.sketch(v) if self.sketch is not None else v
+        return self.whitener.apply(g) if self.whitener is not None else g
 
     def config(self) -> dict[str, Any]:
-        return {"layers": list(self.layers), "dim": self.dim, "seed": self.seed}
+        return {"layers": list(self.layers), "dim": self.dim, "seed": self.seed, "whitening": self.whitening}
 
 
 COARSE_SIDE = 96
@@ -93,8 +117,10 @@ class CoarseGramDescriptor(GramDescriptor):
         seed: int = 1,
         input_side: int = COARSE_SIDE,
     ) -> None:
-        super().__init__(layers, dim, seed)
+        super().__init__(layers, dim, seed, whitening="")  # near-duplicate thresholds: unwhitened
         self.input_side = input_side
 
     def config(self) -> dict[str, Any]:
-        return {**super().config(), "input_side": self.input_side}
+        config = {**super().config(), "input_side": self.input_side}
+        del config["whitening"]
+        return config

@@ -40,15 +40,18 @@ def test_style_search_discounts_the_same_photo_in_other_looks(grid_index):
     queries = {n: store.vectors_of(n, ids) for n in ("gram", "adain", "colour", "content", "coarse")}
     row = {i: j for j, i in enumerate(store.items.index)}
 
-    def same_photo_in_top(discount: float) -> int:
-        found = 0
-        for q, hits in zip(ids, search_vectors(store, queries, "style", 4, discount=discount), strict=True):
+    def same_photo_rank(discount: float) -> float:
+        """Mean rank of the query's photo in the other looks, over the whole ranking."""
+        ranks = []
+        for q, hits in zip(
+            ids, search_vectors(store, queries, "style", len(row), discount=discount), strict=True
+        ):
             assert hits[0].id == q  # the query itself stays first: its look is its own
-            found += sum(photos[row[h.id]] == photos[row[q]] for h in hits[1:])
-        return found
+            ranks += [r for r, h in enumerate(hits) if h.id != q and photos[row[h.id]] == photos[row[q]]]
+        return float(np.mean(ranks))
 
-    plain, discounted = same_photo_in_top(0.0), same_photo_in_top(STYLE_CONTENT_DISCOUNT)
-    assert discounted < plain, (plain, discounted)
+    plain, discounted = same_photo_rank(0.0), same_photo_rank(STYLE_CONTENT_DISCOUNT)
+    assert discounted > plain + 1, (plain, discounted)  # pushed down by more than a place on average
 
     hit = search_vectors(store, {n: v[:1] for n, v in queries.items()}, "style", 3)[0][1]
     s = sum(w * hit.scores[n] for n, w in store.fusion.items() if w > 0)  # the recorded weights
@@ -106,13 +109,10 @@ def test_relative_search_matches_plain_numpy_and_separates_looks(grid_index):
     queries = {n: store.vectors_of(n, ids) for n in ("gram", "adain", "colour", "content", "coarse")}
     relative = search_vectors(store, queries, RELATIVE, len(ids))
     matrix = expected @ expected.T
-    for q, hits in enumerate(relative):
+    for q, hits in enumerate(relative):  # the relative vectors are stored in float16: ~1e-4 per cosine
         assert [h.score for h in hits] == pytest.approx(sorted(matrix[q], reverse=True), abs=2e-3)
         assert hits[0].id == ids[q]
     row = {i: j for j, i in enumerate(ids)}
-    for q, hits in enumerate(relative):
-        assert [h.score for h in hits] == pytest.approx(sorted(matrix[q], reverse=True), abs=1e-4)
-        assert hits[0].id == ids[q]
 
     def same_look_in_top3(results) -> int:
         return sum(
