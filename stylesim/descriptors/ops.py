@@ -46,7 +46,8 @@ def sum_over_positions(a: torch.Tensor, b: torch.Tensor, chunk: int) -> torch.Te
     instead of landing on the total. 5-15x faster than converting the activations to float32
     first, and within 2e-4 of it (docs/performance.md)."""
     if a.dtype == torch.float32 and b.dtype == torch.float32:
-        return torch.bmm(a.transpose(1, 2), b)
+        with torch.autocast(a.device.type, enabled=False):  # float32 even inside an autocast region
+            return torch.bmm(a.transpose(1, 2), b)
     n, p, _ = a.shape
     k = math.gcd(p, max(1, p // chunk))
     if k == 1:
@@ -57,20 +58,30 @@ def sum_over_positions(a: torch.Tensor, b: torch.Tensor, chunk: int) -> torch.Te
 
 
 STATISTICS_CHUNK = 64  # positions per partial sum of bf16 activations (``sum_over_positions``)
+SHIFT_STRIDE = 16  # every 16th position gives ``channel_mean_std`` its shift
 
 
 def channel_mean_std(feature: torch.Tensor, eps: float = 1e-5) -> tuple[torch.Tensor, torch.Tensor]:
     """(mu, sigma) of each channel over space: (N, C, H, W) -> two (N, C) tensors (eq. 5-6).
 
-    Computed as first and second moments, sigma^2 = E[F^2] - mu^2, with matrix products over the
-    positions (``sum_over_positions``: faster than a strided variance on channels-last
-    activations, and float32 sums whatever the activations' dtype; ReLU features have mu and
-    sigma of one magnitude, so no cancellation)."""
+    Computed about a shift s near mu (the mean of every SHIFT_STRIDE-th position, held
+    constant), with matrix products over the positions (``sum_over_positions``: float32 sums
+    whatever the activations' dtype):
+
+        mu      = s + E[F - s]
+        sigma^2 = E[(F - s)^2] - (E[F - s])^2
+
+    exact for any s. Without the shift (sigma^2 = E[F^2] - mu^2) a flat channel, sigma << mu as
+    in a crop of sky or of a white canvas, loses sigma entirely to the bfloat16 rounding of F^2
+    (2^-9 of mu^2), which made AdaIN divide by ~0 under autocast."""
     f = flatten_spatial(feature)
-    ones = torch.ones((f.shape[0], f.shape[1], 1), dtype=f.dtype, device=f.device)
-    mean = sum_over_positions(ones, f, STATISTICS_CHUNK).squeeze(1) / f.shape[1]
-    second = sum_over_positions(ones, f * f, STATISTICS_CHUNK).squeeze(1) / f.shape[1]
-    return mean, ((second - mean * mean).clamp_min(0) + eps).sqrt()
+    positions = f.shape[1]
+    shift = f[:, ::SHIFT_STRIDE].detach().float().mean(dim=1).to(f.dtype)
+    centred = f - shift[:, None, :]
+    ones = torch.ones((f.shape[0], positions, 1), dtype=centred.dtype, device=f.device)
+    first = sum_over_positions(ones, centred, STATISTICS_CHUNK).squeeze(1) / positions
+    second = sum_over_positions(ones, centred * centred, STATISTICS_CHUNK).squeeze(1) / positions
+    return shift.float() + first, ((second - first * first).clamp_min(0) + eps).sqrt()
 
 
 GRAM_CHUNK = 512  # positions per partial Gram matrix of bf16 activations (``sum_over_positions``)

@@ -217,3 +217,17 @@ def test_an_index_made_before_the_whitening_keeps_computing_without_it():
     assert build_descriptors(without_legacy_settings(before)["descriptors"])["gram"].whitener is None
     assert build_descriptors()["gram"].whitener is not None
     assert "whitening" not in build_descriptors()["coarse"].config()  # near-duplicates: unwhitened
+
+
+def test_channel_statistics_of_flat_bf16_channels_keep_their_spread():
+    """sigma << mu (a crop of sky, a white canvas): the bfloat16 second moment alone would lose
+    sigma; the shifted moments keep it, for bf16 activations and for float32 ones under autocast."""
+    g = torch.Generator().manual_seed(0)
+    flat = (100 + 0.5 * torch.randn(2, 8, 32, 32, generator=g)).to(torch.bfloat16)
+    reference = flat.float().std(dim=(2, 3), unbiased=False)
+    _, std = channel_mean_std(flat.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(std, reference, rtol=0.01, atol=0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mean, std = channel_mean_std(flat.float())
+    torch.testing.assert_close(std, reference, rtol=0.01, atol=0)
+    torch.testing.assert_close(mean, flat.float().mean(dim=(2, 3)), rtol=1e-3, atol=0)

@@ -187,3 +187,20 @@ def test_a_machine_without_the_checkpoint_continues_from_the_exported_decoder(en
     other = TrainingSettings(**{**TINY.__dict__, "crop": 48})
     with pytest.raises(StylesimError, match="crop"):
         api.train_decoder(*folders, tmp_path / "d", other, continue_from=tmp_path / "a")
+
+
+def test_adain_of_a_flat_channel_stays_bounded_under_bf16_autocast():
+    """A nearly flat content channel (sigma << mu, what a dark or plain training crop gives at
+    relu4_1) of bf16 activations: under autocast the moments once lost sigma, and AdaIN divided
+    the bf16 rounding noise by ~0 (targets 3 000x too large, the spikes of issue 14's first run)."""
+    from stylesim.encoding.device import autocast
+    from stylesim.transfer.adain import adain
+
+    g = torch.Generator().manual_seed(0)
+    content = (100 + 0.3 * torch.randn(2, 4, 16, 16, generator=g)).to(torch.bfloat16).float()
+    style = 50 * torch.rand(2, 4, 16, 16, generator=g)
+    exact = adain(content.double(), style.double())
+    with autocast(torch.device("cpu"), "bf16"):
+        target = adain(content, style)
+    assert float(target.abs().max()) < 1.05 * float(exact.abs().max())
+    torch.testing.assert_close(target.double(), exact, rtol=0, atol=0.05 * float(exact.abs().max()))
