@@ -3,8 +3,11 @@ train-decoder`` (train the AdaIN decoder on this machine)."""
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -204,6 +207,22 @@ def report_restyle(outputs: list[RestyleOutput], sheet: Path) -> None:
     sys.stdout.write("".join(f"{o.path}\n" for o in outputs))
 
 
+@contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """SIGTERM and SIGINT raise KeyboardInterrupt, so ``kill PID`` makes a training run write its
+    checkpoint and stop (a job started in the background with ``&`` ignores SIGINT otherwise)."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 @app.command("train-decoder")
 @reports_errors
 def train_decoder(
@@ -249,7 +268,7 @@ def train_decoder(
         style_weight=style_weight, reconstruction_iterations=reconstruction, seed=seed,
         clip_factor=clip_factor, checkpoint_seconds=checkpoint_minutes * 60,
     )  # fmt: skip
-    with Reporter(err, quiet) as progress:
+    with Reporter(err, quiet) as progress, stopped_by_signals():
         progress.start("training", iterations)
         started = time.monotonic()
 

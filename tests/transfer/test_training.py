@@ -204,3 +204,29 @@ def test_adain_of_a_flat_channel_stays_bounded_under_bf16_autocast():
         target = adain(content, style)
     assert float(target.abs().max()) < 1.05 * float(exact.abs().max())
     torch.testing.assert_close(target.double(), exact, rtol=0, atol=0.05 * float(exact.abs().max()))
+
+
+def test_train_decoder_stops_with_a_checkpoint_when_killed(folders, tmp_path):
+    """``kill PID`` (SIGTERM) on a background run with SIGINT ignored, as ``nohup ... &`` starts
+    it: the run writes its checkpoint and exports before it exits."""
+    import signal
+    import subprocess
+    import sys
+
+    work = tmp_path / "killed"
+    command = [sys.executable, "-m", "stylesim", "train-decoder", "--content", str(folders[0]),
+               "--style", str(folders[1]), "--work", str(work), "--iterations", "100000", "--crop", "32",
+               "--batch", "2", "--precision", "fp32", "--checkpoint-minutes", "60"]  # fmt: skip
+    ignored = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by the child, as with &
+    try:
+        run = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    finally:
+        signal.signal(signal.SIGINT, ignored)
+    assert run.stderr is not None
+    for line in run.stderr:  # the first progress line: the loop is running
+        if "training:" in line:
+            break
+    run.send_signal(signal.SIGTERM)
+    assert run.wait(timeout=120) == 130
+    assert load_checkpoint(work)["state"]["iteration"] >= 1
+    assert (work / "adain_decoder.pt").is_file()
