@@ -210,42 +210,47 @@ class Segment:
             if len(extra_ids):
                 yield extra_ids, extra
 
-    def space_vectors(self, space: str, ids: np.ndarray, weights: Mapping[str, float]) -> np.ndarray:
-        """float32 vectors in a space of ids this segment holds (own items, or relative rows)."""
-        out = np.zeros((len(ids), self.space_dim(space, weights)), np.float32)
+    def space_parts(
+        self, space: str, ids: np.ndarray, weights: Mapping[str, float]
+    ) -> Iterator[tuple[np.ndarray, str, np.ndarray, slice, float]]:
+        """Where the vectors in a space of ids this segment holds come from, one part at a time:
+        (which of ``ids``, the stored array, its rows, the columns the part fills in the space,
+        the part's scale). A relative vector held for an id replaces its stacked style parts;
+        the stacked style space is [sqrt(w_i) v_i] (``spaces.stacked``)."""
         rows, own = self.positions(ids)
         if space not in (STYLE, RELATIVE):
-            out[own] = self.vectors(space, rows[own])
-            return out
-        if own.any():
-            out[own] = stacked({n: self.vectors(n, rows[own]) for n in weights}, weights)
+            yield own, space, rows[own], slice(None), 1.0
+            return
+        relative = np.zeros(len(ids), bool)
         if space == RELATIVE:
-            where, found = self.relative_rows(ids)
-            out[found] = self.vectors(RELATIVE, where[found])
+            where, relative = self.relative_rows(ids)
+            yield relative, RELATIVE, where[relative], slice(None), 1.0
+        plain = own & ~relative
+        start = 0
+        for name, weight in weights.items():
+            stop = start + self.array(name).shape[1]
+            yield plain, name, rows[plain], slice(start, stop), float(np.sqrt(weight))
+            start = stop
+
+    def space_vectors(self, space: str, ids: np.ndarray, weights: Mapping[str, float]) -> np.ndarray:
+        """float32 vectors in a space of ids this segment holds (own items, or relative rows);
+        zero rows for ids it does not hold."""
+        out = np.zeros((len(ids), self.space_dim(space, weights)), np.float32)
+        for which, name, rows, columns, scale in self.space_parts(space, ids, weights):
+            if which.any():
+                out[which, columns] = scale * self.vectors(name, rows)
         return out
 
     def space_scores(
         self, space: str, ids: np.ndarray, query: np.ndarray, weights: Mapping[str, float]
     ) -> np.ndarray:
-        """Inner products of one query with the vectors in a space of ids this segment holds
-        (``space_vectors``' rows), computed from the float16 rows (``index.scoring``); in the
-        stacked style space sum_i sqrt(w_i) <v_i, q_i> over the query's parts q_i."""
+        """Inner products of one query with ``space_vectors``' rows, computed from the float16
+        rows part by part (``index.scoring``): in the stacked style space
+        sum_i sqrt(w_i) <v_i, q_i> over the query's parts q_i."""
         out = np.zeros(len(ids), np.float32)
-        rows, own = self.positions(ids)
-        if space not in (STYLE, RELATIVE):
-            out[own] = self.scores(space, rows[own], query)
-            return out
-        relative = np.zeros(len(ids), bool)
-        if space == RELATIVE:
-            where, relative = self.relative_rows(ids)
-            out[relative] = self.scores(RELATIVE, where[relative], query)
-        plain = own & ~relative
-        start = 0
-        for name, weight in weights.items():
-            stop = start + self.array(name).shape[1]
-            if plain.any():
-                out[plain] += np.sqrt(weight) * self.scores(name, rows[plain], query[start:stop])
-            start = stop
+        for which, name, rows, columns, scale in self.space_parts(space, ids, weights):
+            if which.any():
+                out[which] += scale * self.scores(name, rows, query[columns])
         return out
 
     def space_dim(self, space: str, weights: Mapping[str, float]) -> int:
