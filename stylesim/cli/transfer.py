@@ -45,8 +45,8 @@ def restyle(
     top: Annotated[int, Opt(help="With --style-like: how many retrieved styles.")] = 3,
     index_dir: IndexDir = None,
     method: Annotated[
-        str, Opt("--method", "-m", help="gatys (optimisation) or adain (feed-forward, fast).")
-    ] = "gatys",
+        str, Opt("--method", "-m", help="auto (adain if a decoder is installed, else gatys), gatys, adain.")
+    ] = "auto",
     size: Annotated[int, Opt(help="Long side of the result in pixels.")] = 512,
     out: Annotated[Path, Opt("--out", "-o", help="Folder for the results and index.html.")] = Path("out"),
     steps: Annotated[int, Opt(help="Gatys: optimisation steps per pyramid level.")] = 300,
@@ -81,6 +81,7 @@ def restyle(
     check_restyle_options(style, style_like, method, alpha, top)
     from stylesim.transfer.restyle import RestyleSettings
 
+    method = chosen_method(method, decoder, quiet)
     if deterministic:
         _use_deterministic_kernels()
     options = {k: v for k, v in locals().items() if k in GATYS_OPTIONS}
@@ -97,9 +98,21 @@ def check_restyle_options(
 ) -> None:
     if bool(style) == bool(style_like):
         raise UsageError("give either --style IMAGE (repeatable) or --style-like QUERY (with --index)")
-    choice(method, ("gatys", "adain"), "--method")
+    choice(method, ("auto", "gatys", "adain"), "--method")
     at_least(alpha, 0.0, "--alpha", 1.0)
     at_least(top, 1, "--top")
+
+
+def chosen_method(method: str, decoder: str | None, quiet: bool) -> str:
+    """--method auto resolved (``transfer.restyle.resolve_method``), said on stderr."""
+    from stylesim.transfer.restyle import resolve_method
+
+    if method != "auto":
+        return method
+    method = resolve_method(method, decoder)
+    if not quiet:
+        err.print(f"method: {method} (--method auto: adain when a decoder is installed)")
+    return method
 
 
 def style_sets(

@@ -29,13 +29,22 @@ from stylesim.encoding.layers import GATYS_STYLE_LAYERS, layer_index
 from stylesim.encoding.vgg import PaddingMode
 from stylesim.errors import StylesimError
 from stylesim.report.contact_sheet import SheetRow, Tile, save_thumbnail, write_contact_sheet
-from stylesim.transfer.adain import ADAIN_LAYER, AdaINDecoder, adain_transfer, load_decoder
+from stylesim.transfer.adain import ADAIN_LAYER, AdaINDecoder, adain_transfer, decoder_path, load_decoder
 from stylesim.transfer.gatys import GatysSettings, StepCallback, gatys_transfer
 from stylesim.transfer.image import load_image
 from stylesim.transfer.quality import structure_correlation, style_distance
 
 METHODS = ("gatys", "adain")
 SHEET = "index.html"
+
+
+def resolve_method(method: str, decoder: str | None) -> str:
+    """``auto``: AdaIN when a decoder is installed where ``adain.decoder_path`` looks (a damaged
+    one then fails its verification with the reason, rather than falling back), else Gatys;
+    ``gatys`` and ``adain`` as given."""
+    if method != "auto":
+        return method
+    return "adain" if decoder_path(decoder).is_file() else "gatys"
 
 
 @dataclass
