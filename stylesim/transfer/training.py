@@ -264,7 +264,8 @@ def check_resumable(
 class WarmStart:
     """An exported decoder and its training record (``adain_decoder.training.json``): what a
     machine without the checkpoint continues from. The decoder's float16 weights and the
-    record's iteration count, energies and loss curve carry over; Adam's moments start again
+    record's iteration count, energies, loss curve and running gradient norm (the clipping guard)
+    carry over; Adam's moments start again
     (the learning-rate schedule continues from the recorded iteration)."""
 
     decoder: dict[str, torch.Tensor]
@@ -332,6 +333,7 @@ class Trainer:
         r = warm.record
         self.state = TrainingState(int(r["iterations"]), float(r["seconds"]), r["energies"], r["loss_curve"])
         self.state.clipped_steps = int(r.get("clipped_steps", 0))
+        self.state.grad_norm_mean = float(r.get("grad_norm_mean", 0.0))  # the guard from the first step
         self.generator.manual_seed(self.settings.seed + self.state.iteration)  # crops not yet drawn
 
     def _sample(self, pool: CropPool) -> torch.Tensor:
@@ -423,6 +425,7 @@ def training_record(trainer: Trainer, sources: dict[str, list[dict[str, str]]]) 
         "iterations": trainer.state.iteration,
         "seconds": round(trainer.state.seconds, 1),
         "clipped_steps": trainer.state.clipped_steps,
+        "grad_norm_mean": trainer.state.grad_norm_mean,
         "energies": trainer.state.energies,
         "loss_curve": trainer.state.history,
         "data": sources,

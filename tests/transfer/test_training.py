@@ -177,6 +177,7 @@ def test_a_machine_without_the_checkpoint_continues_from_the_exported_decoder(en
     started = trainer(encoder, folders, tmp_path / "b")
     started.start(resume=False, warm=warm)
     assert started.state.iteration == 2 and started.state.energies == exported["energies"]
+    assert started.state.grad_norm_mean == exported["grad_norm_mean"] > 0  # clipping guards step 1 too
     for name, value in decoder.state_dict().items():
         assert torch.equal(started.decoder.state_dict()[name], value), name
 
