@@ -27,8 +27,10 @@ Built-in sets (metrics and baselines: stylesim/evaluation/harness.py):
             crops of one artwork should find each other, as in a collection of painting crops
   artwork   the same for 29 other designs (Debian desktop themes, GNOME and MATE art, sway):
             vector illustrations and abstract art, never used to choose a setting
-  adain     photos x paintings rendered by the project's AdaIN transfer: needs the trained
-            decoder, skipped until it exists
+  adain     the grid's 12 photos rendered by the project's AdaIN transfer in 8 artworks of the
+            artwork set's packages (stylesim/evaluation/sets/adain_looks.py): style label = the
+            artwork, content label = the photo; needs an installed decoder ($STYLESIM_ADAIN_DECODER
+            or the packaged one), skipped with that reason without one
 Debian packages are fetched with `apt-get download` and cached (stylesim/evaluation/sets/debian.py); where
 that fails, the set (or the extra photos) is skipped with the reason.
 
@@ -48,9 +50,8 @@ from stylesim.evaluation.harness import evaluate_collection, render_report
 from stylesim.evaluation.sets import SETS as BUILT_IN
 from stylesim.evaluation.sets import DataUnavailable
 from stylesim.evaluation.sets import build_set as build_built_in
-from stylesim.transfer.adain import decoder_path
 
-SETS = (*BUILT_IN, "adain")
+SETS = tuple(BUILT_IN)
 
 
 def log(message: str) -> None:
@@ -60,9 +61,6 @@ def log(message: str) -> None:
 def build_set(name: str, out: Path) -> tuple[Path, set[str]] | None:
     """Folder + unlabelled styles of a set (``stylesim.evaluation.sets``), or None (with the
     reason logged) if unavailable."""
-    if name == "adain":
-        log(f"adain: skipped (no trained AdaIN decoder at {decoder_path()}; it is not trained yet)")
-        return None
     if name not in SETS:
         raise SystemExit(f"unknown set {name!r}; use {', '.join(SETS)}")
     try:

@@ -26,6 +26,7 @@ SETS: dict[str, str] = {
     "wallpapers": "crops of 57 wallpapers (style = the artwork)",
     "artwork": "crops of 29 desktop-theme and GNOME/MATE designs (style = the artwork)",
     "near-duplicates": "12 photos with 5 copies each among their other looks (style = photo)",
+    "adain": "the 12 photos restyled by the AdaIN decoder in 8 artworks (style = artwork); needs a decoder",
 }
 GRID_UNLABELLED_STYLES = frozenset({"photo"})  # each unfiltered photo has its own look: no query
 
@@ -51,6 +52,10 @@ def build_set(name: str, out: Path, log: Callable[[str], None] = lambda _: None)
         from stylesim.evaluation.sets.icons import build_icons
 
         build_icons(out)
+    elif name == "adain":
+        from stylesim.evaluation.sets.adain_looks import build_adain_looks
+
+        build_adain_looks(out)
     elif name == "fonts":
         from stylesim.evaluation.sets.fonts import build_fonts
 
