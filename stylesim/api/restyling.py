@@ -23,6 +23,7 @@ from stylesim.transfer.restyle import (
     RestyleOutput,
     RestyleSettings,
     StyleRef,
+    method_resolved,
     prepare_models,
     render,
     retrieved_style,
@@ -147,6 +148,7 @@ class Restyler:
         on_step: StepCallback | None = None,
     ) -> Image.Image:
         """``content`` in the blend of ``styles`` as ``settings`` say (method, size, alpha, steps...)."""
+        settings = method_resolved(settings)
         encoder, decoder = self._models(settings.method)
         refs = [StyleRef(f"style {i}", f"style{i}", image=image) for i, image in enumerate(styles)]
         job = Job("content", content, refs, [1.0] * len(refs), "result.png")

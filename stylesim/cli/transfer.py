@@ -81,7 +81,7 @@ def restyle(
     check_restyle_options(style, style_like, method, alpha, top)
     from stylesim.transfer.restyle import RestyleSettings
 
-    method = chosen_method(method, decoder, quiet)
+    method = chosen_method(method, decoder, alpha < 1.0 or mask is not None, quiet)
     if deterministic:
         _use_deterministic_kernels()
     options = {k: v for k, v in locals().items() if k in GATYS_OPTIONS}
@@ -103,15 +103,15 @@ def check_restyle_options(
     at_least(top, 1, "--top")
 
 
-def chosen_method(method: str, decoder: str | None, quiet: bool) -> str:
+def chosen_method(method: str, decoder: str | None, adain_options: bool, quiet: bool) -> str:
     """--method auto resolved (``transfer.restyle.resolve_method``), said on stderr."""
     from stylesim.transfer.restyle import resolve_method
 
     if method != "auto":
         return method
-    method = resolve_method(method, decoder)
+    method = resolve_method(method, decoder, adain_options)
     if not quiet:
-        err.print(f"method: {method} (--method auto: adain when a decoder is installed)")
+        err.print(f"method: {method} (--method auto: adain when a decoder is given or installed)")
     return method
 
 

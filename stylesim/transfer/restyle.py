@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +38,22 @@ METHODS = ("gatys", "adain")
 SHEET = "index.html"
 
 
-def resolve_method(method: str, decoder: str | None) -> str:
-    """``auto``: AdaIN when a decoder is installed where ``adain.decoder_path`` looks (a damaged
-    one then fails its verification with the reason, rather than falling back), else Gatys;
+def resolve_method(method: str, decoder: str | None, adain_options: bool = False) -> str:
+    """``auto``: AdaIN when a decoder is given (``--decoder``), AdaIN-only options are (alpha
+    below 1, a mask), or a decoder is installed where ``adain.decoder_path`` looks; Gatys
+    otherwise. A missing or damaged decoder then fails with the reason rather than falling back.
     ``gatys`` and ``adain`` as given."""
     if method != "auto":
         return method
-    return "adain" if decoder_path(decoder).is_file() else "gatys"
+    wants_adain = decoder is not None or adain_options or decoder_path(decoder).is_file()
+    return "adain" if wants_adain else "gatys"
+
+
+def method_resolved(settings: RestyleSettings) -> RestyleSettings:
+    """``settings`` with ``method="auto"`` resolved (``resolve_method``)."""
+    adain_options = settings.alpha < 1.0 or settings.mask is not None
+    method = resolve_method(settings.method, settings.decoder, adain_options)
+    return settings if method == settings.method else replace(settings, method=method)
 
 
 @dataclass
@@ -256,6 +265,7 @@ def restyle(
 ) -> tuple[list[RestyleOutput], Path]:
     """Render every content in every style set; returns the outputs and the contact sheet
     (rewritten after every job, so an interrupted run leaves a sheet of what is done)."""
+    settings = method_resolved(settings)
     check_jobs(contents, style_sets, style_weights, settings.method)
     encoder, decoder = prepare_models(settings)
     jobs = plan_jobs(contents, style_sets, style_weights, settings.method)

@@ -155,10 +155,12 @@ def test_adain_transfer_plumbing_with_an_untrained_decoder():
         adain_transfer(encoder, decoder, content, styles[:1], size=64, mask=mask)
 
 
-def test_method_auto_uses_adain_only_when_a_decoder_is_installed(tmp_path):
-    """restyle's default --method auto: AdaIN with the decoder it finds, Gatys without one."""
+def test_method_auto_uses_adain_only_when_a_decoder_is_installed(tmp_path, monkeypatch):
+    """restyle's default --method auto: AdaIN with the decoder it finds, Gatys without one; a
+    --decoder that is not there is an error, not a fall-back to minutes of Gatys."""
     from PIL import Image
 
+    from stylesim.transfer.adain import DECODER_ENV
     from tests.conftest import photo
 
     Image.fromarray(photo("chelsea", 64)).save(tmp_path / "c.png")
@@ -166,13 +168,13 @@ def test_method_auto_uses_adain_only_when_a_decoder_is_installed(tmp_path):
     decoder = tmp_path / "adain_decoder.pt"
     save_decoder(AdaINDecoder(), decoder, resolve_weights().sha256, "reflect", {"note": "untrained"})
     common = ["restyle", str(tmp_path / "c.png"), "--style", str(tmp_path / "s.png"), "--size", "64"]
-    runs = {
-        "adain": [*common, "--decoder", str(decoder), "--out", str(tmp_path / "a")],
-        "gatys": [*common, "--decoder", str(tmp_path / "no.pt"), "--steps", "2", "-o", str(tmp_path / "g")],
-    }
-    for method, args in runs.items():
-        result = CliRunner().invoke(app, args)
+    for method, installed in {"adain": decoder, "gatys": tmp_path / "none.pt"}.items():
+        monkeypatch.setenv(DECODER_ENV, str(installed))
+        result = CliRunner().invoke(app, [*common, "--steps", "2", "-o", str(tmp_path / method)])
         assert result.exit_code == 0, result.output
         assert f"method: {method}" in result.output
         written = [line for line in result.stdout.splitlines() if line.endswith(".png")]
         assert len(written) == 1 and written[0].endswith(f"__{method}.png"), written
+    typo = ["--decoder", str(tmp_path / "typo.pt"), "-o", str(tmp_path / "t")]
+    given = CliRunner().invoke(app, [*common, *typo])
+    assert given.exit_code == 1 and "no AdaIN decoder is installed" in given.output

@@ -26,6 +26,8 @@ def test_style_like_renders_the_top_hits_and_writes_a_contact_sheet(grid_dir, gr
     out = tmp_path / "out"
     result = run(
         "restyle",
+        "--method",
+        "gatys",
         content,
         "--index",
         grid_index,
@@ -66,6 +68,8 @@ def test_several_styles_with_weights_make_one_blended_result(grid_dir, tmp_path)
     out = tmp_path / "out"
     result = run(
         "restyle",
+        "--method",
+        "gatys",
         grid_dir / "photo" / "rocket.jpg",
         "--style",
         grid_dir / "pencil" / "coffee.jpg",
