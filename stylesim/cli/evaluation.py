@@ -26,7 +26,8 @@ def evaluate(
             metavar="FOLDER|SETS",
             help="A labelled folder, or built-in sets by name, comma-separated "
             "(grid, grid-unseen, textures, textures-recoloured, icons, fonts, wallpapers, artwork, "
-            "near-duplicates; built from scikit-image's photos and Debian packages).",
+            "near-duplicates, adain; built from scikit-image's photos and Debian packages; adain "
+            "needs an AdaIN decoder).",
         ),
     ],
     labels: Annotated[
@@ -94,18 +95,26 @@ def evaluate_folder(
 
 
 def evaluate_sets(names: list[str], options: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Each built-in set built in a temporary folder, then measured."""
-    from stylesim.evaluation.sets import build_set
+    """Each built-in set built in a temporary folder, then measured; a set that cannot be built
+    here (a package apt cannot fetch, no AdaIN decoder) is skipped with the reason, and the
+    run fails only when none could be measured."""
+    from stylesim.evaluation.sets import DataUnavailable, build_set
 
     reports = {}
     for name in names:
         err.print(f"building the {name} set", markup=False)
         with tempfile.TemporaryDirectory(prefix=f"stylesim-{name}-") as tmp:
-            built = build_set(name, Path(tmp), log=lambda m: err.print(m, markup=False))
+            try:
+                built = build_set(name, Path(tmp), log=lambda m: err.print(m, markup=False))
+            except DataUnavailable as why:
+                err.print(f"{name}: skipped ({why})", markup=False)
+                continue
             sys.stdout.write(f"== {name}\n")
             reports[name] = evaluate_folder(
                 built.folder, built.folder / "labels.csv", options, built.unlabelled_styles
             )
+    if not reports:
+        raise DataUnavailable(f"none of {', '.join(names)} could be built here (reasons above)")
     return reports
 
 

@@ -212,24 +212,24 @@ class Segment:
 
     def space_parts(
         self, space: str, ids: np.ndarray, weights: Mapping[str, float]
-    ) -> Iterator[tuple[np.ndarray, str, np.ndarray, slice, float]]:
+    ) -> Iterator[tuple[np.ndarray, str, np.ndarray, slice, np.float64]]:
         """Where the vectors in a space of ids this segment holds come from, one part at a time:
         (which of ``ids``, the stored array, its rows, the columns the part fills in the space,
         the part's scale). A relative vector held for an id replaces its stacked style parts;
         the stacked style space is [sqrt(w_i) v_i] (``spaces.stacked``)."""
         rows, own = self.positions(ids)
         if space not in (STYLE, RELATIVE):
-            yield own, space, rows[own], slice(None), 1.0
+            yield own, space, rows[own], slice(None), np.float64(1.0)
             return
         relative = np.zeros(len(ids), bool)
         if space == RELATIVE:
             where, relative = self.relative_rows(ids)
-            yield relative, RELATIVE, where[relative], slice(None), 1.0
+            yield relative, RELATIVE, where[relative], slice(None), np.float64(1.0)
         plain = own & ~relative
         start = 0
         for name, weight in weights.items():
             stop = start + self.array(name).shape[1]
-            yield plain, name, rows[plain], slice(start, stop), float(np.sqrt(weight))
+            yield plain, name, rows[plain], slice(start, stop), np.float64(np.sqrt(weight))
             start = stop
 
     def space_vectors(self, space: str, ids: np.ndarray, weights: Mapping[str, float]) -> np.ndarray:

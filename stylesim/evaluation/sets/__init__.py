@@ -3,7 +3,8 @@
 Each module builds one kind, writes ``OUT/labels.csv`` (path, style, content) and documents
 what it holds; licences in docs/data.md.
 
-    build_set(name, out, log) -> BuiltSet     (DataUnavailable where apt cannot fetch a package)
+    build_set(name, out, log) -> BuiltSet     (DataUnavailable where apt cannot fetch a package,
+                                               or, for adain, no decoder is installed)
 
 Used by ``stylesim eval NAME`` and scripts/eval_retrieval.py.
 """
@@ -39,7 +40,7 @@ class BuiltSet:
 
 def build_set(name: str, out: Path, log: Callable[[str], None] = lambda _: None) -> BuiltSet:
     """Write the set ``name`` (one of SETS) into ``out``; ValueError for an unknown name,
-    DataUnavailable where a package it needs cannot be fetched."""
+    DataUnavailable where a package it needs cannot be fetched (or no AdaIN decoder is installed)."""
     if name not in SETS:
         raise ValueError(f"unknown set {name!r}; built-in sets: {', '.join(SETS)}")
     if name in ("grid", "grid-unseen", "near-duplicates"):

@@ -49,7 +49,7 @@ def artwork_styles(count: int) -> list[tuple[str, Image.Image]]:
             picked.append((label, picture))
         if len(picked) == count:
             return sorted(picked, key=lambda item: item[0])
-    raise DataUnavailable(f"adain: {len(picked)} usable artworks of the {count} wanted")
+    raise DataUnavailable(f"{len(picked)} usable artworks of the {count} wanted")
 
 
 def build_adain_looks(
@@ -67,7 +67,7 @@ def build_adain_looks(
         encoder, decoder = prepare_models(RestyleSettings(method="adain", device=device))
     except DecoderMissingError:
         raise DataUnavailable(
-            f"adain: no AdaIN decoder is installed ({decoder_path()} does not exist); set "
+            f"no AdaIN decoder is installed ({decoder_path()} does not exist); set "
             f"${DECODER_ENV} to a decoder file ('stylesim train-decoder' makes one)"
         ) from None
     assert decoder is not None
@@ -78,7 +78,8 @@ def build_adain_looks(
         for photo in photos:
             content = Image.fromarray(load_photo(photo, size))
             target = folder / f"{photo.replace(':', '_')}.jpg"
-            adain_transfer(encoder, decoder, content, [style], size=size).save(target, quality=92)
+            render = adain_transfer(encoder, decoder, content, [style], size=size, precision="fp32")
+            render.save(target, quality=92)  # fp32: the same set on every machine
             rows.append((target, label, photo))
     write_labels(out, rows)
     return rows
