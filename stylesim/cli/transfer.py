@@ -81,12 +81,11 @@ def restyle(
     check_restyle_options(style, style_like, method, alpha, top)
     from stylesim.transfer.restyle import RestyleSettings
 
-    method = chosen_method(method, decoder, alpha < 1.0 or mask is not None, quiet)
     if deterministic:
         _use_deterministic_kernels()
     options = {k: v for k, v in locals().items() if k in GATYS_OPTIONS}
     gatys = gatys_settings(preserve=preserve_method if preserve_color else None, **options)
-    settings = RestyleSettings(method, out, gatys, alpha, mask, decoder, device)
+    settings = said_method(RestyleSettings(method, out, gatys, alpha, mask, decoder, device), quiet)
     sets = style_sets(contents, style or [], style_like, index_dir, top, device)
     weights = parse_weights(style_weights) if style_weights and not style_like else None
     outputs, sheet = run_restyle(contents, sets, weights, settings, quiet)
@@ -103,16 +102,14 @@ def check_restyle_options(
     at_least(top, 1, "--top")
 
 
-def chosen_method(method: str, decoder: str | None, adain_options: bool, quiet: bool) -> str:
-    """--method auto resolved (``transfer.restyle.resolve_method``), said on stderr."""
-    from stylesim.transfer.restyle import resolve_method
+def said_method(settings: RestyleSettings, quiet: bool) -> RestyleSettings:
+    """``settings`` with --method auto resolved (``transfer.restyle.method_resolved``), said on stderr."""
+    from stylesim.transfer.restyle import method_resolved
 
-    if method != "auto":
-        return method
-    method = resolve_method(method, decoder, adain_options)
-    if not quiet:
-        err.print(f"method: {method} (--method auto: adain when a decoder is given or installed)")
-    return method
+    resolved = method_resolved(settings)
+    if settings.method == "auto" and not quiet:
+        err.print(f"method: {resolved.method} (--method auto: adain when a decoder is given or installed)")
+    return resolved
 
 
 def style_sets(
