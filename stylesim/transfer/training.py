@@ -84,6 +84,7 @@ class TrainingState:
     history: list[dict[str, float]] = field(default_factory=list)
     grad_norm_mean: float = 0.0  # running mean of the (clipped) gradient norms
     clipped_steps: int = 0
+    legs: list[dict[str, Any]] = field(default_factory=list)  # {"from": iteration, "precision"} per machine
 
 
 # ----------------------------------------------------------------------------- pure losses
@@ -242,13 +243,14 @@ def check_resumable(
     settings: TrainingSettings,
     source: Path,
     data: tuple[dict[str, str], dict[str, str]] | None = None,
+    may_change: tuple[str, ...] = (),
 ) -> None:
-    """A resumed run must train the same way (only the length may grow) and, when ``data`` =
-    (saved, now) digests are given, on the same data; ``source`` (the checkpoint or training
-    record) names what was resumed in the error."""
+    """A resumed run must train the same way (only the length and the ``may_change`` settings
+    may differ) and, when ``data`` = (saved, now) digests are given, on the same data;
+    ``source`` (the checkpoint or training record) names what was resumed in the error."""
     saved = {**SETTINGS_BEFORE_THEY_EXISTED, **saved_settings}
     wanted = asdict(settings)
-    for key in ("iterations", "checkpoint_seconds"):
+    for key in ("iterations", "checkpoint_seconds", *may_change):
         saved.pop(key, None)
         wanted.pop(key, None)
     changed = [f"{k}: checkpoint {saved.get(k)!r}, now {v!r}" for k, v in wanted.items() if saved.get(k) != v]
@@ -328,12 +330,14 @@ class Trainer:
         self.state.energies = layer_energies(self.encoder, sample)
 
     def _continue_from(self, warm: WarmStart) -> None:
-        check_resumable(warm.record["settings"], self.settings, warm.source)
+        # Another machine may lack (or have) bf16 units: the objective is the same, the arithmetic not.
+        check_resumable(warm.record["settings"], self.settings, warm.source, may_change=("precision",))
         self.decoder.load_state_dict(warm.decoder)  # copied into the parameters in place
         r = warm.record
         self.state = TrainingState(int(r["iterations"]), float(r["seconds"]), r["energies"], r["loss_curve"])
         self.state.clipped_steps = int(r.get("clipped_steps", 0))
         self.state.grad_norm_mean = float(r.get("grad_norm_mean", 0.0))  # the guard from the first step
+        self.state.legs = list(r.get("legs", [{"from": 0, "precision": r["settings"]["precision"]}]))
         self.generator.manual_seed(self.settings.seed + self.state.iteration)  # crops not yet drawn
 
     def _sample(self, pool: CropPool) -> torch.Tensor:
@@ -386,6 +390,8 @@ class Trainer:
     ) -> None:
         """Train to ``settings.iterations``, checkpointing every ``checkpoint_seconds`` and at the end
         (also when interrupted: KeyboardInterrupt is re-raised after the checkpoint)."""
+        if not self.state.legs or self.state.legs[-1]["precision"] != self.settings.precision:
+            self.state.legs.append({"from": self.state.iteration, "precision": self.settings.precision})
         window: list[dict[str, float]] = []
         last_save = started = time.monotonic()
         base_seconds = self.state.seconds
@@ -426,6 +432,7 @@ def training_record(trainer: Trainer, sources: dict[str, list[dict[str, str]]]) 
         "seconds": round(trainer.state.seconds, 1),
         "clipped_steps": trainer.state.clipped_steps,
         "grad_norm_mean": trainer.state.grad_norm_mean,
+        "legs": trainer.state.legs,
         "energies": trainer.state.energies,
         "loss_curve": trainer.state.history,
         "data": sources,

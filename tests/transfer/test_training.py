@@ -185,6 +185,11 @@ def test_a_machine_without_the_checkpoint_continues_from_the_exported_decoder(en
     record = json.loads((tmp_path / "c" / "adain_decoder.training.json").read_text())
     assert record["iterations"] == 4
     assert [p["iteration"] for p in record["loss_curve"]] == [2, 4]
+    assert record["legs"] == [{"from": 0, "precision": "fp32"}]
+    on_bf16 = TrainingSettings(**{**TINY.__dict__, "precision": "bf16"})  # the next machine has the units
+    api.train_decoder(*folders, tmp_path / "e", on_bf16, continue_from=tmp_path / "a")
+    legs = json.loads((tmp_path / "e" / "adain_decoder.training.json").read_text())["legs"]
+    assert legs == [{"from": 0, "precision": "fp32"}, {"from": 2, "precision": "bf16"}]
     other = TrainingSettings(**{**TINY.__dict__, "crop": 48})
     with pytest.raises(StylesimError, match="crop"):
         api.train_decoder(*folders, tmp_path / "d", other, continue_from=tmp_path / "a")
