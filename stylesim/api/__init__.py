@@ -62,7 +62,7 @@ if TYPE_CHECKING:
     from stylesim.index.backend import SearchBackend
     from stylesim.index.store import IndexStore
     from stylesim.transfer.gatys import GatysSettings
-    from stylesim.transfer.restyle import RestyleSettings
+    from stylesim.transfer.restyle import RestyleSettings, method_resolved
 
 
 @cache
@@ -106,6 +106,7 @@ __all__ = [
     "ItemNotFoundError",
     "QueryPicture",
     "Restyler",
+    "method_resolved",
     "Result",
     "SearchBackend",
     "build_index",

@@ -1,5 +1,6 @@
 """``POST /restyle``: AdaIN (a forward pass, well under a second) answers with the PNG at once;
-Gatys (minutes on a CPU) answers 202 with a job to poll (``server.jobs``)."""
+Gatys (minutes on a CPU) answers 202 with a job to poll (``server.jobs``). ``auto`` is resolved
+by the rule the CLI and the API follow (``transfer.restyle.method_resolved``)."""
 
 from __future__ import annotations
 
@@ -26,10 +27,8 @@ async def restyle_request(
     alpha: float,
     steps: int,
 ) -> Response:
-    if method == "auto":
-        method = "adain" if await run_in_threadpool(state.restyler.adain_available) else "gatys"
-    settings = restyle_settings(state, method, size, alpha, steps)
-    if method == "adain":
+    settings = api.method_resolved(restyle_settings(state, method, size, alpha, steps))
+    if settings.method == "adain":
         image = await run_in_threadpool(state.restyler.render, content, styles, settings)
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
@@ -41,7 +40,7 @@ async def restyle_request(
 def restyle_settings(
     state: ServerState, method: str, size: int, alpha: float, steps: int
 ) -> api.RestyleSettings:
-    if method not in ("adain", "gatys"):
+    if method not in ("auto", "adain", "gatys"):
         raise UsageError(f"method {method!r}: use auto, adain or gatys")
     if not SIZES[0] <= size <= SIZES[1]:
         raise UsageError(f"size {size}: give {SIZES[0]} to {SIZES[1]} pixels")

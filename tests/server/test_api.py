@@ -227,3 +227,36 @@ def test_a_new_generation_is_served_between_requests_without_failures(grid_dir, 
     assert set(statuses) == {200}, set(statuses)
     assert counts[0] == len(GRID_PHOTOS) and counts[-1] == 2 * len(GRID_PHOTOS)
     assert set(counts) <= {len(GRID_PHOTOS), 2 * len(GRID_PHOTOS)}  # never a mix
+
+
+def test_auto_restyle_follows_the_cli_rule(grid_index, grid_dir, tmp_path, monkeypatch):
+    """``auto`` is AdaIN (the PNG at once) with a decoder, Gatys (a job) without one, and an error
+    without one when an AdaIN-only option (alpha below 1) is asked for or the configured decoder
+    is not there, as in the CLI."""
+    from stylesim.encoding.weights import resolve_weights
+    from stylesim.transfer.adain import DECODER_ENV, AdaINDecoder, save_decoder
+
+    decoder = tmp_path / "adain_decoder.pt"
+    save_decoder(AdaINDecoder(), decoder, resolve_weights().sha256, "reflect", {"note": "untrained"})
+    form = {
+        "content": f"path:{grid_dir / 'photo' / 'rocket.jpg'}",
+        "style": f"path:{grid_dir / 'pencil' / 'coffee.jpg'}",
+        "method": "auto",
+        "size": "64",
+        "steps": "1",
+    }
+    with TestClient(create_app(ServeConfig({"grid": grid_index}, decoder=str(decoder)))) as c:
+        assert c.get("/indexes").json()["adain"] is True
+        answer = c.post("/restyle", data=form)
+        assert answer.status_code == 200 and answer.headers["x-stylesim-method"] == "adain"
+        assert max(Image.open(io.BytesIO(answer.content)).size) == 64
+    monkeypatch.setenv(DECODER_ENV, str(tmp_path / "none.pt"))  # nothing installed
+    with TestClient(create_app(ServeConfig({"grid": grid_index}))) as c:
+        assert c.get("/indexes").json()["adain"] is False
+        job = c.post("/restyle", data=form)
+        assert job.status_code == 202 and job.headers["location"].startswith("/jobs/")
+        refused = c.post("/restyle", data={**form, "alpha": "0.5"})
+        assert refused.status_code == 400 and "no AdaIN decoder is installed" in refused.json()["error"]
+    with TestClient(create_app(ServeConfig({"grid": grid_index}, decoder=str(tmp_path / "typo.pt")))) as c:
+        refused = c.post("/restyle", data=form)
+        assert refused.status_code == 400 and "typo.pt" in refused.json()["error"]
