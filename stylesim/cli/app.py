@@ -28,7 +28,7 @@ app = typer.Typer(
     help="Find images that look alike (style) separately from images that show the same thing "
     "(content), and restyle pictures in the styles found.",
 )
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)  # file names print as they are
 
 P = ParamSpec("P")
 R = TypeVar("R")

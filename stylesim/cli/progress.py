@@ -30,7 +30,7 @@ class Reporter:
         self.quiet = quiet
         self.live = console.is_terminal and not quiet
         self.bar = Progress(
-            TextColumn("{task.description}"),
+            TextColumn("{task.description}", markup=False),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),

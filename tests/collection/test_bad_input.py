@@ -103,6 +103,21 @@ def test_cli_exit_status_and_messages_for_skips(messy, tmp_path):
     assert "notes.jpg: not an image" in info.output
 
 
+def test_names_that_look_like_console_markup_are_printed_as_they_are(messy, tmp_path):
+    """A path holding "[bold]" or "[/b]" is named in full, not read as a style tag (a closing tag
+    once ended the command with an error after the work was done)."""
+    from typer.testing import CliRunner
+
+    d, _, _ = messy
+    folder = tmp_path / "drafts ["
+    folder.mkdir()
+    odd = folder / "b] [bold]cut.jpg"  # the path reads ".../drafts [/b] [bold]cut.jpg"
+    odd.write_bytes((d / "truncated.jpg").read_bytes())
+    result = CliRunner().invoke(app, ["index", str(folder), "--index", str(tmp_path / "i"), "-q"])
+    assert result.exit_code == EXIT_SKIPPED, result.output
+    assert f"skipped: {odd}: truncated" in result.output
+
+
 def test_sixteen_bit_keeps_its_range(messy):
     from stylesim.collection.decode import decode_for_encoding
 
