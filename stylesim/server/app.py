@@ -48,15 +48,9 @@ def error_response(status: int, message: str) -> JSONResponse:
     )
 
 
-class UploadTooLargeError(StylesimError):
-    """The request body is over the upload limit."""
-
-
 def status_of(error: StylesimError) -> int:
     if isinstance(error, (api.ItemNotFoundError, UnknownIndexError)):
         return 404
-    if isinstance(error, UploadTooLargeError):
-        return 413
     return 400  # a value, an image or a request that cannot be used
 
 
@@ -78,8 +72,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
 class Guard:
     """ASGI middleware: the token (``Authorization: Bearer T``, or ``?access_token=T`` for image
-    tags, RFC 6750) on every data route, and the upload limit (413) enforced while the body is
-    read, before the route sees it."""
+    tags, RFC 6750) on every data route, and the upload limit (413) before the route sees the
+    body: a declared Content-Length at once, a chunked body once its bytes pass the limit."""
 
     def __init__(self, app: ASGIApp, token: str | None, max_bytes: int) -> None:
         self.app, self.token, self.max_bytes = app, token, max_bytes
@@ -107,7 +101,15 @@ class Guard:
                 413, f"upload of {int(length)} bytes is over the {self.max_bytes} byte limit"
             )(scope, receive, send)
             return
-        await self.app(scope, self._limited(receive), send)
+        if length is None and request.method in ("POST", "PUT", "PATCH"):  # chunked: no length given
+            messages = await self._body_within_limit(receive)
+            if messages is None:
+                await error_response(413, f"upload is over the {self.max_bytes} byte limit")(
+                    scope, receive, send
+                )
+                return
+            receive = replayed(messages, receive)
+        await self.app(scope, receive, send)
 
     def _authorised(self, request: Request) -> bool:
         path = request.url.path
@@ -118,18 +120,33 @@ class Guard:
         ).strip() or request.query_params.get("access_token", "")
         return hmac.compare_digest(given.encode(), (self.token or "").encode())
 
-    def _limited(self, receive: Callable[[], Awaitable[Message]]) -> Callable[[], Awaitable[Message]]:
+    async def _body_within_limit(self, receive: Callable[[], Awaitable[Message]]) -> list[Message] | None:
+        """The body's messages read to its end, or None once they pass the limit (the server
+        enforces a declared Content-Length itself; only a chunked body needs reading first)."""
+        messages: list[Message] = []
         received = 0
-
-        async def limited() -> Message:
-            nonlocal received
+        while True:
             message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":  # the client went away
+                return messages
             received += len(message.get("body", b""))
             if received > self.max_bytes:
-                raise UploadTooLargeError(f"upload is over the {self.max_bytes} byte limit")
-            return message
+                return None
+            if not message.get("more_body", False):
+                return messages
 
-        return limited
+
+def replayed(
+    messages: list[Message], receive: Callable[[], Awaitable[Message]]
+) -> Callable[[], Awaitable[Message]]:
+    """``receive`` that hands out ``messages`` first (a body already read), then the live ones."""
+    pending = list(messages)
+
+    async def replay() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replay
 
 
 def create_app(config: ServeConfig) -> FastAPI:

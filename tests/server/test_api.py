@@ -159,6 +159,11 @@ def test_upload_over_the_limit_is_413(grid_index):
     with TestClient(create_app(ServeConfig({"grid": grid_index}, max_upload_bytes=10_000))) as c:
         reply = c.post("/search", files={"file": ("big.jpg", b"\xff" * 20_000, "image/jpeg")})
         assert reply.status_code == 413 and "limit" in reply.json()["error"]
+        form = {"content-type": "application/x-www-form-urlencoded"}
+        chunked = c.post("/search", content=iter([b"q=id%3A0&k=2&x="] + [b"y" * 4000] * 3), headers=form)
+        assert chunked.status_code == 413 and "limit" in chunked.json()["error"]  # no Content-Length
+        within = c.post("/search", content=iter([b"q=id%3A0&", b"k=2"]), headers=form)
+        assert within.status_code == 200 and len(within.json()[0]["results"]) == 2
 
 
 def test_token_and_cors(grid_index):
