@@ -234,6 +234,7 @@ def search_style_and_content(
     mix: float = 0.5,
     device: str = "auto",
     backend: SearchBackend | None = None,
+    precision: str = "auto",
 ) -> list[Result]:
     """Items that look like ``style_query`` and show what ``content_query`` shows:
     score = mix * style(A, x) + (1 - mix) * content(B, x), where style is the ``--by style``
@@ -249,7 +250,8 @@ def search_style_and_content(
     if errors:
         raise StylesimError(next(iter(errors.values())))
     usable = [p for p in pictures if p is not None]
-    return [style_and_content(store, make_extractor(store.manifest, device), usable[0], usable[1], k, mix)]
+    extractor = make_extractor(store.manifest, device, precision)
+    return [style_and_content(store, extractor, usable[0], usable[1], k, mix)]
 
 
 def style_and_content(

@@ -70,19 +70,21 @@ def search(
     from stylesim.output import render
 
     check_search_options(by, fmt, group_by, k, moments, mix)
+    precision = choice(precision, PRECISIONS, "--precision")
     with search_backend(qdrant, collection) as backend:
         if style_of or content_of:
             if not (style_of and content_of) or queries:
                 raise UsageError("--style-of and --content-of go together, without other query images")
             results = api.search_style_and_content(
-                style_of, content_of, index_dir, k=k, mix=mix, device=device, backend=backend
-            )
+                style_of, content_of, index_dir, k=k, mix=mix, device=device, backend=backend,
+                precision=precision,
+            )  # fmt: skip
         elif not queries:
             raise UsageError("give query images, or --style-of A --content-of B")
         else:
             results = api.search(
                 queries, index_dir, by=by, k=k, device=device, group_by=group_by, moments=moments,
-                include_query=include_query, precision=choice(precision, PRECISIONS, "--precision"),
+                include_query=include_query, precision=precision,
                 backend=backend,
             )  # fmt: skip
     sys.stdout.write(render([r for r in results if "error" not in r], fmt))

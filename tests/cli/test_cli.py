@@ -140,6 +140,17 @@ def test_style_of_one_image_with_the_content_of_another(grid_dir, grid_index):
     assert set(answer["results"][0]["scores"]) == weighted | {"content"}
     lonely = run("search", "--style-of", grid_dir / "pencil" / "coffee.jpg", "--index", grid_index)
     assert lonely.exit_code == 2 and "go together" in lonely.output  # a usage error
+    pair = [
+        "--style-of",
+        grid_dir / "pencil" / "coffee.jpg",
+        "--content-of",
+        grid_dir / "photo" / "chelsea.jpg",
+    ]
+    fp32 = ["-k", "1", "--precision", "fp32", "--format", "paths"]
+    in_fp32 = run("search", *pair, *fp32, "--index", grid_index)
+    assert in_fp32.exit_code == 0 and in_fp32.stdout.strip() == paths[0]
+    bogus = run("search", *pair, "--precision", "fp8", "--index", grid_index)
+    assert bogus.exit_code == 2 and "--precision" in bogus.output
 
 
 def test_operating_system_errors_are_one_line_naming_the_file(grid_index, tmp_path, grid_dir):
