@@ -73,7 +73,7 @@ def parse_knn(body: dict[str, Any], max_k: int) -> KnnRequest:
         )
     try:
         num_images = int(body.get("num_images", 40))
-        num_result_ids = int(body.get("num_result_ids") or num_images)
+        num_result_ids = int(body.get("num_result_ids") or max(num_images, 1))
     except (TypeError, ValueError):
         raise UsageError("num_images and num_result_ids must be numbers") from None
     if num_images < 0 or num_result_ids < 1:
@@ -83,6 +83,14 @@ def parse_knn(body: dict[str, Any], max_k: int) -> KnnRequest:
         min(num_images, max_k), min(max(num_result_ids, num_images, 1), max_k), body.get("indice_name"),
         bool(body.get("deduplicate", False)),
     )  # fmt: skip
+
+
+def item_ids(given: Any) -> list[int]:
+    """clip back's ``ids``: a list of integers (numbers written as strings pass)."""
+    try:
+        return [int(item) for item in given]
+    except (TypeError, ValueError):
+        raise UsageError(f"ids {str(given)[:80]}: give a list of item ids (integers)") from None
 
 
 def split_indice(state: ServerState, indice: str | None) -> tuple[ServedIndex, str]:
@@ -208,12 +216,11 @@ def router(state: ServerState) -> APIRouter:
     @routes.post("//metadata", include_in_schema=False)
     async def metadata_service(request: Request) -> list[dict[str, Any]]:
         body = await json_body(request)
-        ids = body.get("ids") or []
+        ids = item_ids(body.get("ids") or [])
         served, _ = split_indice(state, body.get("indice_name"))
         store, base = served.snapshot.store, str(request.base_url)
         return [
-            {"id": item, "metadata": metadata(api.item_row(store, int(item)), base, served.name)}
-            for item in ids
+            {"id": item, "metadata": metadata(api.item_row(store, item), base, served.name)} for item in ids
         ]
 
     return routes

@@ -78,11 +78,10 @@ class RestyleJobs:
 
     def position(self, job: Job) -> int | None:
         """1 for the next job to start, ... (None once it runs)."""
-        if job.status != "queued":
-            return None
-        with self.lock:
+        with self.lock:  # one look at the statuses: a worker may start the job meanwhile
             queued = sorted((j for j in self.jobs.values() if j.status == "queued"), key=lambda j: j.created)
-        return 1 + [j.id for j in queued].index(job.id)
+        ids = [j.id for j in queued]
+        return 1 + ids.index(job.id) if job.id in ids else None
 
     def describe(self, job: Job) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -90,8 +89,8 @@ class RestyleJobs:
             "status": job.status,
             "progress": {"steps": job.done, "total": job.total},
         }
-        if job.status == "queued":
-            out["position"] = self.position(job)
+        if job.status == "queued" and (place := self.position(job)) is not None:
+            out["position"] = place
         if job.error:
             out["error"] = job.error
         if job.status == "done":

@@ -195,10 +195,10 @@ def add_restyle_routes(routes: APIRouter, state: ServerState) -> None:
         return await restyle_request(state, pictures[0], pictures[1:], method, size, alpha, steps)
 
     @routes.get("/jobs/{job_id}", summary="A Gatys job's status and progress")
-    async def job(job_id: str) -> dict[str, Any]:
+    async def job(job_id: str) -> Any:
         found = state.jobs.get(job_id)
         if found is None:
-            raise UsageError(f"job {job_id}: no such job") from None
+            return JSONResponse({"error": f"job {job_id}: no such job"}, status_code=404)
         return state.jobs.describe(found)
 
     @routes.get("/jobs/{job_id}/image", summary="A finished job's image (PNG)")

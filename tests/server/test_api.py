@@ -203,7 +203,8 @@ def test_gatys_restyle_runs_as_a_job(client, grid_index, grid_dir):
     assert job["status"] == "done" and job["progress"] == {"steps": 2, "total": 2}
     image = Image.open(io.BytesIO(client.get(job["image"]).content))
     assert max(image.size) == 64
-    assert client.get("/jobs/nope").status_code == 400
+    unknown = client.get("/jobs/nope")
+    assert unknown.status_code == 404 and "no such job" in unknown.json()["error"]
 
 
 def test_a_new_generation_is_served_between_requests_without_failures(grid_dir, tmp_path):

@@ -58,6 +58,9 @@ def test_knn_service_as_the_front_end_calls_it(client, grid_dir):
     with_meta, bare = results[:3], results[3:]
     assert all(set(r) == {"id", "similarity"} for r in bare)  # only num_images results carry metadata
     assert all(r["caption"] and r["url"].startswith("http://testserver/items/") for r in with_meta)
+    ids_only = knn_body(grid_dir / "pencil" / "coffee.jpg", num_images=0, num_result_ids=None)
+    only = front_request(client, "/knn-service", ids_only).json()  # was refused: num_result_ids 0
+    assert len(only) == 1 and set(only[0]) == {"id", "similarity"}  # one id, no metadata
     assert with_meta[0]["path"] == str(
         grid_dir / "pencil" / "coffee.jpg"
     )  # clip back returns the query's own item
@@ -75,6 +78,8 @@ def test_metadata_in_request_order(client, grid_index, grid_dir):
     assert [r["metadata"]["path"] for r in reply] == [str(store.items.at[i, "path"]) for i in (3, 0, 7)]
     assert front_request(client, "/metadata", {"ids": [], "indice_name": "grid/style"}).json() == []
     assert front_request(client, "/metadata", {"ids": [99999], "indice_name": "grid"}).status_code == 404
+    bad = front_request(client, "/metadata", {"ids": ["x"], "indice_name": "grid"})
+    assert bad.status_code == 400 and "item ids" in bad.json()["error"]
 
 
 def test_embedding_input_is_a_raw_vector_of_the_index_descriptor(client, grid_index, grid_dir):
