@@ -189,9 +189,10 @@ def add_restyle_routes(routes: APIRouter, state: ServerState) -> None:
 
         uploads = await read_uploads(file)
         store = state.catalog.get(index).snapshot.store
-        pictures = [
-            image_of(parse_spec(s, store, uploads), store, api.DEFAULT_MAX_PIXELS) for s in [content, *style]
-        ]
+        targets = [parse_spec(s, store, uploads) for s in [content, *style]]
+        pictures = await run_in_threadpool(  # decoding (video frames too) off the event loop
+            lambda: [image_of(t, store, api.DEFAULT_MAX_PIXELS) for t in targets]
+        )
         return await restyle_request(state, pictures[0], pictures[1:], method, size, alpha, steps)
 
     @routes.get("/jobs/{job_id}", summary="A Gatys job's status and progress")
