@@ -58,12 +58,13 @@ def parse_collections(qdrant: str | None, specs: list[str]) -> dict[str, tuple[s
 
 
 def parse_size(text: str) -> int:
-    """``32M``, ``512K``, ``1G`` or a number of bytes."""
+    """``32M``, ``512K``, ``1G`` or a number of bytes (at least one)."""
     units = {"K": 2**10, "M": MIB, "G": 2**30}
     value = text.strip().upper().removesuffix("B")
     try:
-        if value and value[-1] in units:
-            return int(float(value[:-1]) * units[value[-1]])
-        return int(value)
+        size = int(float(value[:-1]) * units[value[-1]]) if value and value[-1] in units else int(value)
     except ValueError:
         raise UsageError(f"{text!r}: write a size such as 32M, 512K or 1048576") from None
+    if size < 1:
+        raise UsageError(f"{text!r}: a size must be at least one byte")
+    return size

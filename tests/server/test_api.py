@@ -266,3 +266,29 @@ def test_auto_restyle_follows_the_cli_rule(grid_index, grid_dir, tmp_path, monke
     with TestClient(create_app(ServeConfig({"grid": grid_index}, decoder=str(tmp_path / "typo.pt")))) as c:
         refused = c.post("/restyle", data=form)
         assert refused.status_code == 400 and "typo.pt" in refused.json()["error"]
+
+
+def test_serve_command_builds_its_configuration(grid_index, monkeypatch):
+    """``stylesim serve``'s options reach the server's configuration (uvicorn is not started);
+    a name given twice and an upload limit under one byte are usage errors."""
+    from typer.testing import CliRunner
+
+    import stylesim.server
+    from stylesim.cli import app
+
+    seen: dict[str, object] = {}
+    monkeypatch.setattr(stylesim.server, "create_app", lambda config: seen.setdefault("config", config))
+    monkeypatch.setattr("uvicorn.run", lambda served, host, port, **_: seen.update(host=host, port=port))
+    options = ["--token", "T", "--max-upload", "1M", "--cors-origin", "http://x.example", "--port", "9001"]
+    given = ["serve", "-i", f"a={grid_index}", "-i", f"b={grid_index}", *options]
+    result = CliRunner().invoke(app, given)
+    assert result.exit_code == 0, result.output
+    config = seen["config"]
+    assert isinstance(config, ServeConfig) and list(config.indexes) == ["a", "b"]
+    assert (config.token, config.max_upload_bytes, config.cors_origins) == ("T", 2**20, ("http://x.example",))
+    assert seen["port"] == 9001 and "serving a" in result.output
+    twice = CliRunner().invoke(app, ["serve", "-i", f"a={grid_index}", "-i", f"a={grid_index}"])
+    assert twice.exit_code == 2 and "already taken" in twice.output
+    for limit in ("0", "-1M", "lots"):
+        refused = CliRunner().invoke(app, ["serve", "-i", str(grid_index), "--max-upload", limit])
+        assert refused.exit_code == 2 and repr(limit) in refused.output, limit
