@@ -50,15 +50,20 @@ def summary(root: Path, report: IndexReport) -> str:
     )
 
 
-def sampling_from(scenes: bool, every: str | None, keyframes: bool, max_gap: str) -> Sampling:
+def sampling_from(scenes: bool, every: str | None, keyframes: bool, max_gap: str | None) -> Sampling | None:
+    """The sampling asked for, or None when no option is given: videos already indexed keep
+    theirs, new ones get scene changes (``Sampling()``)."""
     from stylesim.collection.timecode import parse_seconds
-    from stylesim.collection.video import Sampling
+    from stylesim.collection.video import MAX_GAP_SECONDS, Sampling
 
     if scenes + (every is not None) + keyframes > 1:
         raise UsageError("choose one of --scenes, --every and --keyframes")
     if every is not None:
         return Sampling("every", parse_seconds(every))
-    return Sampling("keyframes" if keyframes else "scenes", parse_seconds(max_gap))
+    if not (scenes or keyframes or max_gap is not None):
+        return None
+    gap = parse_seconds(max_gap) if max_gap is not None else MAX_GAP_SECONDS
+    return Sampling("keyframes" if keyframes else "scenes", gap)
 
 
 def check_options(
@@ -89,12 +94,20 @@ def index(
         int | None, typer.Option(help="Images per forward pass (default: by device).")
     ] = None,
     workers: IndexWorkers = None,
-    scenes: Annotated[bool, typer.Option(help="Videos: a frame at each scene change (the default).")] = False,
+    scenes: Annotated[
+        bool,
+        typer.Option(
+            help="Videos: a frame at each scene change (the default; a re-run without a "
+            "sampling option keeps each indexed video's sampling)."
+        ),
+    ] = False,
     every: Annotated[
         str | None, typer.Option(help="Videos: a frame every T (e.g. 2s, 500ms, 00:01:00).")
     ] = None,
     keyframes: Annotated[bool, typer.Option(help="Videos: the codec's key frames only (fastest).")] = False,
-    max_gap: Annotated[str, typer.Option(help="With --scenes: longest stretch without a sample.")] = "10s",
+    max_gap: Annotated[
+        str | None, typer.Option(help="With --scenes: longest stretch without a sample (10s).")
+    ] = None,
     index_type: IndexType = None,
     memory: Memory = None,
     engine: Engine = "local",

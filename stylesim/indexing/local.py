@@ -174,11 +174,11 @@ def index_collection(
 ) -> IndexReport:
     """Bring ``store`` up to date with ``walk`` and commit (``indexing.run.conduct``). On
     KeyboardInterrupt what was encoded is committed before the interrupt propagates."""
-    sampling = sampling or Sampling()
+    chosen = sampling or Sampling()  # for videos to (re-)sample; the plan sees None as "as indexed"
     settings = (size, batch_size, workers, max_pixels)
     progress = on_progress or (lambda _: None)
 
     def encode(todo: list[FileEntry], report: IndexReport) -> list[Skip]:
-        return run_stages(store, extractor, todo, settings, progress, sampling, report)
+        return run_stages(store, extractor, todo, settings, progress, chosen, report)
 
     return conduct(store, walk, sampling, on_plan, encode)

@@ -67,20 +67,27 @@ def count_new_skips(skips: list[Skip], recorded: dict[SkipKey, str]) -> int:
 
 
 def plan_changes(store: IndexStore, walk: WalkResult, sampling: Sampling | None = None) -> Plan:
-    """Which files need encoding and which index entries are stale."""
+    """Which files need encoding and which index entries are stale. ``sampling`` None: a video
+    of the same size and mtime keeps the sampling it was indexed with (a plain re-run);
+    given, a video sampled otherwise is re-sampled."""
     items = store.items
-    spec = (sampling or Sampling()).spec()
+    spec = sampling.spec() if sampling is not None else None
     known = {}
     if len(items):
         for p, s, m, sp in zip(
             items["path"], items["size"], items["mtime_ns"], items["sampling"], strict=True
         ):
             known[p] = (s, m, sp if isinstance(sp, str) else None)
-    todo = [
-        f
-        for f in walk.files
-        if known.get(f.path) != (f.size, f.mtime_ns, spec if f.kind == "video" else None)
-    ]
+
+    def as_indexed(f: FileEntry) -> bool:
+        size, mtime, recorded = known.get(f.path, (None, None, None))
+        if (size, mtime) != (f.size, f.mtime_ns):
+            return False
+        if f.kind != "video":
+            return recorded is None
+        return recorded is not None and (spec is None or recorded == spec)
+
+    todo = [f for f in walk.files if not as_indexed(f)]
     unchanged = len(walk.files) - len(todo)
     recorded = recorded_skips(store)
     still = [

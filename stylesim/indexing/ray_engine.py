@@ -168,8 +168,7 @@ def index_on_ray(
 ) -> IndexReport:
     """Bring ``store`` up to date with ``walk`` on a Ray cluster and commit (module docstring);
     ``factory`` builds the extractor in each encoder actor."""
-    sampling = sampling or Sampling()
-    job = Job(str(store.root.resolve()), size, max_pixels, sampling)
+    job = Job(str(store.root.resolve()), size, max_pixels, sampling or Sampling())  # None: as indexed
     progress = on_progress or (lambda _: None)
     with ray_session(options.address) as ray:
 

@@ -39,7 +39,7 @@ class VideoResult:
 
 
 def conduct(
-    store: IndexStore, walk: WalkResult, sampling: Sampling, on_plan: Progress | None, encode: Encode
+    store: IndexStore, walk: WalkResult, sampling: Sampling | None, on_plan: Progress | None, encode: Encode
 ) -> IndexReport:
     """Bring ``store`` up to date with ``walk`` (``encode`` journals the files to (re-)encode)
     and commit. On KeyboardInterrupt what was journalled is committed before the interrupt

@@ -184,6 +184,10 @@ def test_index_search_group_frame_and_reindex(clips, tmp_path):
     assert every.exit_code == 0 and " 1 added" in every.output
     facts2 = json.loads(run("info", "--index", index, "--json").stdout)
     assert facts2["items"] == facts["items"]  # the old sample of static.mp4 was replaced
+    plain = run("index", collection, "--index", index, "--size", TEST_SIZE, "-q")  # no sampling option
+    assert plain.exit_code == 0 and " 0 added" in plain.output  # static.mp4 keeps its --every sample
+    scenes = run("index", collection / "clips" / "static.mp4", "--scenes", "--index", index, "-q")
+    assert scenes.exit_code == 0 and " 1 added" in scenes.output  # asked for: re-sampled
     data = (collection / "clips" / "scenes.mp4").read_bytes()
     (collection / "clips" / "scenes.mp4").write_bytes(data[: len(data) // 2])
     damaged = run("index", collection / "clips" / "scenes.mp4", "--index", index, "--size", TEST_SIZE, "-q")
