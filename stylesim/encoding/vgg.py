@@ -69,7 +69,11 @@ class VGG19Encoder(nn.Module):
         # CPU: 9.1 vs 7.9 img/s at batch 1, 6.7 vs 4.9 at batch 16; scripts/bench_index.py).
         self.to(self.device).to(memory_format=torch.channels_last)
 
-    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, x: torch.Tensor, until: str | None = None) -> dict[str, torch.Tensor]:
+        """The activations of ``self.layers`` for model input ``x``; with ``until``, only those up
+        to that layer (the deeper convolutions are not computed)."""
+        if until is not None and until not in self.body:
+            raise ValueError(f"{until}: not a layer this encoder computes ({', '.join(self.layers)})")
         wanted = set(self.layers)
         out: dict[str, torch.Tensor] = {}
         x = x.contiguous(memory_format=torch.channels_last)
@@ -77,6 +81,8 @@ class VGG19Encoder(nn.Module):
             x = module(x)
             if name in wanted:
                 out[name] = x
+            if name == until:
+                break
         return out
 
     @torch.inference_mode()

@@ -276,7 +276,8 @@ def adain_transfer(
 
     def f(x: torch.Tensor) -> torch.Tensor:
         with autocast(device, chosen):
-            return encoder.forward(normalise_rgb(x, encoder.preprocessing))[ADAIN_LAYER].float()
+            model_input = normalise_rgb(x, encoder.preprocessing)
+            return encoder.forward(model_input, until=ADAIN_LAYER)[ADAIN_LAYER].float()
 
     m = None
     if mask is not None:

@@ -309,6 +309,8 @@ def _notes(settings: RestyleSettings) -> list[str]:
         )
     else:
         text = f"AdaIN: alpha {settings.alpha:g}, size {g.size}"
+        text += f", mask {settings.mask} (first style inside)" if settings.mask else ""
+    text += f", style images at {g.style_scale:g}x the result's size" if g.style_scale != 1.0 else ""
     if g.preserve_colour:
         text += f", colour preserved ({g.preserve_colour})"
     return [

@@ -67,6 +67,12 @@ def test_output_shapes_and_early_stop(astronaut):
     assert out["relu2_1"].shape == (2, 128, 48, 64)
     full = VGG19Encoder(resolve_weights(), ("relu5_1",)).encode(np.zeros((1, 96, 128, 3), np.uint8))
     assert full["relu5_1"].shape == (1, 512, 96 // 16, 128 // 16)
+    both = VGG19Encoder(resolve_weights(), ("relu1_1", "relu5_1"))
+    x = to_model_input(np.zeros((1, 96, 128, 3), np.uint8), both.preprocessing, both.device)
+    stopped = both.forward(x, until="relu1_1")  # what AdaIN asks of the restyle encoder
+    assert set(stopped) == {"relu1_1"} and torch.equal(stopped["relu1_1"], both.forward(x)["relu1_1"])
+    with pytest.raises(ValueError, match="relu9_9"):
+        both.forward(x, until="relu9_9")
 
 
 def test_state_dict_file_source_gives_same_activations(tmp_path, astronaut):

@@ -178,3 +178,60 @@ def test_method_auto_uses_adain_only_when_a_decoder_is_installed(tmp_path, monke
     typo = ["--decoder", str(tmp_path / "typo.pt"), "-o", str(tmp_path / "t")]
     given = CliRunner().invoke(app, [*common, *typo])
     assert given.exit_code == 1 and "no AdaIN decoder is installed" in given.output
+
+
+def test_restyle_options_reach_the_result_and_its_sheet(tmp_path):
+    """The command line's AdaIN options (--alpha, --mask, colour, --style-scale) and Gatys
+    options (--pyramid, --optimiser, --init, layers, --seed) arrive where they act: the result's
+    size and the contact sheet's note; a value out of range is a usage error."""
+    from PIL import Image
+
+    from tests.conftest import photo
+
+    for name in ("chelsea", "coffee", "astronaut"):
+        Image.fromarray(photo(name, 64)).save(tmp_path / f"{name}.png")
+    mask = Image.new("L", (64, 64), 0)
+    mask.paste(255, (0, 0, 32, 64))
+    mask.save(tmp_path / "mask.png")
+    decoder = tmp_path / "adain_decoder.pt"
+    save_decoder(AdaINDecoder(), decoder, resolve_weights().sha256, "reflect", {"note": "untrained"})
+    two = ["-s", str(tmp_path / "coffee.png"), "-s", str(tmp_path / "astronaut.png")]
+    adain = ["-m", "adain", "--decoder", str(decoder), "--alpha", "0.5", "--mask", str(tmp_path / "mask.png")]
+    colour = ["--preserve-color", "--preserve-method", "stats", "--style-scale", "0.5", "--size", "64"]
+    result = CliRunner().invoke(
+        app, ["restyle", str(tmp_path / "chelsea.png"), *two, *adain, *colour, "-o", str(tmp_path / "a")]
+    )
+    assert result.exit_code == 0, result.output
+    (written,) = [line for line in result.stdout.splitlines() if line.endswith(".png")]
+    assert max(Image.open(written).size) == 64
+    sheet = (tmp_path / "a" / "index.html").read_text()
+    for said in ("alpha 0.5", "mask.png", "colour preserved (stats)", "at 0.5x"):
+        assert said in sheet, said
+    gatys = ["-m", "gatys", "--pyramid", "32,48", "--optimiser", "adam", "--init", "noise", "--steps", "2"]
+    layers = [
+        "--style-layers",
+        "relu1_1,relu2_1",
+        "--content-layer",
+        "relu3_1",
+        "--seed",
+        "3",
+        "--size",
+        "48",
+    ]
+    result = CliRunner().invoke(
+        app, ["restyle", str(tmp_path / "chelsea.png"), *two[:2], *gatys, *layers, "-o", str(tmp_path / "g")]
+    )
+    assert result.exit_code == 0, result.output
+    (written,) = [line for line in result.stdout.splitlines() if line.endswith(".png")]
+    assert max(Image.open(written).size) == 48
+    sheet = (tmp_path / "g" / "index.html").read_text()
+    for said in (
+        "adam, 2 steps per level, sizes 32, 48",
+        "content relu3_1",
+        "style relu1_1,relu2_1",
+        "noise",
+    ):
+        assert said in sheet, said
+    assert "seed 3" in sheet
+    bad = CliRunner().invoke(app, ["restyle", str(tmp_path / "chelsea.png"), *two[:2], "--alpha", "1.5"])
+    assert bad.exit_code == 2 and "--alpha" in bad.output
