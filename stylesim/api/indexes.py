@@ -124,7 +124,8 @@ def build_index(
     num_gpus_per_worker: float | None = None,
 ) -> IndexReport:
     """Index (or bring up to date) the images and videos under ``inputs`` (videos sampled as
-    ``sampling`` says: scene changes by default), the network running in ``precision``. An
+    ``sampling`` says; None: unchanged videos keep the sampling they were indexed with, new and
+    changed ones get scene changes), the network running in ``precision``. An
     existing index keeps the size and weights it was made with unless they are given; new
     segments are searched with ``index_type`` (``index.ann``) within ``memory`` (as recorded
     when not given). ``engine="ray"``: on the Ray cluster at ``address`` (``build_on_ray``)."""

@@ -23,6 +23,10 @@ from stylesim.cli.options import (
     Precision,
     Quiet,
     RayAddress,
+    SampleEvery,
+    SampleKeyframes,
+    SampleMaxGap,
+    SampleScenes,
 )
 from stylesim.cli.progress import Reporter, show_index_steps
 from stylesim.errors import UsageError
@@ -94,20 +98,10 @@ def index(
         int | None, typer.Option(help="Images per forward pass (default: by device).")
     ] = None,
     workers: IndexWorkers = None,
-    scenes: Annotated[
-        bool,
-        typer.Option(
-            help="Videos: a frame at each scene change (the default; a re-run without a "
-            "sampling option keeps each indexed video's sampling)."
-        ),
-    ] = False,
-    every: Annotated[
-        str | None, typer.Option(help="Videos: a frame every T (e.g. 2s, 500ms, 00:01:00).")
-    ] = None,
-    keyframes: Annotated[bool, typer.Option(help="Videos: the codec's key frames only (fastest).")] = False,
-    max_gap: Annotated[
-        str | None, typer.Option(help="With --scenes: longest stretch without a sample (10s).")
-    ] = None,
+    scenes: SampleScenes = False,
+    every: SampleEvery = None,
+    keyframes: SampleKeyframes = False,
+    max_gap: SampleMaxGap = None,
     index_type: IndexType = None,
     memory: Memory = None,
     engine: Engine = "local",

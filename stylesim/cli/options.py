@@ -105,6 +105,18 @@ GpusPerWorker = Annotated[
         help="With --engine ray: GPUs per encoder actor (default: 1 when the cluster has GPUs, else 0).",
     ),
 ]
+SampleScenes = Annotated[
+    bool,
+    typer.Option(
+        help="Videos: a frame at each scene change (the default; a re-run without a sampling option "
+        "keeps each indexed video's sampling)."
+    ),
+]
+SampleEvery = Annotated[str | None, typer.Option(help="Videos: a frame every T (e.g. 2s, 500ms, 00:01:00).")]
+SampleKeyframes = Annotated[bool, typer.Option(help="Videos: the codec's key frames only (fastest).")]
+SampleMaxGap = Annotated[
+    str | None, typer.Option(help="With --scenes: longest stretch without a sample (10s).")
+]
 IndexWorkers = Annotated[
     int | None,
     typer.Option(
