@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -44,6 +45,8 @@ def serve(
     clip-retrieval back-end routes (/knn-service, /metadata, /indices-list)."""
     choice(precision, PRECISIONS, "--precision")
     at_least(port, 1, "--port", 65535)
+    if decoder is not None and not Path(decoder).expanduser().is_file():
+        raise UsageError(f"--decoder {decoder}: no such file")
     try:
         import fastapi  # noqa: F401
         import uvicorn

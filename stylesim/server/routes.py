@@ -178,7 +178,7 @@ def add_restyle_routes(routes: APIRouter, state: ServerState) -> None:
         style: Annotated[list[str], Form(description="Style queries (repeatable: blended)")],
         file: Annotated[list[UploadFile] | None, File()] = None,
         method: Annotated[
-            str, Form(description="auto (AdaIN when a decoder is installed), adain or gatys")
+            str, Form(description="auto (AdaIN with a decoder or alpha below 1, else Gatys), adain or gatys")
         ] = "auto",
         size: Annotated[int, Form()] = 512,
         alpha: Annotated[float, Form()] = 1.0,

@@ -287,6 +287,8 @@ def test_serve_command_builds_its_configuration(grid_index, monkeypatch):
     assert isinstance(config, ServeConfig) and list(config.indexes) == ["a", "b"]
     assert (config.token, config.max_upload_bytes, config.cors_origins) == ("T", 2**20, ("http://x.example",))
     assert seen["port"] == 9001 and "serving a" in result.output
+    typo = CliRunner().invoke(app, ["serve", "-i", str(grid_index), "--decoder", "typo.pt"])
+    assert typo.exit_code == 2 and "typo.pt: no such file" in typo.output  # not found at the first restyle
     twice = CliRunner().invoke(app, ["serve", "-i", f"a={grid_index}", "-i", f"a={grid_index}"])
     assert twice.exit_code == 2 and "already taken" in twice.output
     for limit in ("0", "-1M", "lots"):

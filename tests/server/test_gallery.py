@@ -179,6 +179,8 @@ def test_gallery_searches_pins_pairs_and_restyles(
 
     # restyle the pinned content in the pinned style: a Gatys job, polled to its image
     page.locator(".restyle-options summary").click()
+    expect(page.locator("#alpha-input")).to_be_disabled()  # no decoder here: Strength is AdaIN's
+    expect(page.locator("#method-select option[value=auto]")).to_have_text("auto (Gatys)")
     page.select_option("#method-select", "gatys")
     page.fill("#size-input", "64")
     page.fill("#steps-input", "2")

@@ -552,7 +552,9 @@ async function restyle() {
   form.append("method", $("method-select").value);
   form.append("size", $("size-input").value);
   form.append("steps", $("steps-input").value);
-  form.append("alpha", $("alpha-input").value);
+  if (state.adain && $("method-select").value !== "gatys") {
+    form.append("alpha", $("alpha-input").value); // AdaIN's strength: Gatys has none
+  }
   if (state.index && state.indexes.length > 1) form.append("index", state.index);
   const caption = `${labelText(content)} in the style of ${labelText(style)}`;
   setRestyling(true);
@@ -648,6 +650,7 @@ async function loadIndexes() {
   const adainOption = $("method-select").querySelector('option[value="adain"]');
   adainOption.disabled = !state.adain;
   adainOption.textContent = state.adain ? "AdaIN (fast)" : "AdaIN (no decoder installed)";
+  $("alpha-input").disabled = !state.adain;
   $("method-select").querySelector('option[value="auto"]').textContent = state.adain
     ? "auto (AdaIN)"
     : "auto (Gatys)";
