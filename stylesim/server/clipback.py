@@ -86,11 +86,16 @@ def parse_knn(body: dict[str, Any], max_k: int) -> KnnRequest:
 
 
 def item_ids(given: Any) -> list[int]:
-    """clip back's ``ids``: a list of integers (numbers written as strings pass)."""
-    try:
-        return [int(item) for item in given]
-    except (TypeError, ValueError):
-        raise UsageError(f"ids {str(given)[:80]}: give a list of item ids (integers)") from None
+    """clip back's ``ids``: a list of integers (numbers written as digit strings pass)."""
+
+    def is_id(item: Any) -> bool:
+        return (isinstance(item, int) and not isinstance(item, bool)) or (
+            isinstance(item, str) and item.isdigit()
+        )
+
+    if not isinstance(given, list) or not all(is_id(item) for item in given):
+        raise UsageError(f"ids {str(given)[:80]}: give a list of item ids (integers)")
+    return [int(item) for item in given]
 
 
 def split_indice(state: ServerState, indice: str | None) -> tuple[ServedIndex, str]:

@@ -63,7 +63,7 @@ def parse_size(text: str) -> int:
     value = text.strip().upper().removesuffix("B")
     try:
         size = int(float(value[:-1]) * units[value[-1]]) if value and value[-1] in units else int(value)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise UsageError(f"{text!r}: write a size such as 32M, 512K or 1048576") from None
     if size < 1:
         raise UsageError(f"{text!r}: a size must be at least one byte")

@@ -287,6 +287,11 @@ def read_warm_start(record_path: Path, decoder_state: dict[str, torch.Tensor]) -
     return WarmStart(decoder_state, record, record_path)
 
 
+def first_leg(saved_settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """The precision record of a run saved before it was kept: all of it in the saved precision."""
+    return [{"from": 0, "precision": saved_settings.get("precision", TrainingSettings.precision)}]
+
+
 # ----------------------------------------------------------------------------- the loop
 StepReport = Callable[[int, dict[str, float]], None]
 
@@ -324,6 +329,7 @@ class Trainer:
             self.optimiser.load_state_dict(blob["optimiser"])
             self.generator.set_state(blob["generator"])
             self.state = TrainingState(**blob["state"])
+            self.state.legs = self.state.legs or first_leg(blob["settings"])  # saved before legs were kept
             return
         self.generator.manual_seed(self.settings.seed)
         sample = torch.cat([self._sample(self.content), self._sample(self.style)])
@@ -337,7 +343,7 @@ class Trainer:
         self.state = TrainingState(int(r["iterations"]), float(r["seconds"]), r["energies"], r["loss_curve"])
         self.state.clipped_steps = int(r.get("clipped_steps", 0))
         self.state.grad_norm_mean = float(r.get("grad_norm_mean", 0.0))  # the guard from the first step
-        self.state.legs = list(r.get("legs", [{"from": 0, "precision": r["settings"]["precision"]}]))
+        self.state.legs = list(r.get("legs") or first_leg(r["settings"]))
         self.generator.manual_seed(self.settings.seed + self.state.iteration)  # crops not yet drawn
 
     def _sample(self, pool: CropPool) -> torch.Tensor:

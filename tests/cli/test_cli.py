@@ -111,7 +111,7 @@ def test_index_env_variable(grid_dir, grid_index, monkeypatch):
     assert result.exit_code == 0 and result.stdout.strip() == str(grid_dir / "oil" / "rocket.jpg")
 
 
-def test_style_of_one_image_with_the_content_of_another(grid_dir, grid_index):
+def test_style_of_one_image_with_the_content_of_another(grid_dir, grid_index, monkeypatch):
     """The pencil rendering of the cat: asked for as the pencil look of the coffee cup with the
     content of the cat photo (neither query is returned)."""
     result = run(
@@ -146,9 +146,16 @@ def test_style_of_one_image_with_the_content_of_another(grid_dir, grid_index):
         "--content-of",
         grid_dir / "photo" / "chelsea.jpg",
     ]
+    from stylesim.api import searching
+
+    asked: list[str] = []
+    made = searching.make_extractor
+    monkeypatch.setattr(
+        searching, "make_extractor", lambda m, d, precision: asked.append(precision) or made(m, d, precision)
+    )
     fp32 = ["-k", "1", "--precision", "fp32", "--format", "paths"]
     in_fp32 = run("search", *pair, *fp32, "--index", grid_index)
-    assert in_fp32.exit_code == 0 and in_fp32.stdout.strip() == paths[0]
+    assert in_fp32.exit_code == 0 and in_fp32.stdout.strip() == paths[0] and asked == ["fp32"]
     bogus = run("search", *pair, "--precision", "fp8", "--index", grid_index)
     assert bogus.exit_code == 2 and "--precision" in bogus.output
 

@@ -291,6 +291,6 @@ def test_serve_command_builds_its_configuration(grid_index, monkeypatch):
     assert typo.exit_code == 2 and "typo.pt: no such file" in typo.output  # not found at the first restyle
     twice = CliRunner().invoke(app, ["serve", "-i", f"a={grid_index}", "-i", f"a={grid_index}"])
     assert twice.exit_code == 2 and "already taken" in twice.output
-    for limit in ("0", "-1M", "lots"):
+    for limit in ("0", "-1M", "lots", "infM"):
         refused = CliRunner().invoke(app, ["serve", "-i", str(grid_index), "--max-upload", limit])
         assert refused.exit_code == 2 and repr(limit) in refused.output, limit

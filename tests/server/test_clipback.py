@@ -78,8 +78,9 @@ def test_metadata_in_request_order(client, grid_index, grid_dir):
     assert [r["metadata"]["path"] for r in reply] == [str(store.items.at[i, "path"]) for i in (3, 0, 7)]
     assert front_request(client, "/metadata", {"ids": [], "indice_name": "grid/style"}).json() == []
     assert front_request(client, "/metadata", {"ids": [99999], "indice_name": "grid"}).status_code == 404
-    bad = front_request(client, "/metadata", {"ids": ["x"], "indice_name": "grid"})
-    assert bad.status_code == 400 and "item ids" in bad.json()["error"]
+    for ids in (["x"], "12", [1.9], {"3": 1}, [True]):
+        bad = front_request(client, "/metadata", {"ids": ids, "indice_name": "grid"})
+        assert bad.status_code == 400 and "item ids" in bad.json()["error"], ids
 
 
 def test_embedding_input_is_a_raw_vector_of_the_index_descriptor(client, grid_index, grid_dir):

@@ -104,6 +104,13 @@ def test_resumed_run_ends_where_an_uninterrupted_one_does(encoder, folders, tmp_
     for name, value in straight.decoder.state_dict().items():
         assert torch.equal(value, second.decoder.state_dict()[name]), name
     assert [p["iteration"] for p in load_checkpoint(tmp_path / "split")["state"]["history"]] == [2, 4]
+    assert second.state.legs == [{"from": 0, "precision": "fp32"}]  # one precision throughout
+    blob = load_checkpoint(tmp_path / "split")
+    del blob["state"]["legs"]  # a checkpoint saved before the precision record was kept
+    torch.save(blob, tmp_path / "split" / "checkpoint.pt")
+    older = trainer(encoder, folders, tmp_path / "split")
+    older.start(resume=True)
+    assert older.state.legs == [{"from": 0, "precision": "fp32"}]
 
 
 def test_resume_refuses_other_settings(encoder, folders, tmp_path):
