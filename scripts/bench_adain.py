@@ -68,11 +68,12 @@ def stages(size: int, device: torch.device) -> tuple[nn.Module, dict[str, Stage]
     """The encoder and decoder (one module, for counting) and each stage as a function of the
     precision."""
     from PIL import Image
-    from skimage import data
+
+    from stylesim.evaluation.sets.grid import load_photo
 
     encoder = VGG19Encoder(resolve_weights(), (ADAIN_LAYER,), device)
     decoder = AdaINDecoder().eval().to(device).to(memory_format=torch.channels_last)
-    content, style = Image.fromarray(data.astronaut()), Image.fromarray(data.coffee())
+    content, style = (Image.fromarray(load_photo(name, 512)) for name in ("astronaut", "coffee"))
     pixels = torch.rand(1, 3, size, size, device=device)
     features = torch.randn(1, 512, size // 8, size // 8, device=device)
     features = features.contiguous(memory_format=torch.channels_last)
