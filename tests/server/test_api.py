@@ -294,3 +294,26 @@ def test_serve_command_builds_its_configuration(grid_index, monkeypatch):
     for limit in ("0", "-1M", "lots", "infM"):
         refused = CliRunner().invoke(app, ["serve", "-i", str(grid_index), "--max-upload", limit])
         assert refused.exit_code == 2 and repr(limit) in refused.output, limit
+
+
+def test_a_second_served_index_answers_for_its_own_items(grid_index, grid_dir, tmp_path):
+    """With two indexes served, ``index=NAME`` picks the one searched, listed and pictured; the
+    first is the default; ids are each index's own."""
+    photos = tmp_path / "photos"
+    shutil.copytree(grid_dir / "photo", photos)
+    small = tmp_path / "small"
+    api.build_index([photos], small, size=TEST_SIZE, device="cpu")
+    with TestClient(create_app(ServeConfig({"grid": grid_index, "small": small}))) as c:
+        listed = c.get("/indexes").json()["indexes"]
+        assert [(i["name"], i["items"], i["default"]) for i in listed] == [
+            ("grid", len(GRID_PHOTOS) * len(GRID_LOOKS), True),
+            ("small", len(GRID_PHOTOS), False),
+        ]
+        assert c.get("/info", params={"index": "small"}).json()["items"] == len(GRID_PHOTOS)
+        found = c.get("/search", params={"q": "id:0", "k": 100, "index": "small"}).json()[0]["results"]
+        assert len(found) == len(GRID_PHOTOS) - 1 and all(r["path"].startswith(str(photos)) for r in found)
+        row = c.get(f"/items/{found[0]['id']}", params={"index": "small"}).json()
+        assert row["path"] == found[0]["path"]
+        assert c.get("/items/0").json()["path"].startswith(str(grid_dir))  # the default: grid
+        picture = c.get(f"/items/{found[0]['id']}/image", params={"size": 32, "index": "small"})
+        assert picture.status_code == 200 and max(Image.open(io.BytesIO(picture.content)).size) == 32
