@@ -160,6 +160,20 @@ def test_style_of_one_image_with_the_content_of_another(grid_dir, grid_index, mo
     assert bogus.exit_code == 2 and "--precision" in bogus.output
 
 
+def test_mix_weighs_the_style_part_against_the_content_part(grid_dir, grid_index):
+    """--mix 1 ranks by the style fusion alone, --mix 0 by content alone (one component: no
+    breakdown of the score); out of [0, 1] is a usage error."""
+    pencil, cat = grid_dir / "pencil" / "coffee.jpg", grid_dir / "photo" / "chelsea.jpg"
+    pair = ["--style-of", pencil, "--content-of", cat, "-k", "3", "--format", "json", "--index", grid_index]
+    weighted = {n for n, w in IndexStore.open(grid_index).fusion.items() if w > 0}
+    style_only = json.loads(run("search", *pair, "--mix", "1").stdout)[0]["results"]
+    assert all(set(r["scores"]) == weighted for r in style_only)
+    content_only = json.loads(run("search", *pair, "--mix", "0").stdout)[0]["results"]
+    assert all("scores" not in r and r["path"].endswith("chelsea.jpg") for r in content_only)  # the cat
+    bad = run("search", *pair, "--mix", "2")
+    assert bad.exit_code == 2 and "--mix" in bad.output
+
+
 def test_operating_system_errors_are_one_line_naming_the_file(grid_index, tmp_path, grid_dir):
     """A real OSError: an index whose CURRENT pointer is a folder."""
     import shutil
