@@ -214,3 +214,28 @@ def test_variable_frame_rate_times_come_from_timestamps(tmp_path):
     assert report.info.duration >= 3.0
     assert extract_frame(str(video), 0.6)[1:] == (0.54, 4)  # the frame shown at 0.6 s
     assert extract_frame(str(video), 1.75)[1:] == (1.733, 6)
+
+
+def test_server_takes_frame_queries_and_groups_by_video(clips, tmp_path):
+    """The server's ``frame:VIDEO@TIME`` query is the indexed frame shown at that time (left out
+    of its results unless include_query, as every indexed query); ``group_by=video``
+    gives videos with at most ``moments`` moments each; ``moments=0`` is a 400."""
+    from fastapi.testclient import TestClient
+
+    from stylesim.server import ServeConfig, create_app
+
+    folder, _ = clips
+    index = tmp_path / "index"
+    assert run("index", folder, "--index", index, "--size", TEST_SIZE, "-q").exit_code == 0
+    with TestClient(create_app(ServeConfig({"clips": index}))) as c:
+        frame = f"frame:{folder / 'scenes.mp4'}@00:00:02.500"
+        asked = {"q": frame, "by": "content", "k": 1}
+        hit = c.get("/search", params={**asked, "include_query": True}).json()[0]["results"][0]
+        assert hit["video"].endswith("scenes.mp4") and hit["time"] == pytest.approx(2.0)  # the scene's cut
+        other = c.get("/search", params=asked).json()[0]["results"][0]
+        assert (other["video"], other["time"]) != (hit["video"], hit["time"])
+        grouped = c.get("/search", params={"q": frame, "k": 3, "group_by": "video", "moments": 1}).json()
+        videos = grouped[0]["results"]
+        assert len(videos) == 3 and all(g["kind"] == "video" and len(g["moments"]) == 1 for g in videos)
+        refused = c.get("/search", params={"q": frame, "group_by": "video", "moments": 0})
+        assert refused.status_code == 400 and "moments" in refused.json()["error"]
