@@ -143,3 +143,30 @@ def test_cors_for_a_front_end_on_another_origin(grid_index, grid_dir):
         )
         listing = c.get("/indices-list", headers={"Origin": "http://front.example"})
         assert listing.headers["access-control-allow-origin"] == "http://front.example"
+
+
+def test_image_url_when_allowed(grid_index, grid_dir):
+    """With allow_image_url the server fetches an http URL (here a local HTTP server) and
+    searches with it; other schemes and images over the upload limit are 400s."""
+    import functools
+    import http.server
+    import threading
+
+    cup = grid_dir / "pencil" / "coffee.jpg"
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(cup.parent))
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as served:
+        threading.Thread(target=served.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{served.server_address[1]}/{cup.name}"
+        body = knn_body(cup, image=None, image_url=url, indice_name="grid/content", num_images=1)
+        with TestClient(create_app(ServeConfig({"grid": grid_index}, allow_image_url=True))) as c:
+            found = front_request(c, "/knn-service", body).json()
+            assert found[0]["path"] == str(cup)  # fetched, encoded, found
+            local = front_request(c, "/knn-service", {**body, "image_url": f"file://{cup}"})
+            assert local.status_code == 400 and "only http and https" in local.json()["error"]
+        assert cup.stat().st_size > 2000
+        small = ServeConfig({"grid": grid_index}, allow_image_url=True, max_upload_bytes=2000)
+        with TestClient(create_app(small)) as c:
+            big = front_request(c, "/knn-service", body)
+            assert big.status_code == 400 and "over the upload limit" in big.json()["error"], big.text
+        served.shutdown()
