@@ -154,7 +154,6 @@ def test_image_url_when_allowed(grid_index, grid_dir):
 
     cup = grid_dir / "pencil" / "coffee.jpg"
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(cup.parent))
-    handler.log_message = lambda *a: None
     with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as served:
         threading.Thread(target=served.serve_forever, daemon=True).start()
         url = f"http://127.0.0.1:{served.server_address[1]}/{cup.name}"
