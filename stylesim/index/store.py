@@ -88,6 +88,7 @@ class IndexStore:
         self.generation_file: str | None = None
         self._skipped: pd.DataFrame | None = None
         self._lock_fd: int | None = None
+        self.merged_below = 0  # ids below the committed next_id at opening (open_for_writing)
         self.pending: dict[str, Any] = {
             "shards": [],
             "segments": [],
@@ -138,6 +139,7 @@ class IndexStore:
             store = cls(root, settings, writable=True)
             store._lock_fd = lock_fd
             store._load_committed()
+            store.merged_below = int(store.state["next_id"])  # journalled ids below it were merged
             writing.remove_leftovers(store)
         except BaseException:
             _HELD_LOCKS.discard(lock_fd)

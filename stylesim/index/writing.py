@@ -109,7 +109,9 @@ def new_segment(store: IndexStore, ids: np.ndarray) -> SegmentWriter:
 # ------------------------------------------------------------------------------- merging
 def kept_rows(store: IndexStore, shards: list[Path]) -> tuple[list[np.ndarray], pd.DataFrame]:
     """Per shard, which of its rows are merged (ids not merged before a crash, the latest shard
-    holding a path), and the kept metadata rows with their shard and row number."""
+    holding a path), and the kept metadata rows with their shard and row number. An id below
+    the committed ``next_id`` was merged by a commit that crashed before clearing the journal,
+    even when its item has since been removed and compacted away."""
     present = store.ids()
     frames = []
     for number, path in enumerate(shards):
@@ -119,7 +121,8 @@ def kept_rows(store: IndexStore, shards: list[Path]) -> tuple[list[np.ndarray], 
             raise StylesimError(
                 f"{path}: unreadable pending batch ({err}); delete it and run again"
             ) from None
-        frames.append(rows.assign(id=ids, _shard=number, _row=np.arange(len(ids)))[~np.isin(ids, present)])
+        fresh = ~np.isin(ids, present) & (ids >= store.merged_below)
+        frames.append(rows.assign(id=ids, _shard=number, _row=np.arange(len(ids)))[fresh])
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if len(rows):
         rows = rows[(rows["_shard"] == rows.groupby("path")["_shard"].transform("max")).to_numpy()]
@@ -148,7 +151,8 @@ def fit_statistics(store: IndexStore, shards: list[Path], keep: list[np.ndarray]
 
 def merge_pending(store: IndexStore) -> int:
     """The journal as one new segment (module docstring); returns the items added."""
-    shards = journal.pending_shards(store.root)
+    merged = set(store.pending["shards"])  # this writer's earlier merges: their items may be removed since
+    shards = [path for path in journal.pending_shards(store.root) if path not in merged]
     store.pending["shards"] += shards
     keep, rows = kept_rows(store, shards)
     if not len(rows):

@@ -119,6 +119,24 @@ def test_a_crash_at_any_commit_step_then_indexing_again_equals_a_clean_build(cle
     assert not list((root / "pending").glob("*")) and not list(root.glob("*.tmp"))
 
 
+@pytest.mark.parametrize("step", ["before-files", "current-written"])
+def test_a_file_removed_after_a_crash_stays_removed(grid_dir, tmp_path, step):
+    """The journal a crashed run left (before its commit, or after it but before the journal
+    was cleared) is merged once: a file deleted before the next run does not come back from it."""
+    first, second = two_folders(grid_dir, tmp_path)
+    root = tmp_path / "index"
+    api.build_index([first], root, size=TEST_SIZE)
+    crashed = index_command(second, root, fault=f"{step}:crash")
+    assert crashed.returncode == 70 and list((root / "pending").glob("shard-*")), crashed.stderr
+    gone = second / "oil" / "rocket.jpg"
+    gone.unlink()
+    again = index_command(second, root)
+    assert again.returncode == 0, again.stderr
+    store = IndexStore.open(root)
+    assert str(gone) not in set(store.items["path"])
+    assert len(store) == len(store.ids()) == 11 and store.items["path"].is_unique
+
+
 def test_a_full_disk_commits_nothing_and_loses_nothing(clean_build, tmp_path, monkeypatch):
     first, second, clean = clean_build
     root = tmp_path / "index"
