@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stylesim.index.segment import fsync_path
+
 PENDING = "pending"
 
 
@@ -33,6 +35,7 @@ def write_shard(
         os.fsync(f.fileno())
     final = folder / name
     os.replace(tmp, final)
+    fsync_path(folder)  # the rename itself survives a power cut
     return final
 
 

@@ -361,14 +361,16 @@ def save_stats(store: IndexStore, path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------- cleaning up
-def referenced(store: IndexStore) -> set[str]:
-    """Files the committed and the previous generation name."""
-    names: set[str] = set()
+def referenced(store: IndexStore) -> set[str] | None:
+    """Files the committed and the previous generation name (the committed one's also as this
+    writer holds them); None when a generation file cannot be read: then nothing is known safe
+    to delete."""
+    names: set[str] = {v for v in store.files.values() if v} | {s.name for s in store.segments}
     for generation in filter(None, [store.generation_file, previous_of(store)]):
         try:
             data = json.loads((store.root / generation).read_text())
         except (OSError, ValueError):
-            continue
+            return None
         names |= {generation, *[v for v in data["files"].values() if v], *data["segments"]}
     return names
 
@@ -393,7 +395,13 @@ def remove_unreferenced(store: IndexStore) -> None:
     """Delete files no generation since the previous one names, once older than the grace
     period (GRACE_SECONDS; $STYLESIM_GRACE_SECONDS overrides it, for the tests)."""
     grace = float(os.environ.get("STYLESIM_GRACE_SECONDS", GRACE_SECONDS))
-    keep = referenced(store) | {s.name for s in store.segments} | set(store.pending["segments"])
+    named = referenced(store)
+    if named is None:
+        log.warning(
+            "%s: a generation file could not be read; old files are left for the next commit", store.root
+        )
+        return
+    keep = named | set(store.pending["segments"])
     now = time.time()
     for path in candidates_for_removal(store):
         if path.name in keep or now - path.stat().st_mtime < grace:

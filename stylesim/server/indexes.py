@@ -8,6 +8,7 @@ again later: no request fails because of it. Exported Qdrant collections are ser
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from stylesim import api
 from stylesim.errors import StylesimError, UsageError
 from stylesim.server.config import ServeConfig
 from stylesim.server.encoder import QueryBatcher
+
+log = logging.getLogger("stylesim.server")
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,12 @@ class Catalog:
     def _watch(self) -> None:
         while not self.stopped.wait(self.config.reload_seconds):
             for served in self.indexes.values():
-                served.refresh()
+                try:
+                    served.refresh()
+                except Exception as error:  # noqa: BLE001 - the watcher must outlive any one bad look
+                    log.warning(
+                        "%s: cannot reload the index (%s); still serving the last one", served.name, error
+                    )
 
     def get(self, name: str | None) -> ServedIndex:
         """The index called ``name`` (the first one served when None)."""

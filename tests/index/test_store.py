@@ -413,3 +413,28 @@ def test_tuning_looks_up_the_exact_scores_it_would_otherwise_read(grid_index, mo
         monkeypatch.undo()
         assert np.array_equal(table_truth[1], read_truth[1]) and np.allclose(table_truth[0], read_truth[0])
         assert np.allclose(look_up(queries, found), read(queries, found), atol=1e-3), space
+
+
+def test_cleanup_deletes_nothing_when_a_generation_cannot_be_read(grid_index, tmp_path, monkeypatch):
+    """Old files are removed only when every generation naming files could be read: an I/O error
+    on the committed one leaves everything in place (and the index opens)."""
+    from stylesim.index import writing
+
+    root = tmp_path / "index"
+    shutil.copytree(grid_index, root)
+    before = sorted(p.name for p in root.rglob("*") if p.is_file())
+    monkeypatch.setenv("STYLESIM_GRACE_SECONDS", "0")
+    store = IndexStore.open_for_writing(root)
+    reading = Path.read_text
+
+    def failing(path: Path, *args, **kwargs):
+        if path.name.startswith("gen-"):
+            raise OSError(5, "Input/output error")
+        return reading(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", failing)
+    writing.remove_unreferenced(store)
+    monkeypatch.undo()
+    store.close()
+    assert sorted(p.name for p in root.rglob("*") if p.is_file()) == before
+    assert len(IndexStore.open(root)) == len(IndexStore.open(grid_index))

@@ -317,3 +317,30 @@ def test_a_second_served_index_answers_for_its_own_items(grid_index, grid_dir, t
         assert c.get("/items/0").json()["path"].startswith(str(grid_dir))  # the default: grid
         picture = c.get(f"/items/{found[0]['id']}/image", params={"size": 32, "index": "small"})
         assert picture.status_code == 200 and max(Image.open(io.BytesIO(picture.content)).size) == 32
+
+
+def test_the_reload_watcher_outlives_a_failed_look(grid_dir, tmp_path, monkeypatch):
+    """An unexpected error while opening a new generation (FAISS raises RuntimeError) is logged and
+    the next look serves the generation: the watcher thread does not die."""
+    first, second = tmp_path / "first", tmp_path / "second"
+    shutil.copytree(grid_dir / "photo", first)
+    shutil.copytree(grid_dir / "pencil", second)
+    index = tmp_path / "index"
+    api.build_index([first], index, size=TEST_SIZE, device="cpu")
+    opened = api.open_index
+    failures = []
+
+    def flaky(root):
+        if not failures:
+            failures.append(root)
+            raise RuntimeError("Error in faiss::read_index: simulated")
+        return opened(root)
+
+    with TestClient(create_app(ServeConfig({"c": index}, reload_seconds=0.05))) as c:
+        monkeypatch.setattr(api, "open_index", flaky)
+        api.build_index([second], index, size=TEST_SIZE, device="cpu")
+        deadline, count = time.time() + 30, 0
+        while count != 2 * len(GRID_PHOTOS) - 1 and time.time() < deadline:
+            time.sleep(0.05)
+            count = len(c.get("/search", params={"q": "id:0", "k": 100}).json()[0]["results"])
+    assert failures and count == 2 * len(GRID_PHOTOS) - 1  # served after the failed look
