@@ -124,11 +124,10 @@ def build_index(
     num_gpus_per_worker: float | None = None,
 ) -> IndexReport:
     """Index (or bring up to date) the images and videos under ``inputs`` (videos sampled as
-    ``sampling`` says; None: unchanged videos keep the sampling they were indexed with, new and
-    changed ones get scene changes), the network running in ``precision``. An existing index
-    keeps its size and weights unless given; new segments are searched with ``index_type``
-    (``index.ann``) within ``memory`` (as recorded when not given). ``engine="ray"``: on the
-    Ray cluster at ``address`` (``build_on_ray``)."""
+    ``sampling`` says; None: indexed videos keep theirs, others get scene changes), the network
+    in ``precision``. An existing index keeps its size and weights unless given; new segments
+    are searched with ``index_type`` (``index.ann``) within ``memory`` (as recorded when not
+    given). ``engine="ray"``: on the Ray cluster at ``address`` (``build_on_ray``)."""
     from stylesim.descriptors.extract import DEFAULT_NETWORK_INPUT
     from stylesim.encoding import (
         choose_precision,
