@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -45,8 +44,11 @@ def serve(
     clip-retrieval back-end routes (/knn-service, /metadata, /indices-list)."""
     choice(precision, PRECISIONS, "--precision")
     at_least(port, 1, "--port", 65535)
-    if decoder is not None and not Path(decoder).expanduser().is_file():
-        raise UsageError(f"--decoder {decoder}: no such file")
+    if decoder is not None:
+        from stylesim.transfer.adain import decoder_path  # where restyles will look for it
+
+        if not decoder_path(decoder).is_file():
+            raise UsageError(f"--decoder {decoder}: no such file")
     try:
         import fastapi  # noqa: F401
         import uvicorn
