@@ -44,11 +44,7 @@ def serve(
     clip-retrieval back-end routes (/knn-service, /metadata, /indices-list)."""
     choice(precision, PRECISIONS, "--precision")
     at_least(port, 1, "--port", 65535)
-    if decoder is not None:
-        from stylesim.transfer.adain import decoder_path  # where restyles will look for it
-
-        if not decoder_path(decoder).is_file():
-            raise UsageError(f"--decoder {decoder}: no such file")
+    check_decoder(decoder)
     try:
         import fastapi  # noqa: F401
         import uvicorn
@@ -78,3 +74,12 @@ def serve(
         f"serving {names} on http://{host}:{port}/ (API docs: /docs){'; token required' if token else ''}"
     )
     uvicorn.run(server_app, host=host, port=port, log_level="warning")
+
+
+def check_decoder(decoder: str | None) -> None:
+    """UsageError at start for a --decoder that is not a file (found where restyles look)."""
+    if decoder is not None:
+        from stylesim.transfer.adain import decoder_path
+
+        if not decoder_path(decoder).is_file():
+            raise UsageError(f"--decoder {decoder}: no such file")
