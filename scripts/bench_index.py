@@ -41,10 +41,10 @@ from stylesim.collection.pool import DecodePool  # noqa: E402
 from stylesim.collection.slots import SharedSlots, slot_bytes  # noqa: E402
 from stylesim.collection.walk import walk_inputs  # noqa: E402
 from stylesim.descriptors import build_descriptors  # noqa: E402
-from stylesim.descriptors.extract import resized  # noqa: E402
+from stylesim.descriptors.extract import deepest_per_side, resized  # noqa: E402
 from stylesim.descriptors.ops import gram_matrix  # noqa: E402
 from stylesim.encoding import VGG19Encoder, resolve_weights  # noqa: E402
-from stylesim.encoding.device import autocast, cpu_flags  # noqa: E402
+from stylesim.encoding.device import autocast, cpu_flags, frozen_in_precision  # noqa: E402
 from stylesim.encoding.layers import GATYS_STYLE_LAYERS  # noqa: E402
 from stylesim.encoding.preprocess import to_model_input  # noqa: E402
 from stylesim.evaluation.sets.grid import build_grid
@@ -79,9 +79,10 @@ def end_to_end(
 
 
 def bare_forward(files: list[Path], size: int, precision: str, batch: int) -> float:
-    """Images/s of the encoder passes the default descriptors need (to relu5_1 at the bucket
-    size, and again at each descriptor's ``input_side``), on pictures decoded beforehand."""
-    encoder = VGG19Encoder(resolve_weights(), ("relu5_1",))
+    """Images/s of the encoder passes the default descriptors need (at the bucket size and again
+    at each descriptor's ``input_side``, each as deep as its descriptors read), on pictures
+    decoded beforehand, the network's weights stored in the precision it runs in."""
+    encoder = frozen_in_precision(VGG19Encoder(resolve_weights(), ("relu5_1",)), precision)
     images = [decode_for_encoding(str(p), size).pixels for p in files]
     buckets: dict[tuple[int, ...], list[np.ndarray]] = {}
     for img in images:
@@ -89,14 +90,17 @@ def bare_forward(files: list[Path], size: int, precision: str, batch: int) -> fl
     pixels = [
         torch.as_tensor(np.stack(b[i : i + batch])) for b in buckets.values() for i in range(0, len(b), batch)
     ]
-    sides = {d.input_side for d in build_descriptors().values() if d.input_side is not None}
-    batches = [to_model_input(p, encoder.preprocessing) for p in pixels]
-    batches += [to_model_input(resized(p, side), encoder.preprocessing) for p in pixels for side in sides]
+    passes = [
+        (to_model_input(p if side is None else resized(p, side), encoder.preprocessing), until)
+        for side, until in deepest_per_side(build_descriptors()).items()
+        if until is not None
+        for p in pixels
+    ]
     with torch.inference_mode(), autocast(encoder.device, precision):
-        encoder.forward(batches[0][:1])  # warm-up
+        encoder.forward(passes[0][0][:1])  # warm-up
         start = time.perf_counter()
-        for x in batches:
-            encoder.forward(x)
+        for x, until in passes:
+            encoder.forward(x, until)
     return len(images) / (time.perf_counter() - start)
 
 

@@ -23,7 +23,8 @@ import torch
 
 from stylesim.descriptors.base import Descriptor
 from stylesim.encoding import VGG19Encoder
-from stylesim.encoding.device import autocast
+from stylesim.encoding.device import autocast, frozen_in_precision
+from stylesim.encoding.layers import deepest_layer
 from stylesim.encoding.preprocess import to_model_input
 
 NETWORK_INPUTS = ("luminance", "rgb")
@@ -48,12 +49,13 @@ class DescriptorExtractor:
         missing = needed - set(encoder.layers)
         if missing:
             raise ValueError(f"encoder does not output {sorted(missing)}")
-        self.encoder = encoder
+        self.encoder = frozen_in_precision(encoder, precision)
         self.descriptors = descriptors
         self.network_input = network_input
         self.precision = precision
         self.layout = [(name, d.dim) for name, d in descriptors.items()]
         self.dim = sum(dim for _, dim in self.layout)
+        self.deepest = deepest_per_side(descriptors)
 
     @property
     def device(self) -> torch.device:
@@ -69,18 +71,24 @@ class DescriptorExtractor:
         return x.to(self.device)
 
     @torch.inference_mode()
-    def features(self, pixels: torch.Tensor | np.ndarray) -> dict[str, torch.Tensor]:
-        """The encoder's activations for uint8 RGB pixels, fed as ``network_input`` says."""
+    def features(
+        self, pixels: torch.Tensor | np.ndarray, until: str | None = None
+    ) -> dict[str, torch.Tensor]:
+        """The encoder's activations for uint8 RGB pixels, fed as ``network_input`` says (with
+        ``until``, only those up to that layer)."""
         x = to_model_input(pixels, self.encoder.preprocessing, self.device, self.network_input == "luminance")
         with autocast(self.device, self.precision):
-            return self.encoder.forward(x)
+            return self.encoder.forward(x, until)
 
     @torch.inference_mode()
     def encode(self, pixels: torch.Tensor) -> torch.Tensor:
         """(N, D) float32 descriptors, in ``layout`` order, of uint8 pixels on the device: one
-        forward pass, and one more per ``input_side`` a descriptor asks for."""
-        sides = {d.input_side for d in self.descriptors.values()}
-        features = {side: self.features(pixels if side is None else resized(pixels, side)) for side in sides}
+        forward pass, and one more per ``input_side`` a descriptor asks for, each only as deep as
+        the descriptors of that size need (none for those that use no layer)."""
+        features: dict[int | None, dict[str, torch.Tensor]] = {}
+        for side, until in self.deepest.items():
+            picture = pixels if side is None else resized(pixels, side)
+            features[side] = {} if until is None else self.features(picture, until)
         vectors = [d.from_features(features[d.input_side], pixels) for d in self.descriptors.values()]
         return torch.cat([v.float() for v in vectors], dim=1)
 
@@ -94,6 +102,15 @@ class DescriptorExtractor:
 
     def __call__(self, pixels: np.ndarray | torch.Tensor) -> dict[str, np.ndarray]:
         return self.split(self.encode(self.to_device(pixels)).cpu().numpy())
+
+
+def deepest_per_side(descriptors: dict[str, Descriptor]) -> dict[int | None, str | None]:
+    """For each input size the descriptors ask for (``input_side``, None = the bucket size), the
+    deepest layer any of them reads there, or None when none reads a layer (the colour histogram)."""
+    layers: dict[int | None, set[str]] = {}
+    for d in descriptors.values():
+        layers.setdefault(d.input_side, set()).update(d.layers)
+    return {side: deepest_layer(names) if names else None for side, names in layers.items()}
 
 
 def resized(pixels: torch.Tensor, side: int) -> torch.Tensor:

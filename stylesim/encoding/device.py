@@ -16,15 +16,19 @@ matrices, means, standard deviations, histograms) are always accumulated in floa
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
+import weakref
 from collections.abc import Iterator
 from functools import lru_cache
+from typing import TypeVar, cast
 
 import torch
 
 from stylesim.errors import StylesimError
 
 PRECISIONS = ("auto", "fp32", "bf16")
+ModuleT = TypeVar("ModuleT", bound=torch.nn.Module)
 CPU_BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
 
 
@@ -79,6 +83,29 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
     if precision == "bf16":
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def frozen_in_precision(network: ModuleT, precision: str) -> ModuleT:
+    """``network`` for inference, or as a frozen loss network, under ``autocast(precision)``: for
+    bf16, a copy with its weights stored in bfloat16, made once per network and made again only
+    after its weights change. Autocast casts only weights that require gradients once per region;
+    frozen ones it casts again on every call, which on a CPU with bf16 units costs as much as the
+    convolutions. Stored in bf16 they give bit-identical outputs (autocast rounds them the same
+    way) for networks whose every weighted layer autocast runs in bf16 (convolutions: VGG19, the
+    AdaIN decoder). fp32: the network itself."""
+    if precision != "bf16":
+        return network
+    versions = tuple(t._version for t in network.state_dict(keep_vars=True).values())
+    cached = _BF16_COPIES.get(network)
+    if cached is None or cached[0] != versions:
+        cached = (versions, copy.deepcopy(network).to(torch.bfloat16).requires_grad_(False))
+        _BF16_COPIES[network] = cached
+    return cast(ModuleT, cached[1])
+
+
+_BF16_COPIES: weakref.WeakKeyDictionary[torch.nn.Module, tuple[tuple[int, ...], torch.nn.Module]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def default_batch_size(device: torch.device) -> int:

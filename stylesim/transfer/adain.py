@@ -38,7 +38,7 @@ from torch import nn
 
 from stylesim.descriptors.ops import channel_mean_std
 from stylesim.encoding import VGG19Encoder
-from stylesim.encoding.device import autocast, choose_precision
+from stylesim.encoding.device import autocast, choose_precision, frozen_in_precision
 from stylesim.encoding.preprocess import normalise_rgb
 from stylesim.errors import StylesimError
 from stylesim.transfer.colour import PRESERVE_METHODS, keep_luminance, match_colour_statistics
@@ -274,18 +274,20 @@ def adain_transfer(
         s = [match_colour_statistics(x, c) for x in s]
 
     chosen = choose_precision(device, precision)
+    network = frozen_in_precision(encoder, chosen)
 
     def f(x: torch.Tensor) -> torch.Tensor:
         with autocast(device, chosen):
             model_input = normalise_rgb(x, encoder.preprocessing)
-            return encoder.forward(model_input, until=ADAIN_LAYER)[ADAIN_LAYER].float()
+            return network.forward(model_input, until=ADAIN_LAYER)[ADAIN_LAYER].float()
 
     m = None
     if mask is not None:
         m = to_tensor(mask.convert("L").convert("RGB"), shape, device)[:, :1].round()
     t = stylised_features(f(c), [f(x) for x in s], weights, alpha, m)
     with autocast(device, chosen):
-        out = decoder(t.contiguous(memory_format=torch.channels_last)).float().clamp(0, 1)
+        out = frozen_in_precision(decoder, chosen)(t.contiguous(memory_format=torch.channels_last))
+        out = out.float().clamp(0, 1)
     if out.shape[-2:] != c.shape[-2:]:
         out = F.interpolate(out, size=c.shape[-2:], mode="bilinear", align_corners=False)
     if preserve_colour == "luminance":

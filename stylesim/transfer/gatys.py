@@ -30,7 +30,7 @@ import torch
 from PIL import Image
 
 from stylesim.encoding import VGG19Encoder
-from stylesim.encoding.device import autocast, choose_precision
+from stylesim.encoding.device import autocast, choose_precision, frozen_in_precision
 from stylesim.encoding.layers import GATYS_CONTENT_LAYER, GATYS_STYLE_LAYERS, layer_index
 from stylesim.encoding.preprocess import normalise_rgb
 from stylesim.errors import StylesimError
@@ -133,10 +133,11 @@ def gatys_transfer(
     tv_loss = TotalVariationLoss(settings.tv_weight)
 
     precision = choose_precision(encoder.device, settings.precision)
+    network = frozen_in_precision(encoder, precision)
 
     def features(x: torch.Tensor) -> dict[str, torch.Tensor]:
         with autocast(encoder.device, precision):
-            return encoder.forward(normalise_rgb(x, encoder.preprocessing))
+            return network.forward(normalise_rgb(x, encoder.preprocessing))
 
     image: torch.Tensor | None = None
     content_x = None

@@ -44,7 +44,7 @@ from stylesim.collection.decode import open_image, read_file
 from stylesim.descriptors.adain import ADAIN_LAYERS
 from stylesim.descriptors.ops import channel_mean_std
 from stylesim.encoding import VGG19Encoder
-from stylesim.encoding.device import autocast
+from stylesim.encoding.device import autocast, frozen_in_precision
 from stylesim.encoding.preprocess import normalise_rgb
 from stylesim.errors import DecodeError, StylesimError
 from stylesim.transfer.adain import ADAIN_LAYER, AdaINDecoder, adain
@@ -359,7 +359,7 @@ class Trainer:
         content, style = self._sample(self.content), self._sample(self.style)
         with autocast(self.encoder.device, s.precision):
             losses = training_losses(
-                self.encoder,
+                frozen_in_precision(self.encoder, s.precision),
                 self.decoder,
                 content,
                 style,

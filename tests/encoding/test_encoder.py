@@ -4,6 +4,7 @@ import torch
 
 from stylesim.collection.geometry import bucket_shapes, input_shape
 from stylesim.encoding import VGG19Encoder, resolve_weights, to_model_input
+from stylesim.encoding.device import frozen_in_precision
 from stylesim.encoding.layers import CONV_LAYERS, deepest_layer, layer_index
 from stylesim.encoding.preprocess import CAFFE
 from stylesim.errors import StylesimError
@@ -110,3 +111,26 @@ def test_aspect_buckets():
         assert 0.8 < h * w / 256**2 < 1.2
     with pytest.raises(ValueError):
         layer_index("relu9_9")
+
+
+def test_weights_stored_in_bf16_give_autocasts_result_once_per_network(astronaut):
+    """frozen_in_precision: the same activations as autocast casting fp32 weights on each call,
+    the copy made once, made again after the weights change; fp32 leaves the network as it is."""
+    encoder = VGG19Encoder(resolve_weights(), ("relu1_1", "relu2_1", "relu3_1"))
+    x = to_model_input(astronaut, encoder.preprocessing)
+    stored = frozen_in_precision(encoder, "bf16")
+    assert frozen_in_precision(encoder, "fp32") is encoder
+    assert stored is not encoder and frozen_in_precision(encoder, "bf16") is stored
+    assert {p.dtype for p in stored.parameters()} == {torch.bfloat16}
+    assert {p.dtype for p in encoder.parameters()} == {torch.float32}
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+        cast_each_call, from_stored = encoder(x), stored(x)
+    for layer in encoder.layers:
+        assert torch.equal(cast_each_call[layer], from_stored[layer]), layer
+    conv = next(m for m in encoder.modules() if isinstance(m, torch.nn.Conv2d))
+    with torch.no_grad():
+        conv.bias.add_(1.0)
+    changed = frozen_in_precision(encoder, "bf16")
+    assert changed is not stored
+    first = next(m for m in changed.modules() if isinstance(m, torch.nn.Conv2d))
+    assert torch.equal(first.bias, conv.bias.to(torch.bfloat16))
