@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench_index import machine  # noqa: E402
 
 from stylesim.encoding import VGG19Encoder, resolve_device, resolve_weights  # noqa: E402
-from stylesim.encoding.device import autocast, bf16_is_fast  # noqa: E402
+from stylesim.encoding.device import autocast, bf16_is_fast, frozen_in_precision  # noqa: E402
 from stylesim.transfer.adain import ADAIN_LAYER, AdaINDecoder, adain_transfer  # noqa: E402
 
 
@@ -87,11 +87,11 @@ def stages(size: int, device: torch.device) -> tuple[nn.Module, dict[str, Stage]
             encoder, decoder, content, [style], size=size, style_scale=scale, precision=p
         )
 
-    runs: dict[str, Stage] = {
+    runs: dict[str, Stage] = {  # the networks with their weights stored as adain_transfer runs them
         "VGG19 to relu4_1 (one square image)": lambda p: under(
-            p, lambda: encoder.forward(pixels, until=ADAIN_LAYER)
+            p, lambda: frozen_in_precision(encoder, p).forward(pixels, until=ADAIN_LAYER)
         ),
-        "decoder": lambda p: under(p, lambda: decoder(features)),
+        "decoder": lambda p: under(p, lambda: frozen_in_precision(decoder, p)(features)),
         "adain_transfer, style at full size": transfer(1.0),
         "adain_transfer, style at half size": transfer(0.5),
     }

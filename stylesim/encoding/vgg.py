@@ -40,7 +40,7 @@ class VGG19Encoder(nn.Module):
         last = layer_index(deepest_layer(self.layers))
         state = weights.load()
         modules: dict[str, nn.Module] = {}
-        in_channels = 3
+        in_channels, previous = 3, ""
         for name in VGG19_LAYERS[: last + 1]:
             if name.startswith("conv"):
                 out_channels = layer_channels(name)
@@ -57,10 +57,11 @@ class VGG19Encoder(nn.Module):
                     conv.bias.copy_(bias)
                 modules[name] = conv
                 in_channels = out_channels
-            elif name.startswith("relu"):
-                modules[name] = nn.ReLU(inplace=False)
+            elif name.startswith("relu"):  # in place unless the convolution's own output is asked for
+                modules[name] = nn.ReLU(inplace=previous not in self.layers)
             else:
                 modules[name] = nn.MaxPool2d(2, 2)
+            previous = name
         self.body = nn.ModuleDict(modules)
         self.requires_grad_(False)
         self.eval()

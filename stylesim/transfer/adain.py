@@ -100,9 +100,19 @@ def stylised_features(
 
 
 # ----------------------------------------------------------------------------- the decoder
+class ReflectionPad(nn.Module):
+    """Reflection padding by one pixel that keeps its input's dtype: CPU autocast runs reflection
+    padding in float32, so under bf16 every padded activation was converted to float32 and back
+    again by the next convolution (the same values: padding only copies them)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, enabled=False):
+            return F.pad(x, (1, 1, 1, 1), mode="reflect")
+
+
 def _block(c_in: int, c_out: int, relu: bool = True) -> list[nn.Module]:
-    layers: list[nn.Module] = [nn.ReflectionPad2d(1), nn.Conv2d(c_in, c_out, 3)]
-    return layers + [nn.ReLU()] if relu else layers
+    layers: list[nn.Module] = [ReflectionPad(), nn.Conv2d(c_in, c_out, 3)]
+    return layers + [nn.ReLU(inplace=True)] if relu else layers
 
 
 def _upsample() -> nn.Module:
