@@ -98,7 +98,8 @@ def frozen_in_precision(network: ModuleT, precision: str) -> ModuleT:
     versions = tuple(t._version for t in network.state_dict(keep_vars=True).values())
     cached = _BF16_COPIES.get(network)
     if cached is None or cached[0] != versions:
-        cached = (versions, copy.deepcopy(network).to(torch.bfloat16).requires_grad_(False))
+        with torch.inference_mode(False):  # usable with autograd later even if first made for inference
+            cached = (versions, copy.deepcopy(network).to(torch.bfloat16).requires_grad_(False))
         _BF16_COPIES[network] = cached
     return cast(ModuleT, cached[1])
 

@@ -118,7 +118,8 @@ def test_weights_stored_in_bf16_give_autocasts_result_once_per_network(astronaut
     the copy made once, made again after the weights change; fp32 leaves the network as it is."""
     encoder = VGG19Encoder(resolve_weights(), ("relu1_1", "relu2_1", "relu3_1"))
     x = to_model_input(astronaut, encoder.preprocessing)
-    stored = frozen_in_precision(encoder, "bf16")
+    with torch.inference_mode():  # first made for inference (a restyle), then used under autograd
+        stored = frozen_in_precision(encoder, "bf16")
     assert frozen_in_precision(encoder, "fp32") is encoder
     assert stored is not encoder and frozen_in_precision(encoder, "bf16") is stored
     assert {p.dtype for p in stored.parameters()} == {torch.bfloat16}
@@ -127,6 +128,10 @@ def test_weights_stored_in_bf16_give_autocasts_result_once_per_network(astronaut
         cast_each_call, from_stored = encoder(x), stored(x)
     for layer in encoder.layers:
         assert torch.equal(cast_each_call[layer], from_stored[layer]), layer
+    image = x.clone().requires_grad_(True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        stored(image)["relu3_1"].float().sum().backward()
+    assert image.grad is not None and image.grad.abs().sum() > 0
     conv = next(m for m in encoder.modules() if isinstance(m, torch.nn.Conv2d))
     with torch.no_grad():
         conv.bias.add_(1.0)
