@@ -61,8 +61,8 @@ def adain(content: torch.Tensor, style: torch.Tensor, eps: float = 1e-5) -> torc
     """AdaIN(x, y) (eq. 8) for features (N, C, H, W); ``style`` may have another size."""
     c_mean, c_std = channel_mean_std(content, eps)
     s_mean, s_std = channel_mean_std(style, eps)
-    normalised = (content - c_mean[..., None, None]) / c_std[..., None, None]
-    return normalised * s_std[..., None, None] + s_mean[..., None, None]
+    scale = s_std / c_std  # (x - mu_c) / sigma_c * sigma_s + mu_s as one multiply-add per value
+    return torch.addcmul((s_mean - c_mean * scale)[..., None, None], content, scale[..., None, None])
 
 
 def masked_adain(
@@ -96,7 +96,7 @@ def stylised_features(
             raise StylesimError(f"a mask takes exactly two styles (inside, outside), got {len(styles)}")
         m = F.interpolate(mask, size=content.shape[-2:], mode="nearest")
         target = masked_adain(content, styles[0], m) + masked_adain(content, styles[1], 1.0 - m)
-    return alpha * target + (1.0 - alpha) * content
+    return target if alpha == 1.0 else alpha * target + (1.0 - alpha) * content
 
 
 # ----------------------------------------------------------------------------- the decoder

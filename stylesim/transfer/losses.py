@@ -71,6 +71,8 @@ def blend(tensors: Sequence[torch.Tensor], weights: Sequence[float]) -> torch.Te
     total = float(sum(weights))
     if total <= 0 or any(w < 0 for w in weights):
         raise ValueError(f"style weights must be non-negative with a positive sum, got {list(weights)}")
+    if len(tensors) == 1:
+        return tensors[0]
     return torch.stack([t * (w / total) for t, w in zip(tensors, weights, strict=True)]).sum(dim=0)
 
 
