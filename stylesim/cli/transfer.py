@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -233,6 +233,27 @@ def stopped_by_signals() -> Iterator[None]:
             signal.signal(number, handler)
 
 
+ContentLoss = Annotated[
+    str,
+    Opt(
+        help="Content loss: 'target' (the paper's eq. 12) or 'normalised' (each relu4_1 channel "
+        "against its own spread, SANet's: keeps the layout under flat styles)."
+    ),
+]
+
+
+def _losses_shown_in(progress: Reporter) -> Callable[[int, dict[str, float]], None]:
+    """A training step callback that moves ``progress`` to the step and shows its losses."""
+
+    def on_step(iteration: int, losses: dict[str, float]) -> None:
+        progress.done = iteration - 1
+        progress.advance(
+            1, f"loss {losses['total']:.4g} (content {losses['content']:.3g}, style {losses['style']:.3g})"
+        )
+
+    return on_step
+
+
 @app.command("train-decoder")
 @reports_errors
 def train_decoder(
@@ -252,6 +273,7 @@ def train_decoder(
     clip_factor: Annotated[
         float, Opt(help="Clip the gradient norm at this times its running mean (0: no clipping).")
     ] = 5.0,
+    content_loss: ContentLoss = "target",
     seed: Annotated[int, Opt(help="Seed of the crops and of the initial weights.")] = 0,
     precision: Precision = "auto",
     checkpoint_minutes: Annotated[float, Opt(help="Minutes between checkpoints.")] = 5.0,
@@ -271,26 +293,20 @@ def train_decoder(
     from stylesim import api
 
     choice(precision, PRECISIONS, "--precision")
+    choice(content_loss, gatys_defaults.CONTENT_LOSSES, "--content-loss")
     for value, option in ((iterations, "--iterations"), (batch, "--batch"), (crop, "--crop")):
         at_least(value, 32 if option == "--crop" else 1, option)
     settings = api.training_settings(
         device, precision, iterations=iterations, crop=crop, batch=batch, learning_rate=lr,
         style_weight=style_weight, reconstruction_iterations=reconstruction, seed=seed,
-        clip_factor=clip_factor, checkpoint_seconds=checkpoint_minutes * 60,
+        clip_factor=clip_factor, checkpoint_seconds=checkpoint_minutes * 60, content_loss=content_loss,
     )  # fmt: skip
     with Reporter(err, quiet) as progress, stopped_by_signals():
         progress.start("training", iterations)
         started = time.monotonic()
 
-        def on_step(iteration: int, losses: dict[str, float]) -> None:
-            progress.done = iteration - 1
-            progress.advance(
-                1,
-                f"loss {losses['total']:.4g} (content {losses['content']:.3g}, style {losses['style']:.3g})",
-            )
-
         exported = api.train_decoder(
-            content, style, work, settings, resume, device, on_step, continue_from=continue_from
+            content, style, work, settings, resume, device, _losses_shown_in(progress), None, continue_from
         )
     err.print(f"trained for {(time.monotonic() - started) / 60:.1f} min this run; decoder: {exported}")
     sys.stdout.write(f"{exported}\n")

@@ -1,4 +1,5 @@
-"""Gatys loss weights, importable without torch (the CLI shows them in --help).
+"""Gatys loss weights and the decoder training's content losses, importable without torch (the
+CLI shows them in --help).
 
 Chosen on this project's encoder (original Caffe VGG19, inputs 0..255, max pooling, losses
 divided by their targets' energy, see ``transfer.losses``): at 160 px and 60 L-BFGS steps,
@@ -12,3 +13,6 @@ speckle of the Caffe weights' first layer at a cost of ~0.2 of the loss.
 STYLE_WEIGHT = 10.0
 TV_WEIGHT = 10.0
 CONTENT_WEIGHT = 1.0
+
+# AdaIN decoder training (``transfer.training``): the paper's eq. 12, or per channel normalised
+CONTENT_LOSSES = ("target", "normalised")

@@ -3,10 +3,17 @@ frozen) and the AdaIN operation are fixed; the decoder g learns to turn t = AdaI
 back into an image whose features are t and whose statistics are the style's:
 
     t    = AdaIN(f(c), f(s))                                            eq. 9
-    L_c  = mean (f(g(t)) - t)^2 / e_4                                   eq. 12
+    L_c  = mean (f(g(t)) - t)^2 / e_4                                   eq. 12  (content_loss "target")
+    L_c  = mean (IN(f(g(t))) - IN(t))^2,  IN(x) = (x - mu(x)) / sigma(x)     (content_loss "normalised")
     L_s  = sum_l [ mean (mu(phi_l(g(t))) - mu(phi_l(s)))^2
                  + mean (sigma(phi_l(g(t))) - sigma(phi_l(s)))^2 ] / e_l   eq. 13, l = relu1_1..relu4_1
     L    = L_c + lambda L_s,  lambda = 10                               eq. 11
+
+The "normalised" content loss (Park & Lee 2019, SANet, eq. 8, which compares with the
+normalised content features: IN(t) = IN(f(c)) since AdaIN only rescales and shifts each channel)
+measures each channel's pattern relative to its own spread: eq. 12 counts a channel whose style
+sigma is small (a flat illustration, a clear sky) in proportion to sigma^2, so the decoder can
+drop its pattern, the content's layout, at little cost; the style term still sets mu and sigma.
 
 e_l is the mean squared activation of layer l over the training data, measured once before the
 first step: the paper's VGG was rescaled so that every layer's activations have unit mean,
@@ -48,6 +55,7 @@ from stylesim.encoding.device import autocast, frozen_in_precision
 from stylesim.encoding.preprocess import normalise_rgb
 from stylesim.errors import DecodeError, StylesimError
 from stylesim.transfer.adain import ADAIN_LAYER, AdaINDecoder, adain
+from stylesim.transfer.defaults import CONTENT_LOSSES
 
 CHECKPOINT = "checkpoint.pt"
 CHECKPOINT_VERSION = 1
@@ -68,11 +76,18 @@ class TrainingSettings:
     checkpoint_seconds: float = 300.0
     history_every: int = 50  # iterations per averaged point of the loss curve
     clip_factor: float = 5.0  # gradient norm clipped at this times its running mean; 0 = off
+    content_loss: str = "target"  # "target" (eq. 12) or "normalised" (module docstring)
+
+    def __post_init__(self) -> None:
+        if self.content_loss not in CONTENT_LOSSES:
+            raise StylesimError(f"content loss {self.content_loss!r}: not one of {', '.join(CONTENT_LOSSES)}")
 
 
 # Settings added after the first runs, with the values that reproduce those runs: a checkpoint or
 # training record without the key was trained that way.
-SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"clip_factor": 0.0}
+SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"clip_factor": 0.0, "content_loss": "target"}
+# Settings a run continued from an exported decoder may change; each change starts a new leg.
+LEG_SETTINGS = ("precision", "content_loss")
 GRAD_NORM_MOMENTUM = 0.99
 
 
@@ -84,13 +99,26 @@ class TrainingState:
     history: list[dict[str, float]] = field(default_factory=list)
     grad_norm_mean: float = 0.0  # running mean of the (clipped) gradient norms
     clipped_steps: int = 0
-    legs: list[dict[str, Any]] = field(default_factory=list)  # {"from": iteration, "precision"} per machine
+    # {"from": iteration, "precision", and content_loss where not "target"} per machine or change
+    legs: list[dict[str, Any]] = field(default_factory=list)
 
 
 # ----------------------------------------------------------------------------- pure losses
 def adain_content_loss(output_feature: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """mean (f(g(t)) - t)^2 (eq. 12, as a mean)."""
     return torch.mean((output_feature.float() - target.float()) ** 2)
+
+
+def normalised_content_loss(output_feature: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """mean (IN(f(g(t))) - IN(t))^2, each channel normalised by its own mean and std (module
+    docstring; SANet's eq. 8)."""
+    return torch.mean((instance_normalised(output_feature) - instance_normalised(target)) ** 2)
+
+
+def instance_normalised(feature: torch.Tensor) -> torch.Tensor:
+    """(F - mu(F)) / sigma(F) per sample and channel (eq. 5-6), in float32."""
+    mean, std = channel_mean_std(feature)
+    return (feature.float() - mean[:, :, None, None]) / std[:, :, None, None]
 
 
 def adain_style_loss(output: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor) -> torch.Tensor:
@@ -172,8 +200,10 @@ def training_losses(
     energies: dict[str, float],
     style_weight: float,
     reconstruct: bool,
+    content_loss: str = "target",
 ) -> dict[str, torch.Tensor]:
-    """The losses of one batch (module docstring); ``reconstruct`` trains g to invert f(c)."""
+    """The losses of one batch (module docstring); ``reconstruct`` trains g to invert f(c) (with
+    eq. 12 whatever ``content_loss``: without the style term nothing else would fix the scale)."""
     with torch.no_grad():
         content_features = encoder(normalise_rgb(content, encoder.preprocessing))[ADAIN_LAYER]
         style_features = encoder(normalise_rgb(style, encoder.preprocessing))
@@ -184,7 +214,10 @@ def training_losses(
         )
     output = decoder(target.contiguous(memory_format=torch.channels_last))
     features = encoder(normalise_rgb(output, encoder.preprocessing))
-    content_term = adain_content_loss(features[ADAIN_LAYER], target) / energies[ADAIN_LAYER]
+    if content_loss == "normalised" and not reconstruct:
+        content_term = normalised_content_loss(features[ADAIN_LAYER], target)
+    else:
+        content_term = adain_content_loss(features[ADAIN_LAYER], target) / energies[ADAIN_LAYER]
     if reconstruct:
         return {"total": content_term, "content": content_term, "style": torch.zeros(())}
     style_term = sum(
@@ -287,9 +320,19 @@ def read_warm_start(record_path: Path, decoder_state: dict[str, torch.Tensor]) -
     return WarmStart(decoder_state, record, record_path)
 
 
+def leg(iteration: int, settings: dict[str, Any]) -> dict[str, Any]:
+    """The record of a leg starting at ``iteration``: its LEG_SETTINGS (content_loss only where
+    it is not the loss every run had before the setting existed)."""
+    values = {**SETTINGS_BEFORE_THEY_EXISTED, "precision": TrainingSettings.precision, **settings}
+    entry = {"from": iteration, **{key: values[key] for key in LEG_SETTINGS}}
+    if entry["content_loss"] == SETTINGS_BEFORE_THEY_EXISTED["content_loss"]:
+        del entry["content_loss"]
+    return entry
+
+
 def first_leg(saved_settings: dict[str, Any]) -> list[dict[str, Any]]:
-    """The precision record of a run saved before it was kept: all of it in the saved precision."""
-    return [{"from": 0, "precision": saved_settings.get("precision", TrainingSettings.precision)}]
+    """The leg record of a run saved before it was kept: all of it with the saved settings."""
+    return [leg(0, saved_settings)]
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -336,8 +379,9 @@ class Trainer:
         self.state.energies = layer_energies(self.encoder, sample)
 
     def _continue_from(self, warm: WarmStart) -> None:
-        # Another machine may lack (or have) bf16 units: the objective is the same, the arithmetic not.
-        check_resumable(warm.record["settings"], self.settings, warm.source, may_change=("precision",))
+        # Another machine may lack (or have) bf16 units (the objective is the same, the arithmetic not);
+        # a run may go on with the other content loss. Either starts a new leg.
+        check_resumable(warm.record["settings"], self.settings, warm.source, may_change=LEG_SETTINGS)
         self.decoder.load_state_dict(warm.decoder)  # copied into the parameters in place
         r = warm.record
         self.state = TrainingState(int(r["iterations"]), float(r["seconds"]), r["energies"], r["loss_curve"])
@@ -366,6 +410,7 @@ class Trainer:
                 self.state.energies,
                 s.style_weight,
                 reconstruct=i < s.reconstruction_iterations,
+                content_loss=s.content_loss,
             )
         self.optimiser.zero_grad(set_to_none=True)
         torch.autograd.backward(losses["total"])
@@ -396,8 +441,9 @@ class Trainer:
     ) -> None:
         """Train to ``settings.iterations``, checkpointing every ``checkpoint_seconds`` and at the end
         (also when interrupted: KeyboardInterrupt is re-raised after the checkpoint)."""
-        if not self.state.legs or self.state.legs[-1]["precision"] != self.settings.precision:
-            self.state.legs.append({"from": self.state.iteration, "precision": self.settings.precision})
+        settings = asdict(self.settings)
+        if not self.state.legs or leg(0, self.state.legs[-1]) != leg(0, settings):
+            self.state.legs.append(leg(self.state.iteration, settings))
         window: list[dict[str, float]] = []
         last_save = started = time.monotonic()
         base_seconds = self.state.seconds

@@ -27,7 +27,9 @@ from stylesim.transfer.training import (
     check_resumable,
     learning_rate,
     load_checkpoint,
+    normalised_content_loss,
     read_warm_start,
+    training_losses,
 )
 from tests.conftest import photo
 
@@ -70,6 +72,50 @@ def test_losses_are_the_formulas():
     mu_o, sigma_o = out.mean((2, 3)), out.var((2, 3), unbiased=False).add(1e-5).sqrt()
     expected = ((mu_o - mu_s) ** 2).mean() + ((sigma_o - sigma_s) ** 2).mean()
     assert float(adain_style_loss(out, mu_s, sigma_s)) == pytest.approx(float(expected), rel=1e-4)
+
+
+def test_normalised_content_loss_compares_each_channels_pattern_whatever_its_scale():
+    g = torch.Generator().manual_seed(4)
+    out, target = torch.rand((2, 3, 6, 5), generator=g), torch.rand((2, 3, 6, 5), generator=g)
+
+    def standardised(x: torch.Tensor) -> torch.Tensor:
+        spread = x.var((2, 3), unbiased=False, keepdim=True).add(1e-5).sqrt()
+        return (x - x.mean((2, 3), keepdim=True)) / spread
+
+    expected = ((standardised(out) - standardised(target)) ** 2).mean()
+    assert float(normalised_content_loss(out, target)) == pytest.approx(float(expected), rel=1e-4)
+    # The paper's loss counts a channel of spread 0.05 at 1/400 of one of spread 1; this one does not.
+    spread = torch.tensor([1.0, 0.05, 1.0])[None, :, None, None]
+    damped = normalised_content_loss(out * spread * 20 + 3, target * spread * 20 + 3)
+    assert float(damped) == pytest.approx(float(normalised_content_loss(out * 20, target * 20)), rel=1e-3)
+    assert float(normalised_content_loss(target, target)) < 1e-6
+
+
+def test_training_uses_the_chosen_content_loss_after_the_reconstruction_stage(encoder):
+    pictures = [
+        torch.from_numpy(photo(name, 64).copy()).permute(2, 0, 1).float() / 255
+        for name in ("chelsea", "coffee")
+    ]
+    torch.manual_seed(0)
+    decoder = AdaINDecoder()
+
+    def content_term(loss: str, energy: float, reconstruct: bool = False) -> float:
+        energies = dict.fromkeys(ADAIN_LAYERS, energy)
+        with torch.no_grad():
+            torch.manual_seed(1)
+            terms = training_losses(
+                encoder, decoder, pictures[0][None], pictures[1][None], energies, 10.0, reconstruct, loss
+            )
+        return float(terms["content"])
+
+    # eq. 12 is divided by the layer's energy; the normalised term is already of unit scale
+    assert content_term("target", 10.0) == pytest.approx(content_term("target", 1.0) / 10, rel=1e-4)
+    assert content_term("normalised", 10.0) == pytest.approx(content_term("normalised", 1.0), rel=1e-4)
+    assert content_term("normalised", 1.0) != pytest.approx(content_term("target", 1.0), rel=0.1)
+    # the reconstruction stage inverts f(c) with eq. 12 whichever loss follows it
+    assert content_term("normalised", 1.0, True) == pytest.approx(content_term("target", 1.0, True), rel=1e-5)
+    with pytest.raises(StylesimError, match="content loss 'perceptual'"):
+        TrainingSettings(content_loss="perceptual")
 
 
 def test_learning_rate_decays_as_the_reference_code():
@@ -199,6 +245,15 @@ def test_a_machine_without_the_checkpoint_continues_from_the_exported_decoder(en
     api.train_decoder(*folders, tmp_path / "e", on_bf16, continue_from=tmp_path / "a")
     legs = json.loads((tmp_path / "e" / "adain_decoder.training.json").read_text())["legs"]
     assert legs == [{"from": 0, "precision": "fp32"}, {"from": 2, "precision": "bf16"}]
+    normalised = TrainingSettings(**{**TINY.__dict__, "content_loss": "normalised"})  # the loss may change
+    api.train_decoder(*folders, tmp_path / "f", normalised, continue_from=tmp_path / "a")
+    legs = json.loads((tmp_path / "f" / "adain_decoder.training.json").read_text())["legs"]
+    assert legs == [
+        {"from": 0, "precision": "fp32"},
+        {"from": 2, "precision": "fp32", "content_loss": "normalised"},
+    ]
+    with pytest.raises(StylesimError, match="content_loss"):  # but not within a run resumed exactly
+        api.train_decoder(*folders, tmp_path / "f", TINY, resume=True)
     other = TrainingSettings(**{**TINY.__dict__, "crop": 48})
     with pytest.raises(StylesimError, match="crop"):
         api.train_decoder(*folders, tmp_path / "d", other, continue_from=tmp_path / "a")
