@@ -12,12 +12,17 @@ then L2-normalised):
 - ``lab<l>x<ab>``: joint CIELAB histogram, L* in l bins over 0..100 and a*, b* in ab bins
   each over -64..64 (beyond is clipped to the end bins);
 - ``cooccurrence``: joint histogram of the colours (27 levels) of pixel pairs 4 px apart,
-  horizontally and vertically: which colours sit next to which.
+  horizontally and vertically: which colours sit next to which;
+- ``rgb10, foreground`` / ``, background <= foreground``: today's histogram with the pixels
+  weighted as ``scripts/probe_foreground.py`` weighs them (the plain background a picture is
+  drawn on left out, or weighing at most what the foreground weighs), the colour alone: the
+  Gram matrices and AdaIN statistics stay as stored.
 
 Inside the fusion the variant replaces the stored colour cosines; gram, adain and content stay
 as stored; the content discount and the near-duplicate rule apply as in ``--by style``.
 
-    python scripts/sweep_colour_levers.py [--sets grid,...] [--unseen artwork] [--json out.json]
+    python scripts/sweep_colour_levers.py [--sets grid,...] [--unseen artwork] [--variants 'a;b']
+        [--json out.json]
 
 The weights are chosen by the mean (and worst set) over --sets; --unseen sets are only reported.
 Sets and indexes are built once under --work (default /var/tmp/stylesim-sets) and reused.
@@ -40,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eval_retrieval import log  # noqa: E402
+from probe_foreground import balanced, foreground  # noqa: E402
 from sweep_fusion_sets import SETS, set_similarities  # noqa: E402
 from sweep_style_levers import DEFAULT, Sims, style_map, weighted  # noqa: E402
 
@@ -73,6 +79,18 @@ def joint(channels: list[np.ndarray], levels: tuple[int, ...]) -> np.ndarray:
 
 def rgb(bins: int) -> Histogram:
     return lambda x: joint([(x[..., i].astype(np.int64) * bins) // 256 for i in range(3)], (bins,) * 3)
+
+
+def rgb_weighted(bins: int, weighting: Callable[[np.ndarray], np.ndarray]) -> Histogram:
+    """The RGB histogram with each pixel counted by ``weighting(pixels)`` (an (H, W) array)."""
+
+    def histogram(x: np.ndarray) -> np.ndarray:
+        codes = np.zeros(x.shape[:2], np.int64)
+        for i in range(3):
+            codes = codes * bins + (x[..., i].astype(np.int64) * bins) // 256
+        return hellinger(codes, bins**3, weighting(x))
+
+    return histogram
 
 
 def rgb_soft(bins: int) -> Histogram:
@@ -130,7 +148,7 @@ def cooccurrence(levels: int = 3, step: int = 4) -> Histogram:
 
 
 VARIANTS: dict[str, Histogram] = {
-    "rgb8 (today)": rgb(8),
+    "rgb8 (the first default)": rgb(8),
     "rgb8, soft": rgb_soft(8),
     "rgb6": rgb(6),
     "rgb10": rgb(10),
@@ -141,13 +159,16 @@ VARIANTS: dict[str, Histogram] = {
     "lab8x8": lab(8, 8),
     "lab10x10": lab(10, 10),
     "cooccurrence": cooccurrence(),
+    "rgb10, foreground": rgb_weighted(10, foreground),
+    "rgb10, foreground, border 90 % plain": rgb_weighted(10, lambda x: foreground(x, 0.9)),
+    "rgb10, background <= foreground": rgb_weighted(10, lambda x: balanced(foreground(x))),
 }
 WEIGHTS = [(g / 10, a / 10, round(1 - g / 10 - a / 10, 1)) for g in range(11) for a in range(11 - g)]
 
 
-def variant_sims(labels: Labelled) -> dict[str, np.ndarray]:
+def variant_sims(labels: Labelled, variants: list[str]) -> dict[str, np.ndarray]:
     pictures = [pixels_of(p) for p in labels.paths]
-    return {v: centred_cosine(np.stack([f(x) for x in pictures])) for v, f in VARIANTS.items()}
+    return {v: centred_cosine(np.stack([VARIANTS[v](x) for x in pictures])) for v in variants}
 
 
 PerSet = dict[str, tuple[Sims, Labelled, dict[str, np.ndarray]]]
@@ -183,18 +204,22 @@ def main() -> int:
     parser.add_argument("--sets", default=f"{SETS},wallpapers")
     parser.add_argument("--unseen", default="artwork")
     parser.add_argument("--work", type=Path, default=Path("/var/tmp/stylesim-sets"))
+    parser.add_argument("--variants", default=";".join(VARIANTS), help="names of VARIANTS, separated by ';'")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     chosen_on, unseen = args.sets.split(","), [s for s in args.unseen.split(",") if s]
+    variants = [v.strip() for v in args.variants.split(";")]
+    if unknown := [v for v in variants if v not in VARIANTS]:
+        raise SystemExit(f"--variants: no variant {unknown[0]!r} (known: {', '.join(VARIANTS)})")
     per_set = {}
     for name in [*chosen_on, *unseen]:
         log(f"== {name}")
         found = set_similarities(name, args.work, SIDE)
         if found is not None:
-            per_set[name] = (*found, variant_sims(found[1]))
+            per_set[name] = (*found, variant_sims(found[1], variants))
     chosen_on = [s for s in chosen_on if s in per_set]
     today = ",".join(f"{w:g}" for w in DEFAULT)
-    results = {variant: scores(per_set, variant) for variant in VARIANTS}
+    results = {variant: scores(per_set, variant) for variant in variants}
     print(f"variant | weights | mean | worst | {' | '.join(per_set)}")
     for variant, result in results.items():
         best_mean, _, _, best_worst, _ = summary(result, chosen_on)
