@@ -146,13 +146,46 @@ def content_vector(features: dict[str, torch.Tensor], layers: tuple[str, ...], g
     return torch.cat(parts, dim=1) / math.sqrt(len(layers))
 
 
-def colour_histogram(pixels: np.ndarray | torch.Tensor, bins: int = 8) -> torch.Tensor:
-    """(N, H, W, 3) or (H, W, 3) uint8 RGB -> (N, bins**3) float32 sqrt-histograms (unit length)."""
+def colour_histogram(
+    pixels: np.ndarray | torch.Tensor, bins: int = 8, weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """(N, H, W, 3) or (H, W, 3) uint8 RGB -> (N, bins**3) float32 sqrt-histograms (unit length),
+    each pixel counted once or by ``weights`` (N, H, W)."""
     x = torch.as_tensor(pixels)
     if x.ndim == 3:
         x = x.unsqueeze(0)
     q = (x.long() * bins) // 256
     codes = ((q[..., 0] * bins + q[..., 1]) * bins + q[..., 2]).flatten(1)
+    counts = torch.ones_like(codes, dtype=torch.float32) if weights is None else weights.flatten(1).float()
     hist = torch.zeros(codes.shape[0], bins**3, dtype=torch.float32, device=codes.device)
-    hist.scatter_add_(1, codes, torch.ones_like(codes, dtype=torch.float32))
-    return (hist / codes.shape[1]).sqrt()
+    hist.scatter_add_(1, codes, counts.to(codes.device))
+    return (hist / hist.sum(dim=1, keepdim=True).clamp_min(1e-12)).sqrt()
+
+
+PLAIN_TOLERANCE = 24  # 8-bit levels: a pixel this close to the background colour in every channel is canvas
+PLAIN_BORDER_SHARE = 0.5  # of the border pixels within PLAIN_TOLERANCE of their median: a plain canvas
+MIN_FOREGROUND_SHARE = 0.01  # less foreground than this: the picture is all canvas, every pixel counts
+
+
+def foreground_mask(pixels: torch.Tensor) -> torch.Tensor:
+    """(N, H, W, 3) uint8 -> (N, H, W) float32: 1 where a pixel is further than PLAIN_TOLERANCE
+    from the background colour b (the per-channel median of the border pixels) in some channel;
+    all ones for a picture whose border is not at least PLAIN_BORDER_SHARE within tolerance of b
+    (no plain canvas) or whose foreground would be under MIN_FOREGROUND_SHARE."""
+    x = pixels.to(torch.int16)
+    border = torch.cat([x[:, 0], x[:, -1], x[:, :, 0], x[:, :, -1]], dim=1)  # (N, B, 3)
+    background = border.median(dim=1).values  # (N, 3)
+    plain = (border - background[:, None]).abs().amax(dim=2).le(PLAIN_TOLERANCE).float().mean(dim=1)
+    mask = (x - background[:, None, None]).abs().amax(dim=3).gt(PLAIN_TOLERANCE).float()
+    keep = plain.ge(PLAIN_BORDER_SHARE) & mask.mean(dim=(1, 2)).ge(MIN_FOREGROUND_SHARE)
+    return torch.where(keep[:, None, None], mask, torch.ones_like(mask))
+
+
+def canvas_at_most_foreground(pixels: torch.Tensor) -> torch.Tensor:
+    """(N, H, W) pixel weights w = m + (1 - m) min(1, s / (1 - s)), m the foreground mask and s
+    its share of the picture: the plain canvas a picture is drawn on weighs at most what the
+    drawing weighs (a picture that is mostly drawing is unchanged)."""
+    mask = foreground_mask(pixels)
+    share = mask.mean(dim=(1, 2))
+    canvas_weight = (share / (1 - share).clamp_min(1e-6)).clamp(max=1.0)
+    return mask + (1 - mask) * canvas_weight[:, None, None]

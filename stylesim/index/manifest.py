@@ -109,11 +109,14 @@ def without_legacy_settings(manifest: Manifest) -> Manifest:
     """A manifest as this version writes it, so indexes made before stay compatible: settings
     that could take only one value and are no longer recorded (each descriptor's ``codec``,
     always "fp16") are dropped, and settings recorded since are filled in with the one value
-    they had (``style_fusion``: LEGACY_STYLE_FUSION; the gram descriptor's ``whitening``: none)."""
+    they had (``style_fusion``: LEGACY_STYLE_FUSION; the gram descriptor's ``whitening``: none;
+    the colour descriptor's ``background``: "all")."""
     for config in manifest.get("descriptors", {}).values():
         if config.get("codec", "fp16") == "fp16":
             config.pop("codec", None)
     if "gram" in manifest.get("descriptors", {}):
         manifest["descriptors"]["gram"].setdefault("whitening", "")
+    if "colour" in manifest.get("descriptors", {}):
+        manifest["descriptors"]["colour"].setdefault("background", "all")
     manifest.setdefault("style_fusion", dict(LEGACY_STYLE_FUSION))
     return manifest

@@ -139,6 +139,46 @@ def test_colour_histogram_is_a_unit_sqrt_histogram():
     assert h[0, 0] == pytest.approx(1.0) and h[1, 0] == pytest.approx(math.sqrt(0.5))
 
 
+def drawing_on_canvas(canvas_side: int) -> np.ndarray:
+    """A 96 px photo of a cat (96 x 64) pasted on a white canvas of ``canvas_side`` px."""
+    canvas = np.full((canvas_side, canvas_side, 3), 255, np.uint8)
+    cat = photo("chelsea", 96)
+    canvas[8 : 8 + cat.shape[0], 8 : 8 + cat.shape[1]] = cat
+    return canvas
+
+
+def test_a_plain_canvas_weighs_at_most_what_the_drawing_weighs_in_the_colour_histogram():
+    from stylesim.descriptors.colour import ColourDescriptor
+
+    balanced, every_pixel = ColourDescriptor(), ColourDescriptor(background="all")
+    white = 999  # the bin of (255, 255, 255) at 10 levels
+
+    def histograms(picture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return tuple(
+            d.from_features({}, torch.from_numpy(picture)[None])[0].numpy() for d in (balanced, every_pixel)
+        )
+
+    small, large = histograms(drawing_on_canvas(128)), histograms(drawing_on_canvas(256))
+    assert every_pixel.from_features({}, torch.from_numpy(drawing_on_canvas(128))[None]).shape == (1, 1000)
+    assert 0.45 < small[0][white] ** 2 < 0.55 and large[1][white] ** 2 > 0.9  # paper: half, not 94 %
+    # how much paper a drawing leaves does not change its palette; counted alike, it does
+    assert float(small[0] @ large[0]) > 0.99
+    assert float(small[1] @ large[1]) < 0.97
+    cat = np.ascontiguousarray(photo("chelsea", 96))  # no plain canvas: every pixel counts alike
+    assert np.allclose(*histograms(cat), atol=1e-6)
+
+
+def test_an_index_made_before_the_balanced_colour_keeps_counting_every_pixel():
+    from stylesim.descriptors import build_descriptors
+    from stylesim.index.manifest import without_legacy_settings
+
+    before = {"descriptors": {"colour": {"bins": 8, "dim": 512}}}
+    assert build_descriptors(without_legacy_settings(before)["descriptors"])["colour"].config() == {
+        "bins": 8, "dim": 512, "background": "all"
+    }  # fmt: skip
+    assert build_descriptors()["colour"].config()["background"] == "balanced"
+
+
 def test_network_sees_luminance_only_colour_histogram_sees_colour(extractor):
     """Same luma, other colours (hue rotated in YIQ, so Y is unchanged): every network
     descriptor is identical, the colour histogram is not."""
