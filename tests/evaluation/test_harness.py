@@ -2,7 +2,8 @@
 each saved twice with identical pixels, both labels naming the photo) every descriptor and
 baseline must score exactly: the copy ranks first (mAP@10 = P@1 = 1) and the other four of the
 top 5 are other photos (leakage@5 = 1/5). On the small real grid: every row is reported, the
-content descriptor finds the same photo in other looks, the compression sweep reports sizes."""
+content descriptor finds the same photo in other looks, the compression sweep reports sizes, the
+fusion sweep ranks the weightings and agrees with ``--by style`` at the defaults."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from stylesim.cli import app
-from stylesim.evaluation.harness import COMPRESSION_DIMS, evaluate_collection, render_report
+from stylesim.evaluation.harness import COMPRESSION_DIMS, DISCOUNTS, evaluate_collection, render_report
+from stylesim.index.policy import STYLE_CONTENT_DISCOUNT
 from tests.conftest import GRID_LOOKS, GRID_PHOTOS, TEST_SIZE, photo
 
 ROWS = ("gram", "adain", "content", "colour", "style", "style-relative", "thumbnail")
@@ -50,6 +52,7 @@ def test_harness_reports_every_descriptor_baseline_and_sweep(grid_dir):
         unlabelled_styles={"photo"},
         uncompressed=False,
         compression=True,
+        fusion=True,
     )
     assert report["n"] == len(GRID_PHOTOS) * len(GRID_LOOKS) and report["styles"] == len(GRID_LOOKS) - 1
     assert {"gram", "adain", "content", "colour", "style", "style-relative", "thumbnail"} <= set(
@@ -61,15 +64,28 @@ def test_harness_reports_every_descriptor_baseline_and_sweep(grid_dir):
     dims = [row["dim"] for row in report["compression"]]
     assert dims[:-1] == list(COMPRESSION_DIMS) and dims[-1] > 100_000  # the full vector last
     assert all(row["bytes_per_item"] == 2 * row["dim"] for row in report["compression"][:-1])
+    # the fusion sweep: the ten best weightings, best first, each summing to one; at the default
+    # weights one row per content discount, the default discount's being ``--by style`` itself
+    # (without the near-duplicate rule, which the sweep leaves out)
+    best = [row["mAP@10"] for row in report["fusion"]]
+    assert len(best) == 10 and best == sorted(best, reverse=True)
+    assert all(abs(row["gram"] + row["adain"] + row["colour"] - 1) < 1e-9 for row in report["fusion"])
+    assert [row["discount"] for row in report["discount"]] == list(DISCOUNTS)
+    at_default = next(row for row in report["discount"] if row["discount"] == STYLE_CONTENT_DISCOUNT)
+    plain_style = report["results"]["style, no near-duplicate rule"]["style"]["mAP@10"]
+    assert at_default["mAP@10"] == pytest.approx(plain_style) and best[0] >= plain_style
     text = render_report(report)
     assert "thumbnail" in text and "gram compression" in text and "(--by style-relative)" in text
+    assert "fusion sweep" in text and "content discount at the default weights" in text
 
 
 def test_eval_command_writes_json(copies, tmp_path):
     out = tmp_path / "report.json"
-    result = CliRunner().invoke(app, ["eval", str(copies), "--size", str(TEST_SIZE), "--json", str(out)])
+    command = ["eval", str(copies), "--size", str(TEST_SIZE), "--json", str(out), "--sweep-fusion"]
+    result = CliRunner().invoke(app, command)
     assert result.exit_code == 0, result.output
-    assert "style mAP@10" in result.stdout
+    assert "style mAP@10" in result.stdout and "fusion sweep" in result.stdout
+    assert len(json.loads(out.read_text())["fusion"]) == 10
     style = json.loads(out.read_text())["results"]["style"]["style"]
     assert style["mAP@10"] == 1.0 and style["leakage@5"] == pytest.approx(0.2)
     missing = CliRunner().invoke(app, ["eval", str(copies), str(tmp_path / "nope.csv")])
