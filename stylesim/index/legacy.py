@@ -22,9 +22,14 @@ from stylesim.index.manifest import FORMAT_VERSION, MANIFEST, without_legacy_set
 from stylesim.index.segment import CHUNK
 from stylesim.index.writing import finish_segment, new_segment, write_atomically
 
+UPGRADED_FROM = "upgraded_from"  # in the first format 2 generation's state: the format 1 folder
+
 
 def upgrade_if_needed(root: Path) -> bool:
-    """Upgrade a format 1 index in place (the caller holds the writer lock); True if it was one."""
+    """Upgrade a format 1 index in place (the caller holds the writer lock); True if it was one.
+    The order makes a stop anywhere safe: the new generation is committed, then the format 1
+    folder removed (its name is kept in that generation, so a rerun removes what a stop left),
+    then the manifest says format 2."""
     from stylesim.index.store import CURRENT, IndexStore
 
     path = root / MANIFEST
@@ -41,17 +46,29 @@ def upgrade_if_needed(root: Path) -> bool:
     if old is not None and old.is_dir():
         store = IndexStore(root, upgraded, writable=True)
         items = pd.read_parquet(old / "items.parquet")
-        store.state = {**json.loads((old / "state.json").read_text()), "items": 0}
-        store.state["generation"] = int(store.state.get("generation", 0))
+        state = json.loads((old / "state.json").read_text())
+        generation = int(state.get("generation", 0))
+        store.state = {**state, "items": 0, "generation": generation, UPGRADED_FROM: old.name}
         load_v1_statistics(store, old)
         store._skipped, store.pending["skipped"] = pd.read_parquet(old / "skipped.parquet"), True
         if len(items):
             write_v1_segment(store, old, with_columns_of(items.sort_values("id"), store.item_dtypes()))
         store.commit()
-    write_atomically(path, (json.dumps(upgraded, indent=2) + "\n").encode())
+    elif old is not None:  # an upgrade stopped after its commit: its format 1 folder may be left
+        old = folder_left_by_the_upgrade(old)
     if old is not None and old.is_dir():
         shutil.rmtree(old, ignore_errors=True)
+    write_atomically(path, (json.dumps(upgraded, indent=2) + "\n").encode())
     return True
+
+
+def folder_left_by_the_upgrade(generation_file: Path) -> Path | None:
+    """The format 1 folder that the upgrade which published ``generation_file`` came from."""
+    try:
+        name = json.loads(generation_file.read_text())["state"].get(UPGRADED_FROM)
+    except (OSError, ValueError, KeyError, AttributeError):
+        return None
+    return generation_file.parent / name if isinstance(name, str) and name else None
 
 
 def load_v1_statistics(store: Any, old: Path) -> None:

@@ -64,6 +64,33 @@ def test_the_upgrade_keeps_ids_rows_vectors_statistics_and_skips(v1_copy):
     assert list(store.skipped["path"]) == ["/tmp/v1build/grid/broken.jpg"]
 
 
+def test_an_upgrade_stopped_after_its_commit_is_finished_by_the_next_writer(v1_copy, monkeypatch):
+    """Stopped between committing the format 2 generation and removing the format 1 folder: the
+    manifest still says format 1, and the next writer finishes the upgrade, the folder included
+    (CURRENT no longer names it)."""
+    from stylesim.index import legacy
+
+    ids = v1_vectors(v1_copy, "gram")[0]
+
+    def stopped(*args: Any, **kwargs: Any) -> None:
+        raise KeyboardInterrupt  # the process ends here
+
+    monkeypatch.setattr(legacy.shutil, "rmtree", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        api.compact_index(v1_copy)
+    monkeypatch.undo()
+    assert (v1_copy / "gen-000001").is_dir() and (v1_copy / "CURRENT").read_text().startswith("gen-")
+    with pytest.raises(StylesimError, match="format 1"):
+        api.open_index(v1_copy)
+
+    api.compact_index(v1_copy)
+    assert not (v1_copy / "gen-000001").exists()
+    store = IndexStore.open(v1_copy)
+    assert store.manifest["format_version"] == 2
+    np.testing.assert_array_equal(store.ids(), np.sort(ids))
+    assert store.descriptors["colour"].config()["background"] == "all"  # counted as 0.1 counted
+
+
 def test_the_upgraded_index_answers_as_its_vectors_do(v1_copy):
     ids, content = v1_vectors(v1_copy, "content")
     api.compact_index(v1_copy)
