@@ -28,9 +28,10 @@ import fcntl
 import json
 import os
 import time
-from functools import cached_property
+from collections.abc import Callable
+from functools import cached_property, wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -65,6 +66,30 @@ def _close_locks_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_close_locks_in_child)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def full_disk_reported(
+    method: Callable[Concatenate[IndexStore, P], R],
+) -> Callable[Concatenate[IndexStore, P], R]:
+    """A writing method whose full disk is reported in our words (``writing.disk_full``): a
+    write that fails for space leaves the committed index as it was, whichever step it was."""
+
+    @wraps(method)
+    def reported(store: IndexStore, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(store, *args, **kwargs)
+        except OSError as error:
+            if error.errno != errno.ENOSPC:
+                raise
+            from stylesim.index.writing import disk_full
+
+            raise disk_full(store.root, error) from None
+
+    return reported
 
 
 class IndexStore:
@@ -387,11 +412,13 @@ class IndexStore:
         self.state["next_id"] = start + n
         return np.arange(start, start + n, dtype=np.int64)
 
+    @full_disk_reported
     def write_pending(self, ids: np.ndarray, raw: dict[str, np.ndarray], rows: list[dict[str, Any]]) -> None:
         """Journal one encoded batch (durable at once; merged at the next commit)."""
         self._require_writable()
         journal.write_shard(self.root, ids, raw, rows)
 
+    @full_disk_reported
     def merge_pending(self) -> int:
         """Merge journalled batches into a new segment (streamed: one shard in memory at a
         time). Returns the number of items added; ``commit`` makes them durable."""
@@ -422,6 +449,7 @@ class IndexStore:
         if not updated.equals(self.skipped):
             self._skipped, self.pending["skipped"] = updated, True
 
+    @full_disk_reported
     def refit_if_needed(self, force: bool = False) -> list[str]:
         """Re-fit the collection standardisation when the collection has grown or shrunk by
         REFIT_FACTOR since the last fit (``index.compaction``). Returns the refitted descriptors."""
@@ -430,6 +458,7 @@ class IndexStore:
         self._require_writable()
         return compaction.refit_if_needed(self, force)
 
+    @full_disk_reported
     def compact(self, everything: bool = False) -> int:
         """Merge segments (all of them, or as the automatic policy says); returns how many
         segments were merged."""
@@ -438,6 +467,7 @@ class IndexStore:
         self._require_writable()
         return compaction.compact(self, everything)
 
+    @full_disk_reported
     def commit(self) -> None:
         """Make what this writer did durable and visible (``index.writing.commit``)."""
         from stylesim.index import writing

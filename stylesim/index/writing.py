@@ -69,8 +69,8 @@ def fault(step: str) -> None:
     os._exit(70)
 
 
-def disk_full(store: IndexStore, error: OSError) -> StylesimError:
-    where = error.filename or store.root
+def disk_full(root: Path, error: OSError) -> StylesimError:
+    where = error.filename or root
     return StylesimError(
         f"{where}: the disk is full; nothing was committed (the index is as it was, and the journal keeps "
         "what was encoded): free some space and run the same command again"
@@ -303,24 +303,19 @@ def write_file(store: IndexStore, prefix: str, suffix: str, write: Any) -> str:
 
 def commit(store: IndexStore) -> None:
     """Make the writer's state the committed generation (module docstring)."""
-    try:
-        fault("before-files")
-        files = dict(store.files)
-        if store.pending["deleted"]:
-            files["deleted"] = write_file(store, "deleted", ".npy", lambda p: save_array(p, store.deleted))
-        if store.pending["stats"]:
-            files["stats"] = write_file(store, "stats", ".npz", lambda p: save_stats(store, p))
-        if store.pending["skipped"]:
-            files["skipped"] = write_file(
-                store, "skipped", ".parquet", lambda p: store.skipped.to_parquet(p, index=False)
-            )
-        fsync_path(store.root)
-        fault("files-written")
-        publish(store, files)
-    except OSError as error:
-        if error.errno == errno.ENOSPC:
-            raise disk_full(store, error) from None
-        raise
+    fault("before-files")
+    files = dict(store.files)
+    if store.pending["deleted"]:
+        files["deleted"] = write_file(store, "deleted", ".npy", lambda p: save_array(p, store.deleted))
+    if store.pending["stats"]:
+        files["stats"] = write_file(store, "stats", ".npz", lambda p: save_stats(store, p))
+    if store.pending["skipped"]:
+        files["skipped"] = write_file(
+            store, "skipped", ".parquet", lambda p: store.skipped.to_parquet(p, index=False)
+        )
+    fsync_path(store.root)
+    fault("files-written")
+    publish(store, files)
     for shard in store.pending["shards"]:
         Path(shard).unlink(missing_ok=True)
     store.pending = {"shards": [], "segments": [], "stats": False, "skipped": False, "deleted": False}

@@ -137,12 +137,15 @@ def test_a_file_removed_after_a_crash_stays_removed(grid_dir, tmp_path, step):
     assert len(store) == len(store.ids()) == 11 and store.items["path"].is_unique
 
 
-def test_a_full_disk_commits_nothing_and_loses_nothing(clean_build, tmp_path, monkeypatch):
+@pytest.mark.parametrize("step", ["segment-sealing", "rewrite-sealing", "files-written"])
+def test_a_full_disk_commits_nothing_and_loses_nothing(clean_build, tmp_path, monkeypatch, step):
+    """The disk fills while the new items' segment is sealed, while the refit rewrites the
+    segments, or while the commit writes its files: one error in our words, the index as it was."""
     first, second, clean = clean_build
     root = tmp_path / "index"
     api.build_index([first], root, size=TEST_SIZE)
     before = rankings(root)
-    monkeypatch.setenv("STYLESIM_FAULT", "files-written:enospc")
+    monkeypatch.setenv("STYLESIM_FAULT", f"{step}:enospc")
     with pytest.raises(
         StylesimError, match=r"the disk is full; nothing was committed .* run the same command again"
     ):
