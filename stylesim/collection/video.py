@@ -67,6 +67,17 @@ class Sampling:
             return "keyframes"
         return f"{self.mode}:{self.every:g}s"
 
+    @classmethod
+    def from_spec(cls, spec: str) -> Sampling:
+        """The sampling that ``spec()`` wrote ``spec`` for (thresholds at their defaults)."""
+        mode, _, every = spec.partition(":")
+        if mode == "keyframes" and not every:
+            return cls("keyframes")
+        try:
+            return cls(mode, float(every.removesuffix("s")))
+        except ValueError:
+            raise StylesimError(f"sampling {spec!r}: not a recorded video sampling") from None
+
 
 @dataclass
 class VideoInfo:

@@ -54,6 +54,7 @@ class FileEntry:
     size: int
     mtime_ns: int
     kind: str = "image"  # "image" or "video" (by extension)
+    sampled_as: str | None = None  # a changed video: the sampling spec it was indexed with
 
 
 @dataclass(frozen=True)

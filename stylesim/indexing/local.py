@@ -32,7 +32,7 @@ from stylesim.descriptors.extract import DescriptorExtractor
 from stylesim.encoding.batches import ShapeBatcher
 from stylesim.encoding.device import cuda_tuning
 from stylesim.index.store import IndexStore
-from stylesim.indexing.plan import IndexReport
+from stylesim.indexing.plan import IndexReport, sampling_for
 from stylesim.indexing.run import (
     Progress,
     VideoResult,
@@ -131,17 +131,21 @@ def write_frames(
     return len(frames)
 
 
-def encode_videos(run: Run, videos: list[FileEntry], sampling: Sampling, report: IndexReport) -> list[Skip]:
+def encode_videos(
+    run: Run, videos: list[FileEntry], sampling: Sampling | None, report: IndexReport
+) -> list[Skip]:
+    """Each video sampled as ``sampling`` says, or as it was indexed (``plan.sampling_for``)."""
     skips = []
     for entry in videos:
-        skips += count_video(report, encode_video(run, entry, sampling))
+        skips += count_video(report, encode_video(run, entry, sampling_for(entry, sampling)))
         run.on_progress(1)
     return skips
 
 
 def run_stages(
     store: IndexStore, extractor: DescriptorExtractor, todo: list[FileEntry],
-    settings: tuple[int, int, int, int], on_progress: Progress, sampling: Sampling, report: IndexReport,
+    settings: tuple[int, int, int, int], on_progress: Progress, sampling: Sampling | None,
+    report: IndexReport,
 ) -> list[Skip]:  # fmt: skip
     """Encode and journal every file of ``todo``; returns the files that could not be indexed.
     ``settings`` = (size, batch_size, workers, max_pixels)."""
@@ -174,11 +178,10 @@ def index_collection(
 ) -> IndexReport:
     """Bring ``store`` up to date with ``walk`` and commit (``indexing.run.conduct``). On
     KeyboardInterrupt what was encoded is committed before the interrupt propagates."""
-    chosen = sampling or Sampling()  # for videos to (re-)sample; the plan sees None as "as indexed"
     settings = (size, batch_size, workers, max_pixels)
     progress = on_progress or (lambda _: None)
 
-    def encode(todo: list[FileEntry], report: IndexReport) -> list[Skip]:
-        return run_stages(store, extractor, todo, settings, progress, chosen, report)
+    def encode(todo: list[FileEntry], report: IndexReport) -> list[Skip]:  # sampling None: as indexed
+        return run_stages(store, extractor, todo, settings, progress, sampling, report)
 
     return conduct(store, walk, sampling, on_plan, encode)

@@ -10,7 +10,8 @@ Incremental rules (per file path, under the folders and files given in this run)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -68,8 +69,9 @@ def count_new_skips(skips: list[Skip], recorded: dict[SkipKey, str]) -> int:
 
 def plan_changes(store: IndexStore, walk: WalkResult, sampling: Sampling | None = None) -> Plan:
     """Which files need encoding and which index entries are stale. ``sampling`` None: a video
-    of the same size and mtime keeps the sampling it was indexed with (a plain re-run);
-    given, a video sampled otherwise is re-sampled."""
+    of the same size and mtime keeps the sampling it was indexed with (a plain re-run), and a
+    changed one is sampled again the same way (``sampled_as``); given, a video sampled
+    otherwise is re-sampled."""
     items = store.items
     spec = sampling.spec() if sampling is not None else None
     known = {}
@@ -87,7 +89,7 @@ def plan_changes(store: IndexStore, walk: WalkResult, sampling: Sampling | None 
             return recorded is None
         return recorded is not None and (spec is None or recorded == spec)
 
-    todo = [f for f in walk.files if not as_indexed(f)]
+    todo = [with_recorded_sampling(f, known) if spec is None else f for f in walk.files if not as_indexed(f)]
     unchanged = len(walk.files) - len(todo)
     recorded = recorded_skips(store)
     still = [
@@ -102,6 +104,20 @@ def plan_changes(store: IndexStore, walk: WalkResult, sampling: Sampling | None 
     under = items["path"].map(lambda p: is_under(p, walk.roots)).astype(bool)
     stale = items.index[under & ~items["path"].isin(present)]
     return Plan(todo, unchanged, stale.to_numpy(dtype=np.int64), still)
+
+
+def with_recorded_sampling(entry: FileEntry, known: dict[str, tuple[Any, Any, str | None]]) -> FileEntry:
+    """A video indexed before carries the sampling it was indexed with (``sampled_as``)."""
+    recorded = known.get(entry.path, (None, None, None))[2]
+    return replace(entry, sampled_as=recorded) if entry.kind == "video" and recorded else entry
+
+
+def sampling_for(entry: FileEntry, chosen: Sampling | None) -> Sampling:
+    """How to sample the video ``entry``: as the run was told, else as it was indexed (a plain
+    re-run of a changed video), else the default."""
+    if chosen is not None:
+        return chosen
+    return Sampling.from_spec(entry.sampled_as) if entry.sampled_as else Sampling()
 
 
 def skips_frame(skips: list[Skip]) -> pd.DataFrame:

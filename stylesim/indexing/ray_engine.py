@@ -60,7 +60,7 @@ from stylesim.errors import DecodeError, StylesimError
 from stylesim.index import journal
 from stylesim.index.manifest import MANIFEST
 from stylesim.index.store import IndexStore
-from stylesim.indexing.plan import IndexReport
+from stylesim.indexing.plan import IndexReport, sampling_for
 from stylesim.indexing.run import (
     Progress,
     conduct,
@@ -99,7 +99,7 @@ class Job:
     root: str  # the index folder, absolute
     size: int
     max_pixels: int
-    sampling: Sampling
+    sampling: Sampling | None  # None: each video as it was indexed (``plan.sampling_for``)
 
 
 def import_ray() -> Any:
@@ -168,7 +168,7 @@ def index_on_ray(
 ) -> IndexReport:
     """Bring ``store`` up to date with ``walk`` on a Ray cluster and commit (module docstring);
     ``factory`` builds the extractor in each encoder actor."""
-    job = Job(str(store.root.resolve()), size, max_pixels, sampling or Sampling())  # None: as indexed
+    job = Job(str(store.root.resolve()), size, max_pixels, sampling)
     progress = on_progress or (lambda _: None)
     with ray_session(options.address) as ray:
 
@@ -353,9 +353,10 @@ def read_images(files: list[FileEntry], job: Job) -> tuple[list[np.ndarray], dic
 def read_video(entry: FileEntry, job: Job) -> tuple[list[np.ndarray], dict[str, Any]]:
     """Sample a video; its frames are dropped when it is skipped (nothing decodable)."""
     report, pictures, rows, skip = SampleReport(), [], [], None
-    spec = job.sampling.spec()
+    sampling = sampling_for(entry, job.sampling)
+    spec = sampling.spec()
     try:
-        for frame in sample_video(entry.path, job.sampling, job.size, report):
+        for frame in sample_video(entry.path, sampling, job.size, report):
             pictures.append(frame.pixels)
             rows.append(frame_row(entry, frame.time, frame.index, spec))
     except DecodeError as err:

@@ -4,6 +4,7 @@ on small real videos made from real photos (scripts/sample_videos.py)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -16,6 +17,7 @@ from stylesim.cli import app
 from stylesim.collection.timecode import parse_seconds, split_frame_reference
 from stylesim.collection.video import SampleReport, Sampling, extract_frame, sample_video
 from stylesim.errors import DecodeError, StylesimError
+from stylesim.index.store import IndexStore
 from tests.conftest import TEST_SIZE, photo
 
 FPS = 10
@@ -105,6 +107,15 @@ def test_truncated_video_keeps_its_good_frames(clips, tmp_path):
         sample(stub)
 
 
+def test_a_recorded_sampling_reads_back_as_the_sampling_that_wrote_it():
+    for sampling in (Sampling(), Sampling("every", 2.5), Sampling("scenes", 4.0), Sampling("keyframes")):
+        assert Sampling.from_spec(sampling.spec()).spec() == sampling.spec()
+    assert Sampling.from_spec("every:0.5s") == Sampling("every", 0.5)
+    for bad in ("every", "often:2s", "every:-1s"):
+        with pytest.raises(StylesimError, match="sampling|unknown|positive"):
+            Sampling.from_spec(bad)
+
+
 def test_time_syntax():
     assert parse_seconds("2s") == 2 and parse_seconds("500ms") == 0.5 and parse_seconds("1.5") == 1.5
     assert (
@@ -186,6 +197,12 @@ def test_index_search_group_frame_and_reindex(clips, tmp_path):
     assert facts2["items"] == facts["items"]  # the old sample of static.mp4 was replaced
     plain = run("index", collection, "--index", index, "--size", TEST_SIZE, "-q")  # no sampling option
     assert plain.exit_code == 0 and " 0 added" in plain.output  # static.mp4 keeps its --every sample
+    static = collection / "clips" / "static.mp4"
+    os.utime(static, ns=(static.stat().st_atime_ns, static.stat().st_mtime_ns + 10**9))  # changed on disk
+    changed = run("index", collection, "--index", index, "--size", TEST_SIZE, "-q")
+    assert changed.exit_code == 0 and " 1 added" in changed.output  # sampled again, as it was indexed:
+    frames_of_static = IndexStore.open(index).items.query("video == @static.as_posix()")
+    assert set(frames_of_static["sampling"]) == {"every:1s"}  # not the default scenes
     scenes = run("index", collection / "clips" / "static.mp4", "--scenes", "--index", index, "-q")
     assert scenes.exit_code == 0 and " 1 added" in scenes.output  # asked for: re-sampled
     data = (collection / "clips" / "scenes.mp4").read_bytes()
