@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
 import logging
 import os
@@ -60,6 +61,7 @@ from stylesim.errors import DecodeError, StylesimError
 from stylesim.index import journal
 from stylesim.index.manifest import MANIFEST
 from stylesim.index.store import IndexStore
+from stylesim.index.writing import disk_full
 from stylesim.indexing.plan import IndexReport, sampling_for
 from stylesim.indexing.run import (
     Progress,
@@ -222,7 +224,7 @@ def encode_on_ray(
         rows = dataset(ray, factory, todo, job, options, ranges).iter_rows()
         return collect(rows, report, on_progress)
     except Exception as err:  # noqa: BLE001 - put in one line (job_error) or re-raised as it is
-        raise job_error(ray, err) from None
+        raise job_error(ray, err, store.root) from None
     finally:
         end = int(ray.get(ranges.close.remote()))
         store.allocate_ids(max(0, end - int(store.state["next_id"])))
@@ -271,9 +273,9 @@ def collect(rows: Iterable[dict[str, Any]], report: IndexReport, on_progress: Pr
     return skips
 
 
-def job_error(ray: Any, error: Exception) -> Exception:
+def job_error(ray: Any, error: Exception, root: Path) -> Exception:
     """What a failed job is reported as: our own error from a task or actor in its one line, a
-    dead actor in ours; anything else as it is."""
+    full disk under the index ``root`` and a dead actor in ours; anything else as it is."""
     seen: BaseException | None = error
     for _ in range(8):  # Ray Data wraps a task's exception once or twice
         if seen is None:
@@ -281,6 +283,8 @@ def job_error(ray: Any, error: Exception) -> Exception:
         cause = getattr(seen, "cause", None)
         if isinstance(seen, StylesimError) and not isinstance(cause, BaseException):
             return StylesimError(str(seen))
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:  # an actor journalling
+            return disk_full(root, seen)
         if isinstance(seen, ray.exceptions.RayActorError):
             return StylesimError(
                 f"a Ray encoder actor died ({first_line(seen)}); what was written is kept: run the "
