@@ -305,8 +305,9 @@ def train_decoder(
         progress.start("training", iterations)
         started = time.monotonic()
 
+        on_step = _losses_shown_in(progress)
         exported = api.train_decoder(
-            content, style, work, settings, resume, device, _losses_shown_in(progress), None, continue_from
+            content, style, work, settings, resume, device, on_step, continue_from=continue_from
         )
     err.print(f"trained for {(time.monotonic() - started) / 60:.1f} min this run; decoder: {exported}")
     sys.stdout.write(f"{exported}\n")

@@ -9,11 +9,14 @@ back into an image whose features are t and whose statistics are the style's:
                  + mean (sigma(phi_l(g(t))) - sigma(phi_l(s)))^2 ] / e_l   eq. 13, l = relu1_1..relu4_1
     L    = L_c + lambda L_s,  lambda = 10                               eq. 11
 
-The "normalised" content loss (Park & Lee 2019, SANet, eq. 8, which compares with the
-normalised content features: IN(t) = IN(f(c)) since AdaIN only rescales and shifts each channel)
-measures each channel's pattern relative to its own spread: eq. 12 counts a channel whose style
-sigma is small (a flat illustration, a clear sky) in proportion to sigma^2, so the decoder can
-drop its pattern, the content's layout, at little cost; the style term still sets mu and sigma.
+The "normalised" content loss (after Park & Lee 2019, SANet, eq. 8, which compares with the
+normalised content features IN(f(c)); IN(t) is the same pattern, since AdaIN only rescales and
+shifts each channel, except in a channel the style leaves flat to within IN's epsilon, where
+IN(t) is flat too and asks for no pattern the style does not have) measures each channel's
+pattern relative to its own spread: eq. 12 counts a channel whose style sigma is small (a flat
+illustration, a clear sky) in proportion to sigma^2, so the decoder can drop its pattern, the
+content's layout, at little cost; the style term still sets mu and sigma. A run that switches
+the loss starts its gradient-norm guard again (the norms change scale with the loss).
 
 e_l is the mean squared activation of layer l over the training data, measured once before the
 first step: the paper's VGG was rescaled so that every layer's activations have unit mean,
@@ -386,7 +389,10 @@ class Trainer:
         r = warm.record
         self.state = TrainingState(int(r["iterations"]), float(r["seconds"]), r["energies"], r["loss_curve"])
         self.state.clipped_steps = int(r.get("clipped_steps", 0))
-        self.state.grad_norm_mean = float(r.get("grad_norm_mean", 0.0))  # the guard from the first step
+        loss_before = {**SETTINGS_BEFORE_THEY_EXISTED, **r["settings"]}["content_loss"]
+        same_loss = loss_before == self.settings.content_loss
+        # the guard from the first step, unless the loss (and so the norms' scale) changed
+        self.state.grad_norm_mean = float(r.get("grad_norm_mean", 0.0)) if same_loss else 0.0
         self.state.legs = list(r.get("legs") or first_leg(r["settings"]))
         self.generator.manual_seed(self.settings.seed + self.state.iteration)  # crops not yet drawn
 

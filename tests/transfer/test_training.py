@@ -231,6 +231,10 @@ def test_a_machine_without_the_checkpoint_continues_from_the_exported_decoder(en
     started.start(resume=False, warm=warm)
     assert started.state.iteration == 2 and started.state.energies == exported["energies"]
     assert started.state.grad_norm_mean == exported["grad_norm_mean"] > 0  # clipping guards step 1 too
+    normalised = TrainingSettings(**{**TINY.__dict__, "content_loss": "normalised"})
+    switching = trainer(encoder, folders, tmp_path / "b2", normalised)
+    switching.start(resume=False, warm=warm)
+    assert switching.state.grad_norm_mean == 0.0  # another loss, other norms: the guard starts again
     for name, value in decoder.state_dict().items():
         assert torch.equal(started.decoder.state_dict()[name], value), name
 
@@ -245,7 +249,6 @@ def test_a_machine_without_the_checkpoint_continues_from_the_exported_decoder(en
     api.train_decoder(*folders, tmp_path / "e", on_bf16, continue_from=tmp_path / "a")
     legs = json.loads((tmp_path / "e" / "adain_decoder.training.json").read_text())["legs"]
     assert legs == [{"from": 0, "precision": "fp32"}, {"from": 2, "precision": "bf16"}]
-    normalised = TrainingSettings(**{**TINY.__dict__, "content_loss": "normalised"})  # the loss may change
     api.train_decoder(*folders, tmp_path / "f", normalised, continue_from=tmp_path / "a")
     legs = json.loads((tmp_path / "f" / "adain_decoder.training.json").read_text())["legs"]
     assert legs == [
