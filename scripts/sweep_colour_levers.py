@@ -39,16 +39,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eval_retrieval import log  # noqa: E402
-from probe_foreground import balanced, foreground  # noqa: E402
 from sweep_fusion_sets import SETS, set_similarities  # noqa: E402
 from sweep_style_levers import DEFAULT, Sims, style_map, weighted  # noqa: E402
 
+from stylesim.descriptors import ops  # noqa: E402
 from stylesim.evaluation.harness import Labelled, centred_cosine  # noqa: E402
 
 SIDE = 256
@@ -81,16 +82,24 @@ def rgb(bins: int) -> Histogram:
     return lambda x: joint([(x[..., i].astype(np.int64) * bins) // 256 for i in range(3)], (bins,) * 3)
 
 
-def rgb_weighted(bins: int, weighting: Callable[[np.ndarray], np.ndarray]) -> Histogram:
-    """The RGB histogram with each pixel counted by ``weighting(pixels)`` (an (H, W) array)."""
+def rgb_weighted(bins: int, weighting: Callable[[torch.Tensor], torch.Tensor]) -> Histogram:
+    """The index's RGB histogram (``ops.colour_histogram``) with each pixel counted by
+    ``weighting`` ((N, H, W, 3) uint8 -> (N, H, W) weights; the shipped ``ops`` functions)."""
 
     def histogram(x: np.ndarray) -> np.ndarray:
-        codes = np.zeros(x.shape[:2], np.int64)
-        for i in range(3):
-            codes = codes * bins + (x[..., i].astype(np.int64) * bins) // 256
-        return hellinger(codes, bins**3, weighting(x))
+        pixels = torch.from_numpy(np.ascontiguousarray(x))[None]
+        return np.asarray(ops.colour_histogram(pixels, bins, weighting(pixels))[0].numpy())
 
     return histogram
+
+
+def foreground_only(pixels: torch.Tensor) -> torch.Tensor:
+    return ops.foreground_mask(pixels)
+
+
+def foreground_only_on_a_plainer_border(pixels: torch.Tensor) -> torch.Tensor:
+    """The foreground mask with a canvas only where 90 % of the border has its colour."""
+    return ops.foreground_mask(pixels, plain_border_share=0.9)
 
 
 def rgb_soft(bins: int) -> Histogram:
@@ -159,9 +168,9 @@ VARIANTS: dict[str, Histogram] = {
     "lab8x8": lab(8, 8),
     "lab10x10": lab(10, 10),
     "cooccurrence": cooccurrence(),
-    "rgb10, foreground": rgb_weighted(10, foreground),
-    "rgb10, foreground, border 90 % plain": rgb_weighted(10, lambda x: foreground(x, 0.9)),
-    "rgb10, background <= foreground": rgb_weighted(10, lambda x: balanced(foreground(x))),
+    "rgb10, foreground": rgb_weighted(10, foreground_only),
+    "rgb10, foreground, border 90 % plain": rgb_weighted(10, foreground_only_on_a_plainer_border),
+    "rgb10, background <= foreground": rgb_weighted(10, ops.canvas_at_most_foreground),
 }
 WEIGHTS = [(g / 10, a / 10, round(1 - g / 10 - a / 10, 1)) for g in range(11) for a in range(11 - g)]
 

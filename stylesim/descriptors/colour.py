@@ -8,12 +8,12 @@ with ``background = "balanced"`` (the default) h counts each pixel p with the we
 
     w_p = m_p + (1 - m_p) min(1, s / (1 - s))
 
-where m_p is 1 on the drawing and 0 on a plain canvas (the border's median colour, when at least
-half the border has it, within 24 levels; ``ops.foreground_mask``) and s the drawing's share of
-the picture: the canvas weighs at most what the drawing weighs, so black type on white is
-described by its ink and antialiasing, not by how much paper it leaves, and a picture without a
-plain canvas (a photo, a painting) counts every pixel alike. ``"all"``: every pixel alike (indexes
-made before this default).
+where m_p is 0 on a plain canvas and 1 elsewhere (canvas: within 24 levels of the border's
+median colour, anywhere in the picture, when at least half the border is; ``ops.foreground_mask``)
+and s the drawing's share of the picture: the canvas weighs at most what the drawing weighs, so
+black type on white is described by its ink and antialiasing, not by how much paper it leaves,
+and a picture without a plain border (most photos, paintings) counts every pixel alike.
+``"all"``: every pixel alike (indexes made before this default).
 
 Default 10 levels per channel (1 000 bins): finer than 8 levels, it tells apart palettes that
 share a coarse bin, and unlike a hue histogram it keeps a JPEG-recompressed copy's colours
