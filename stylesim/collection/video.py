@@ -71,9 +71,11 @@ class Sampling:
     def from_spec(cls, spec: str) -> Sampling:
         """The sampling that ``spec()`` wrote ``spec`` for (thresholds at their defaults)."""
         mode, _, every = spec.partition(":")
-        if mode == "keyframes" and not every:
+        if spec == "keyframes":
             return cls("keyframes")
         try:
+            if mode == "keyframes" or not every.endswith("s"):
+                raise ValueError(spec)
             return cls(mode, float(every.removesuffix("s")))
         except ValueError:
             raise StylesimError(f"sampling {spec!r}: not a recorded video sampling") from None

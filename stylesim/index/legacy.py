@@ -68,7 +68,9 @@ def folder_left_by_the_upgrade(generation_file: Path) -> Path | None:
         name = json.loads(generation_file.read_text())["state"].get(UPGRADED_FROM)
     except (OSError, ValueError, KeyError, AttributeError):
         return None
-    return generation_file.parent / name if isinstance(name, str) and name else None
+    if not isinstance(name, str) or Path(name).name != name or not name.startswith("gen-"):
+        return None  # never a path outside the index, nor anything but a format 1 generation folder
+    return generation_file.parent / name
 
 
 def load_v1_statistics(store: Any, old: Path) -> None:
