@@ -13,6 +13,11 @@ content discount and near-duplicate rule of ``--by style``, on the stored cosine
 index (built once under --work as scripts/sweep_style_levers.py does). E = none is today's
 fixed 0.7 / 0.3. Mean and worst over --sets; --unseen sets reported only.
 
+The same with c(q) = kappa for a query drawn on a plain canvas (``ops.foreground_mask`` finds
+one) and 1 otherwise ("canvas kappa"), the colour being the canvas-balanced histogram
+(``descriptors.colour``, today's default): does a drawing's palette matter less than a
+picture's?
+
     python scripts/probe_colour_richness.py [--json out.json]
 """
 
@@ -24,6 +29,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -32,9 +38,13 @@ from sweep_colour_levers import pixels_of  # noqa: E402
 from sweep_fusion_sets import set_similarities  # noqa: E402
 from sweep_style_levers import finished, style_map  # noqa: E402
 
+from stylesim.descriptors import ops  # noqa: E402
+from stylesim.evaluation.harness import Labelled, centred_cosine  # noqa: E402
+
 LEVELS = 10
 CHOSEN_ON = "grid,grid-unseen,textures,textures-recoloured,icons,fonts,wallpapers"
 REACH = (None, 1.5, 2.0, 3.0)  # E: from how many effective colours the colour weight is whole
+CANVAS_KAPPA = (1.0, 0.5, 0.0)  # colour weight factor of a query drawn on a plain canvas
 
 
 def effective_colours(path: str) -> float:
@@ -57,6 +67,21 @@ def set_scores(name: str, work: Path) -> dict[str, float] | None:
         c = np.ones_like(colours) if reach is None else np.clip((colours - 1) / (reach - 1), 0, 1)
         fused = (0.7 + 0.3 * (1 - c)) * sims["gram"] + 0.3 * c * sims["colour"]
         out[f"E = {reach or 'none'}"] = style_map(finished(fused, sims), labels)
+    return out | canvas_scores(sims, labels)
+
+
+def canvas_scores(sims: dict[str, np.ndarray], labels: Labelled) -> dict[str, float]:
+    """``--by style`` with the colour weight kappa x 0.3 for queries drawn on a plain canvas."""
+    pictures = [torch.from_numpy(np.ascontiguousarray(pixels_of(p)))[None] for p in labels.paths]
+    weighted = [ops.colour_histogram(x, LEVELS, ops.canvas_at_most_foreground(x)) for x in pictures]
+    histograms = [h[0].numpy() for h in weighted]
+    colour = centred_cosine(np.stack(histograms))
+    drawn = np.array([float(ops.foreground_mask(x).mean()) < 1 for x in pictures])[:, None]
+    out = {"share drawn on a canvas": float(drawn.mean())}
+    for kappa in CANVAS_KAPPA:
+        c = np.where(drawn, kappa, 1.0)
+        fused = (0.7 + 0.3 * (1 - c)) * sims["gram"] + 0.3 * c * colour
+        out[f"canvas {kappa:g}"] = style_map(finished(fused, sims), labels)
     return out
 
 
@@ -75,7 +100,7 @@ def main() -> int:
     print(f"set | {' | '.join(columns)}")
     for name, scores in results.items():
         print(f"{name} | {' | '.join(f'{scores[c]:.3f}' for c in columns)}")
-    for column in columns[2:]:
+    for column in [c for c in columns if c.startswith(("E =", "canvas "))]:
         values = [results[n][column] for n in chosen if n in results]
         print(f"{column}: mean {np.mean(values):.3f}, worst {min(values):.3f} over {', '.join(chosen)}")
     if args.json:
