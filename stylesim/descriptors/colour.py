@@ -51,19 +51,13 @@ class ColourDescriptor(Descriptor):
         self.background = background
 
     def from_features(self, features: dict[str, torch.Tensor], pixels: torch.Tensor) -> torch.Tensor:
+        import torch
+
         from stylesim.descriptors import ops
 
-        x = torch_pixels(pixels)
+        x = torch.as_tensor(pixels)  # (N, H, W, 3): the extractor passes a batch, maybe a NumPy array
         weights = ops.canvas_at_most_foreground(x) if self.background == "balanced" else None
         return ops.colour_histogram(x, self.bins, weights)
 
     def config(self) -> dict[str, Any]:
         return {"bins": self.bins, "dim": self.dim, "background": self.background}
-
-
-def torch_pixels(pixels: Any) -> torch.Tensor:
-    """(N, H, W, 3) uint8 pixels as a tensor (the extractor may pass a NumPy array)."""
-    import torch
-
-    x = torch.as_tensor(pixels)
-    return x.unsqueeze(0) if x.ndim == 3 else x

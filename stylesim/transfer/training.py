@@ -52,7 +52,7 @@ from PIL import Image
 
 from stylesim.collection.decode import open_image, read_file
 from stylesim.descriptors.adain import ADAIN_LAYERS
-from stylesim.descriptors.ops import channel_mean_std
+from stylesim.descriptors.ops import channel_mean_std, instance_normalise
 from stylesim.encoding import VGG19Encoder
 from stylesim.encoding.device import autocast, frozen_in_precision
 from stylesim.encoding.preprocess import normalise_rgb
@@ -115,13 +115,7 @@ def adain_content_loss(output_feature: torch.Tensor, target: torch.Tensor) -> to
 def normalised_content_loss(output_feature: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """mean (IN(f(g(t))) - IN(t))^2, each channel normalised by its own mean and std (module
     docstring; SANet's eq. 8)."""
-    return torch.mean((instance_normalised(output_feature) - instance_normalised(target)) ** 2)
-
-
-def instance_normalised(feature: torch.Tensor) -> torch.Tensor:
-    """(F - mu(F)) / sigma(F) per sample and channel (eq. 5-6), in float32."""
-    mean, std = channel_mean_std(feature)
-    return (feature.float() - mean[:, :, None, None]) / std[:, :, None, None]
+    return torch.mean((instance_normalise(output_feature) - instance_normalise(target)) ** 2)
 
 
 def adain_style_loss(output: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor) -> torch.Tensor:
