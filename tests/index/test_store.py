@@ -52,8 +52,26 @@ def rankings(root: Path) -> dict[tuple[str, str], list[tuple[str, float]]]:
     for by in MODES:
         for item, result in zip(ids, api.search_items(store, list(ids), by, k=5), strict=True):
             name = str(store.rows(np.array([item]))["path"].iloc[0])
-            out[name, by] = [(r["path"], round(r["score"], 4)) for r in result["results"]]
+            out[name, by] = [(r["path"], r["score"]) for r in result["results"]]
     return out
+
+
+def assert_same_rankings(
+    got: dict[tuple[str, str], list[tuple[str, float]]], want: dict[tuple[str, str], list[tuple[str, float]]]
+) -> None:
+    """The same neighbours with the same scores to 1e-4, rank by rank. bf16 encodings of one image in
+    differently composed batches may differ in the 7th decimal, so two neighbours whose scores tie to
+    1e-4 may swap places (or swap across the top-k cut), and nothing else may differ."""
+    assert got.keys() == want.keys()
+    for key, ranked in got.items():
+        wanted = dict(want[key])
+        assert [score for _, score in ranked] == pytest.approx([s for _, s in want[key]], abs=1e-4), key
+        last = ranked[-1][1]
+        for path, score in ranked:
+            if path in wanted:
+                assert score == pytest.approx(wanted[path], abs=1e-4), (key, path)
+            else:  # only a near-tie at the cut may enter the top k in place of another
+                assert score == pytest.approx(last, abs=1e-4), (key, path)
 
 
 def index_command(folder: Path, root: Path, fault: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -115,7 +133,7 @@ def test_a_crash_at_any_commit_step_then_indexing_again_equals_a_clean_build(cle
     assert len(survivor) in (8, 12)
     again = index_command(second, root)
     assert again.returncode == 0, again.stderr
-    assert rankings(root) == rankings(clean)
+    assert_same_rankings(rankings(root), rankings(clean))
     assert not list((root / "pending").glob("*")) and not list(root.glob("*.tmp"))
 
 
@@ -150,12 +168,12 @@ def test_a_full_disk_commits_nothing_and_loses_nothing(clean_build, tmp_path, mo
         StylesimError, match=r"the disk is full; nothing was committed .* run the same command again"
     ):
         api.build_index([second], root, size=TEST_SIZE)
-    assert rankings(root) == before  # the index as it was
+    assert_same_rankings(rankings(root), before)  # the index as it was
     assert len(list((root / "pending").glob("shard-*.npz"))) >= 1  # what was encoded is kept
     monkeypatch.delenv("STYLESIM_FAULT")
     report = api.build_index([second], root, size=TEST_SIZE)
     assert report.resumed == 4 and report.added == 4  # merged from the journal, not encoded again
-    assert rankings(root) == rankings(clean)
+    assert_same_rankings(rankings(root), rankings(clean))
 
 
 READER = textwrap.dedent(
@@ -267,7 +285,7 @@ def test_approximate_indexes_are_tuned_and_shown_by_info(grid_dir, grid_index, t
     text = runner.invoke(app, ["info", "--index", str(root)]).stdout
     assert "style IVF2,Flat nprobe=" in text and "recall@10" in text
     # the tuned approximate search ranks as the exact one does
-    assert rankings(root) == rankings(grid_index)
+    assert_same_rankings(rankings(root), rankings(grid_index))
     bad = runner.invoke(app, ["index", str(grid_dir), "--index", str(root), "--index-type", "IVF,Nonsense"])
     assert bad.exit_code == 2 and "--index-type 'IVF,Nonsense': use auto, flat, ivf, hnsw" in bad.output
 
