@@ -236,8 +236,9 @@ def stopped_by_signals() -> Iterator[None]:
 ContentLoss = Annotated[
     str,
     Opt(
-        help="Content loss: 'target' (the paper's eq. 12) or 'normalised' (each relu4_1 channel "
-        "against its own spread, SANet's: keeps the layout under flat styles)."
+        help="Content loss: 'target' (the paper's eq. 12), 'normalised' (each relu4_1 channel "
+        "against its own spread, SANet's: keeps the layout under flat styles) or 'layout' "
+        "(normalised, plus relu3_1 against the content's: keeps its tones under a plain canvas)."
     ),
 ]
 

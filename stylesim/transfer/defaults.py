@@ -14,5 +14,6 @@ STYLE_WEIGHT = 10.0
 TV_WEIGHT = 10.0
 CONTENT_WEIGHT = 1.0
 
-# AdaIN decoder training (``transfer.training``): the paper's eq. 12, or per channel normalised
-CONTENT_LOSSES = ("target", "normalised")
+# AdaIN decoder training (``transfer.training``): the paper's eq. 12, per channel normalised, or
+# normalised at relu4_1 and against the content's relu3_1
+CONTENT_LOSSES = ("target", "normalised", "layout")

@@ -5,6 +5,7 @@ back into an image whose features are t and whose statistics are the style's:
     t    = AdaIN(f(c), f(s))                                            eq. 9
     L_c  = mean (f(g(t)) - t)^2 / e_4                                   eq. 12  (content_loss "target")
     L_c  = mean (IN(f(g(t))) - IN(t))^2,  IN(x) = (x - mu(x)) / sigma(x)     (content_loss "normalised")
+    L_c  = the same + mean (IN(phi_3(g(t))) - IN(phi_3(c)))^2,  phi_3 = relu3_1  (content_loss "layout")
     L_s  = sum_l [ mean (mu(phi_l(g(t))) - mu(phi_l(s)))^2
                  + mean (sigma(phi_l(g(t))) - sigma(phi_l(s)))^2 ] / e_l   eq. 13, l = relu1_1..relu4_1
     L    = L_c + lambda L_s,  lambda = 10                               eq. 11
@@ -17,6 +18,13 @@ pattern relative to its own spread: eq. 12 counts a channel whose style sigma is
 illustration, a clear sky) in proportion to sigma^2, so the decoder can drop its pattern, the
 content's layout, at little cost; the style term still sets mu and sigma. A run that switches
 the loss starts its gradient-norm guard again (the norms change scale with the loss).
+
+The "layout" content loss adds the same per-channel comparison one level down, at relu3_1,
+against the content image's own features: where a style's statistics are dominated by a plain
+canvas (clip art on white), relu4_1's target keeps too little of the content's tones for the
+decoder to restore, while relu3_1 still holds them. It asks for the content's pattern only:
+IN removes each channel's mean and spread, which the style term at relu3_1 sets, so the two
+terms do not pull against each other on the statistics.
 
 e_l is the mean squared activation of layer l over the training data, measured once before the
 first step: the paper's VGG was rescaled so that every layer's activations have unit mean,
@@ -91,6 +99,7 @@ class TrainingSettings:
 SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"clip_factor": 0.0, "content_loss": "target"}
 # Settings a run continued from an exported decoder may change; each change starts a new leg.
 LEG_SETTINGS = ("precision", "content_loss")
+LAYOUT_LAYER = "relu3_1"  # the "layout" content loss's second layer
 GRAD_NORM_MOMENTUM = 0.99
 
 
@@ -116,6 +125,15 @@ def normalised_content_loss(output_feature: torch.Tensor, target: torch.Tensor) 
     """mean (IN(f(g(t))) - IN(t))^2, each channel normalised by its own mean and std (module
     docstring; SANet's eq. 8)."""
     return torch.mean((instance_normalise(output_feature) - instance_normalise(target)) ** 2)
+
+
+def layout_content_loss(
+    output_features: dict[str, torch.Tensor], target: torch.Tensor, content_relu3_1: torch.Tensor
+) -> torch.Tensor:
+    """mean (IN(f(g(t))) - IN(t))^2 + mean (IN(phi_3(g(t))) - IN(phi_3(c)))^2 (module docstring)."""
+    return normalised_content_loss(output_features[ADAIN_LAYER], target) + normalised_content_loss(
+        output_features[LAYOUT_LAYER], content_relu3_1
+    )
 
 
 def adain_style_loss(output: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor) -> torch.Tensor:
@@ -202,7 +220,8 @@ def training_losses(
     """The losses of one batch (module docstring); ``reconstruct`` trains g to invert f(c) (with
     eq. 12 whatever ``content_loss``: without the style term nothing else would fix the scale)."""
     with torch.no_grad():
-        content_features = encoder(normalise_rgb(content, encoder.preprocessing))[ADAIN_LAYER]
+        all_content = encoder(normalise_rgb(content, encoder.preprocessing))
+        content_features = all_content[ADAIN_LAYER]
         style_features = encoder(normalise_rgb(style, encoder.preprocessing))
         target = (
             content_features.float()
@@ -213,6 +232,8 @@ def training_losses(
     features = encoder(normalise_rgb(output, encoder.preprocessing))
     if content_loss == "normalised" and not reconstruct:
         content_term = normalised_content_loss(features[ADAIN_LAYER], target)
+    elif content_loss == "layout" and not reconstruct:
+        content_term = layout_content_loss(features, target, all_content[LAYOUT_LAYER])
     else:
         content_term = adain_content_loss(features[ADAIN_LAYER], target) / energies[ADAIN_LAYER]
     if reconstruct:

@@ -25,6 +25,7 @@ from stylesim.transfer.training import (
     adain_content_loss,
     adain_style_loss,
     check_resumable,
+    layout_content_loss,
     learning_rate,
     load_checkpoint,
     normalised_content_loss,
@@ -91,6 +92,18 @@ def test_normalised_content_loss_compares_each_channels_pattern_whatever_its_sca
     assert float(normalised_content_loss(target, target)) < 1e-6
 
 
+def test_layout_content_loss_adds_the_contents_relu3_1_pattern():
+    g = torch.Generator().manual_seed(5)
+    out4, target = torch.rand((2, 3, 4, 4), generator=g), torch.rand((2, 3, 4, 4), generator=g)
+    out3, content3 = torch.rand((2, 2, 8, 8), generator=g), torch.rand((2, 2, 8, 8), generator=g)
+    features = {"relu4_1": out4, "relu3_1": out3}
+    expected = normalised_content_loss(out4, target) + normalised_content_loss(out3, content3)
+    assert float(layout_content_loss(features, target, content3)) == pytest.approx(float(expected))
+    # the content's relu3_1 in other statistics (what the style term sets) costs nothing more
+    restyled = {"relu4_1": out4, "relu3_1": out3 * 7 + 2}
+    assert float(layout_content_loss(restyled, target, content3)) == pytest.approx(float(expected), rel=1e-3)
+
+
 def test_training_uses_the_chosen_content_loss_after_the_reconstruction_stage(encoder):
     pictures = [
         torch.from_numpy(photo(name, 64).copy()).permute(2, 0, 1).float() / 255
@@ -112,6 +125,9 @@ def test_training_uses_the_chosen_content_loss_after_the_reconstruction_stage(en
     assert content_term("target", 10.0) == pytest.approx(content_term("target", 1.0) / 10, rel=1e-4)
     assert content_term("normalised", 10.0) == pytest.approx(content_term("normalised", 1.0), rel=1e-4)
     assert content_term("normalised", 1.0) != pytest.approx(content_term("target", 1.0), rel=0.1)
+    assert content_term("layout", 10.0) == pytest.approx(content_term("layout", 1.0), rel=1e-4)
+    assert content_term("layout", 1.0) > content_term("normalised", 1.0) * 1.05  # relu3_1's term added
+    assert content_term("layout", 1.0, True) == pytest.approx(content_term("target", 1.0, True), rel=1e-5)
     # the reconstruction stage inverts f(c) with eq. 12 whichever loss follows it
     assert content_term("normalised", 1.0, True) == pytest.approx(content_term("target", 1.0, True), rel=1e-5)
     with pytest.raises(StylesimError, match="content loss 'perceptual'"):
