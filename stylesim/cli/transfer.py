@@ -237,8 +237,9 @@ ContentLoss = Annotated[
     str,
     Opt(
         help="Content loss: 'target' (the paper's eq. 12), 'normalised' (each relu4_1 channel "
-        "against its own spread, SANet's: keeps the layout under flat styles) or 'layout' "
-        "(normalised, plus relu3_1 against the content's: keeps its tones under a plain canvas)."
+        "against its own spread, SANet's: keeps the layout under flat styles), 'layout' "
+        "(normalised, plus relu3_1 against the content's: keeps its tones under a plain canvas) "
+        "or 'layout-fine' (layout, plus relu2_1: its tones region by region)."
     ),
 ]
 

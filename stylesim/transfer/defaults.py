@@ -15,5 +15,5 @@ TV_WEIGHT = 10.0
 CONTENT_WEIGHT = 1.0
 
 # AdaIN decoder training (``transfer.training``): the paper's eq. 12, per channel normalised, or
-# normalised at relu4_1 and against the content's relu3_1
-CONTENT_LOSSES = ("target", "normalised", "layout")
+# normalised at relu4_1 and against the content's relu3_1 (and relu2_1: "layout-fine")
+CONTENT_LOSSES = ("target", "normalised", "layout", "layout-fine")

@@ -6,6 +6,7 @@ back into an image whose features are t and whose statistics are the style's:
     L_c  = mean (f(g(t)) - t)^2 / e_4                                   eq. 12  (content_loss "target")
     L_c  = mean (IN(f(g(t))) - IN(t))^2,  IN(x) = (x - mu(x)) / sigma(x)     (content_loss "normalised")
     L_c  = the same + mean (IN(phi_3(g(t))) - IN(phi_3(c)))^2,  phi_3 = relu3_1  (content_loss "layout")
+    L_c  = "layout" + mean (IN(phi_2(g(t))) - IN(phi_2(c)))^2,  phi_2 = relu2_1  ("layout-fine")
     L_s  = sum_l [ mean (mu(phi_l(g(t))) - mu(phi_l(s)))^2
                  + mean (sigma(phi_l(g(t))) - sigma(phi_l(s)))^2 ] / e_l   eq. 13, l = relu1_1..relu4_1
     L    = L_c + lambda L_s,  lambda = 10                               eq. 11
@@ -24,7 +25,9 @@ against the content image's own features: where a style's statistics are dominat
 canvas (clip art on white), relu4_1's target keeps too little of the content's tones for the
 decoder to restore, while relu3_1 still holds them. It asks for the content's pattern only:
 IN removes each channel's mean and spread, which the style term at relu3_1 sets, so the two
-terms do not pull against each other on the statistics.
+terms do not pull against each other on the statistics. "layout-fine" adds relu2_1 the same
+way: its smaller receptive fields hold the content's tones region by region (dark fur stripes,
+not only their edges), which is what the coarse layout of a result is judged on.
 
 e_l is the mean squared activation of layer l over the training data, measured once before the
 first step: the paper's VGG was rescaled so that every layer's activations have unit mean,
@@ -87,11 +90,14 @@ class TrainingSettings:
     checkpoint_seconds: float = 300.0
     history_every: int = 50  # iterations per averaged point of the loss curve
     clip_factor: float = 5.0  # gradient norm clipped at this times its running mean; 0 = off
-    content_loss: str = "target"  # "target" (eq. 12) or "normalised" (module docstring)
+    content_loss: str = "target"  # one of CONTENT_LOSSES (module docstring)
 
     def __post_init__(self) -> None:
         if self.content_loss not in CONTENT_LOSSES:
             raise StylesimError(f"content loss {self.content_loss!r}: not one of {', '.join(CONTENT_LOSSES)}")
+        if self.crop % 8:
+            # the decoder's output is 8x relu4_1's size: another crop's layers would not line up
+            raise StylesimError(f"crop {self.crop}: must be a multiple of 8")
 
 
 # Settings added after the first runs, with the values that reproduce those runs: a checkpoint or
@@ -99,7 +105,8 @@ class TrainingSettings:
 SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"clip_factor": 0.0, "content_loss": "target"}
 # Settings a run continued from an exported decoder may change; each change starts a new leg.
 LEG_SETTINGS = ("precision", "content_loss")
-LAYOUT_LAYER = "relu3_1"  # the "layout" content loss's second layer
+# the layers below relu4_1 that each layout content loss compares with the content's
+LAYOUT_LAYERS: dict[str, tuple[str, ...]] = {"layout": ("relu3_1",), "layout-fine": ("relu2_1", "relu3_1")}
 GRAD_NORM_MOMENTUM = 0.99
 
 
@@ -128,12 +135,15 @@ def normalised_content_loss(output_feature: torch.Tensor, target: torch.Tensor) 
 
 
 def layout_content_loss(
-    output_features: dict[str, torch.Tensor], target: torch.Tensor, content_relu3_1: torch.Tensor
+    output_features: dict[str, torch.Tensor],
+    target: torch.Tensor,
+    content_features: dict[str, torch.Tensor],
+    layers: Sequence[str] = LAYOUT_LAYERS["layout"],
 ) -> torch.Tensor:
-    """mean (IN(f(g(t))) - IN(t))^2 + mean (IN(phi_3(g(t))) - IN(phi_3(c)))^2 (module docstring)."""
-    return normalised_content_loss(output_features[ADAIN_LAYER], target) + normalised_content_loss(
-        output_features[LAYOUT_LAYER], content_relu3_1
-    )
+    """mean (IN(f(g(t))) - IN(t))^2 + sum_l mean (IN(phi_l(g(t))) - IN(phi_l(c)))^2 over
+    ``layers`` (module docstring)."""
+    layout_terms = [normalised_content_loss(output_features[name], content_features[name]) for name in layers]
+    return normalised_content_loss(output_features[ADAIN_LAYER], target) + torch.stack(layout_terms).sum()
 
 
 def adain_style_loss(output: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor) -> torch.Tensor:
@@ -232,8 +242,8 @@ def training_losses(
     features = encoder(normalise_rgb(output, encoder.preprocessing))
     if content_loss == "normalised" and not reconstruct:
         content_term = normalised_content_loss(features[ADAIN_LAYER], target)
-    elif content_loss == "layout" and not reconstruct:
-        content_term = layout_content_loss(features, target, all_content[LAYOUT_LAYER])
+    elif content_loss in LAYOUT_LAYERS and not reconstruct:
+        content_term = layout_content_loss(features, target, all_content, LAYOUT_LAYERS[content_loss])
     else:
         content_term = adain_content_loss(features[ADAIN_LAYER], target) / energies[ADAIN_LAYER]
     if reconstruct:

@@ -19,6 +19,7 @@ from stylesim.encoding import VGG19Encoder, resolve_weights
 from stylesim.errors import StylesimError
 from stylesim.transfer.adain import AdaINDecoder, load_decoder, save_decoder
 from stylesim.transfer.training import (
+    LAYOUT_LAYERS,
     CropPool,
     Trainer,
     TrainingSettings,
@@ -92,21 +93,26 @@ def test_normalised_content_loss_compares_each_channels_pattern_whatever_its_sca
     assert float(normalised_content_loss(target, target)) < 1e-6
 
 
-def test_layout_content_loss_adds_the_contents_relu3_1_pattern():
+def test_layout_content_loss_adds_the_contents_pattern_below_relu4_1():
     g = torch.Generator().manual_seed(5)
     out4, target = torch.rand((2, 3, 4, 4), generator=g), torch.rand((2, 3, 4, 4), generator=g)
     out3, content3 = torch.rand((2, 2, 8, 8), generator=g), torch.rand((2, 2, 8, 8), generator=g)
-    features = {"relu4_1": out4, "relu3_1": out3}
+    out2, content2 = torch.rand((2, 2, 16, 16), generator=g), torch.rand((2, 2, 16, 16), generator=g)
+    features = {"relu4_1": out4, "relu3_1": out3, "relu2_1": out2}
+    content = {"relu3_1": content3, "relu2_1": content2}
     expected = normalised_content_loss(out4, target) + normalised_content_loss(out3, content3)
-    assert float(layout_content_loss(features, target, content3)) == pytest.approx(float(expected))
-    # the content's relu3_1 in other statistics (what the style term sets) costs nothing more
-    restyled = {"relu4_1": out4, "relu3_1": out3 * 7 + 2}
-    assert float(layout_content_loss(restyled, target, content3)) == pytest.approx(float(expected), rel=1e-3)
+    assert float(layout_content_loss(features, target, content)) == pytest.approx(float(expected))
+    fine = layout_content_loss(features, target, content, LAYOUT_LAYERS["layout-fine"])
+    assert float(fine) == pytest.approx(float(expected + normalised_content_loss(out2, content2)))
+    # the content's pattern in other statistics (what the style term sets) costs nothing more
+    restyled = {"relu4_1": out4, "relu3_1": out3 * 7 + 2, "relu2_1": out2 * 0.2 + 5}
+    refined = layout_content_loss(restyled, target, content, LAYOUT_LAYERS["layout-fine"])
+    assert float(refined) == pytest.approx(float(fine), rel=1e-3)
 
 
 def test_training_uses_the_chosen_content_loss_after_the_reconstruction_stage(encoder):
     pictures = [
-        torch.from_numpy(photo(name, 64).copy()).permute(2, 0, 1).float() / 255
+        torch.from_numpy(photo(name, 64).copy()).permute(2, 0, 1)[:, :40].float() / 255
         for name in ("chelsea", "coffee")
     ]
     torch.manual_seed(0)
@@ -127,11 +133,15 @@ def test_training_uses_the_chosen_content_loss_after_the_reconstruction_stage(en
     assert content_term("normalised", 1.0) != pytest.approx(content_term("target", 1.0), rel=0.1)
     assert content_term("layout", 10.0) == pytest.approx(content_term("layout", 1.0), rel=1e-4)
     assert content_term("layout", 1.0) > content_term("normalised", 1.0) * 1.05  # relu3_1's term added
+    assert content_term("layout-fine", 1.0) > content_term("layout", 1.0) * 1.05  # relu2_1's term added
+    assert content_term("layout-fine", 10.0) == pytest.approx(content_term("layout-fine", 1.0), rel=1e-4)
     assert content_term("layout", 1.0, True) == pytest.approx(content_term("target", 1.0, True), rel=1e-5)
     # the reconstruction stage inverts f(c) with eq. 12 whichever loss follows it
     assert content_term("normalised", 1.0, True) == pytest.approx(content_term("target", 1.0, True), rel=1e-5)
     with pytest.raises(StylesimError, match="content loss 'perceptual'"):
         TrainingSettings(content_loss="perceptual")
+    with pytest.raises(StylesimError, match="crop 100: must be a multiple of 8"):
+        TrainingSettings(crop=100)
 
 
 def test_learning_rate_decays_as_the_reference_code():
