@@ -20,6 +20,7 @@ import pytest
 from PIL import Image
 
 from stylesim.server import ServeConfig, create_app
+from stylesim.transfer.adain import DECODER_ENV
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -37,11 +38,18 @@ SLOW = 45_000  # ms: the first upload loads the model on this small CPU
 
 
 @pytest.fixture(scope="module")
-def server(grid_index: Path) -> Iterator[str]:
-    """``stylesim serve`` on 127.0.0.1 (a free port) in a background thread."""
+def server(grid_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``stylesim serve`` on 127.0.0.1 (a free port) in a background thread, with no AdaIN
+    decoder installed (whether or not the package ships one)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(DECODER_ENV, str(tmp_path_factory.mktemp("no-decoder") / "none.pt"))
+        yield from _serve(create_app(ServeConfig({"grid": grid_index}, device="cpu")))
+
+
+def _serve(app: Any) -> Iterator[str]:
+    """Run ``app`` under uvicorn on a free local port until the generator is closed."""
     import uvicorn
 
-    app = create_app(ServeConfig({"grid": grid_index}, device="cpu"))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
