@@ -84,10 +84,8 @@ def with_colour_share(sims: dict[str, np.ndarray], colour: np.ndarray, c: np.nda
 def canvas_scores(sims: dict[str, np.ndarray], labels: Labelled) -> dict[str, float]:
     """``--by style`` with the colour weight kappa x 0.3 for queries drawn on a plain canvas, and
     with the colour weight from the components' agreement (``agreement_scores``)."""
-    pictures = [torch.from_numpy(np.ascontiguousarray(pixels_of(p)))[None] for p in labels.paths]
-    weighted = [ops.colour_histogram(x, LEVELS, ops.canvas_at_most_foreground(x)) for x in pictures]
-    histograms = [h[0].numpy() for h in weighted]
-    colour = centred_cosine(np.stack(histograms))
+    pictures = pictures_of(labels.paths)
+    colour = canvas_balanced_colour(pictures)
     drawn = np.array([float(ops.foreground_mask(x).mean()) < 1 for x in pictures])[:, None]
     out = {"share drawn on a canvas": float(drawn.mean())}
     for kappa in CANVAS_KAPPA:
@@ -95,6 +93,18 @@ def canvas_scores(sims: dict[str, np.ndarray], labels: Labelled) -> dict[str, fl
             with_colour_share(sims, colour, np.where(drawn, kappa, 1.0)), labels
         )
     return out | agreement_scores(sims, colour, labels)
+
+
+def pictures_of(paths: list[str]) -> list[torch.Tensor]:
+    """Each picture as the (1, H, W, 3) uint8 tensor the colour descriptor reads."""
+    return [torch.from_numpy(np.array(pixels_of(p)))[None] for p in paths]
+
+
+def canvas_balanced_colour(pictures: list[torch.Tensor]) -> np.ndarray:
+    """Centred cosines of today's colour descriptor: the RGB 10-level histogram with a plain
+    canvas weighing at most what the drawing weighs (``ops.canvas_at_most_foreground``)."""
+    weighted = [ops.colour_histogram(x, LEVELS, ops.canvas_at_most_foreground(x)) for x in pictures]
+    return centred_cosine(np.stack([h[0].numpy() for h in weighted]))
 
 
 def agreement_scores(sims: dict[str, np.ndarray], colour: np.ndarray, labels: Labelled) -> dict[str, float]:

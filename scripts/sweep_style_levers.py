@@ -12,8 +12,9 @@
   (1 = centring, 0 = full whitening) before renormalising; computed on the set itself, which
   favours it (an index would fit it on its collection, as this does).
 
-Every variant keeps the content discount (lambda = STYLE_CONTENT_DISCOUNT) and the near-duplicate
-rule, as ``--by style`` does.
+Every variant keeps the content discount and the near-duplicate rule, as ``--by style`` does
+(``harness.discounted_by_content``: the rule of the day the script is run; the 2026-11-24 table
+in docs/retrieval.md was made with the plain content cosine at lambda = 1).
 
     python scripts/sweep_style_levers.py [--sets grid,...] [--work DIR] [--json out.json]
 
@@ -36,10 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from eval_retrieval import log  # noqa: E402
 from sweep_fusion_sets import SETS, set_similarities  # noqa: E402
 
-from stylesim.evaluation.harness import Labelled  # noqa: E402
+from stylesim.evaluation.harness import Labelled, discounted_by_content  # noqa: E402
 from stylesim.evaluation.metrics import evaluate_rankings, ranking_from_scores  # noqa: E402
 from stylesim.index.policy import STYLE_CONTENT_DISCOUNT, STYLE_FUSION  # noqa: E402
-from stylesim.index.search import content_discounted, near_duplicates_first  # noqa: E402
+from stylesim.index.search import near_duplicates_first  # noqa: E402
 
 Sims = dict[str, np.ndarray]
 COMPONENTS = tuple(STYLE_FUSION)  # gram, adain, colour
@@ -52,7 +53,7 @@ def style_map(sims: np.ndarray, labels: Labelled) -> float:
 
 def finished(fused: np.ndarray, sims: Sims) -> np.ndarray:
     """``fused`` content-discounted, near-duplicates first: what ``--by style`` does after fusing."""
-    return near_duplicates_first(content_discounted(fused, sims["content"], STYLE_CONTENT_DISCOUNT), sims)
+    return near_duplicates_first(discounted_by_content(fused, sims["content"]), sims)
 
 
 def weighted(sims: Sims, weights: tuple[float, ...], names: tuple[str, ...] = COMPONENTS) -> np.ndarray:

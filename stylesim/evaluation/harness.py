@@ -36,7 +36,13 @@ from stylesim.descriptors.sketch import CountSketch
 from stylesim.errors import StylesimError
 from stylesim.evaluation.metrics import average_precision_at_k, evaluate_rankings, ranking_from_scores
 from stylesim.index.policy import RELATIVE, STYLE_CONTENT_DISCOUNT, STYLE_FUSION
-from stylesim.index.search import content_discounted, finds_duplicates, near_duplicates_first
+from stylesim.index.search import (
+    content_beyond_typical,
+    content_discounted,
+    finds_duplicates,
+    near_duplicates_first,
+    typical_content,
+)
 from stylesim.index.store import IndexStore
 
 COMPRESSION_DIMS = (256, 512, 1024, 2048, 4096)
@@ -110,9 +116,22 @@ def fused_style(
     weights: dict[str, float] = STYLE_FUSION,
     discount: float = STYLE_CONTENT_DISCOUNT,
 ) -> np.ndarray:
-    """The ``--by style`` score matrix: weighted cosines, then the content discount."""
+    """The ``--by style`` score matrix: weighted cosines, then the content discount above each
+    query's typical content cosine (the other items of the set as its sample)."""
     fused: np.ndarray = np.sum([w * sims[n] for n, w in weights.items() if n in sims], axis=0)
-    return content_discounted(fused, sims["content"], discount) if discount and "content" in sims else fused
+    if not discount or "content" not in sims:
+        return fused
+    return discounted_by_content(fused, sims["content"], discount)
+
+
+def discounted_by_content(
+    fused: np.ndarray, content: np.ndarray, discount: float = STYLE_CONTENT_DISCOUNT
+) -> np.ndarray:
+    """``--by style``'s content discount of a score matrix (queries x items, the same items):
+    each row's content cosines above its typical level (``index.search.typical_content`` over
+    the row, the other items standing in for the collection's sample)."""
+    typical = typical_content(content)[:, None]
+    return content_discounted(fused, content_beyond_typical(content, typical), discount)
 
 
 def centred_cosine(vectors: np.ndarray) -> np.ndarray:

@@ -17,14 +17,23 @@ STYLE_FUSION: dict[str, float] = {"gram": 0.7, "adain": 0.0, "colour": 0.3}
 LEGACY_STYLE_FUSION: dict[str, float] = {"gram": 0.5, "adain": 0.2, "colour": 0.3}
 
 # ``--by style`` then discounts items that show the same thing in another look:
-#     score(q, x) = s - STYLE_CONTENT_DISCOUNT * cos_content(q, x) * (1 - s),  s = the fusion above
+#     score(q, x) = s - STYLE_CONTENT_DISCOUNT * c'(q, x) * (1 - s),  s = the fusion above,
+#     c' = clip((c - t_q) / (1 - t_q), 0, 1),  c = cos_content(q, x),
+#     t_q = median + STYLE_TYPICAL_CONTENT_Z 1.4826 MAD of the query's content cosines to a
+#           sample of TYPICAL_CONTENT_SAMPLE items (exact copies, c >= EXACT_COPY_CONTENT, left
+#           out; the median and MAD ignore the query's own versions however many they are)
 # Same content in the same look (the query itself, duplicates, frames of one shot: s ~ 1) keeps
-# its score; the same picture rendered differently (high content, low s) drops. Chosen with
-# ``--sweep-fusion`` on the grid and both texture sets (docs/retrieval.md): grid
-# mAP@10 0.727 -> 0.807 and leakage 0.164 -> 0.075 at 1.0, for -0.007 on the textures and -0.028
-# on the recoloured textures. A plain linear penalty (s - 0.3 cos_content) scores the same on
-# the grid but demotes the query itself.
-STYLE_CONTENT_DISCOUNT: float = 1.0
+# its score; the same picture rendered differently (content far above what the query shares
+# with unrelated items, low s) drops. Only content similarity above the query's typical level is
+# discounted: in a collection whose items all share content cues (icons on one canvas, type) the
+# plain cosine discounted every candidate, the same-style ones too. Chosen with
+# scripts/sweep_content_discount.py on seven sets, the artwork reported only (docs/retrieval.md):
+# mean mAP@10 0.717 -> 0.733, worst set (icons) 0.357 -> 0.408, against the plain cosine at
+# lambda 1 (chosen on the grid and the textures in 2026-11).
+STYLE_CONTENT_DISCOUNT: float = 2.0
+STYLE_TYPICAL_CONTENT_Z: float = 4.0
+TYPICAL_CONTENT_SAMPLE = 1000
+EXACT_COPY_CONTENT = 0.999
 
 # Near-duplicates of the query (resized, recompressed, lightly cropped copies) rank first in
 # ``--by style``: an item is one when it shows the query's picture (content cosine >=

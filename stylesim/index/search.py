@@ -1,7 +1,9 @@
 """Nearest neighbours in one descriptor's index, or a weighted fusion of several.
 
 Fused score (``--by style``):  s(q, x) = sum_i w_i cos_i(q, x),  sum_i w_i = 1,
-then the content discount  s - lambda cos_content(q, x) (1 - s)  (``content_discounted``).
+then the content discount  s - lambda c'(q, x) (1 - s)  (``content_discounted``), c' the content
+cosine's share above what the query typically shares with the collection
+(``content_beyond_typical``, ``query_typical_content``; ``index.policy``).
 Candidates are the top k' (k' = max(10 k, 256), DISCOUNT_DEPTH times that with the content
 discount, capped by the collection size) in the stacked style space (``index.spaces``), whose
 inner product is the fused cosine itself, and for other weights the union of each weighted
@@ -29,13 +31,17 @@ from stylesim.errors import StylesimError
 from stylesim.index.ann import candidates_for
 from stylesim.index.backend import SearchBackend
 from stylesim.index.policy import (
+    EXACT_COPY_CONTENT,
     NEAR_DUPLICATE_COARSE,
     NEAR_DUPLICATE_COLOUR,
     NEAR_DUPLICATE_CONTENT,
     RELATIVE,
     STYLE_CONTENT_DISCOUNT,
     STYLE_FUSION,
+    STYLE_TYPICAL_CONTENT_Z,
+    TYPICAL_CONTENT_SAMPLE,
 )
+from stylesim.index.relative import sample_ids
 from stylesim.index.spaces import STYLE, stacked, style_weights
 
 FUSED = {"style": STYLE_FUSION, RELATIVE: STYLE_FUSION}
@@ -88,10 +94,44 @@ def finds_duplicates(discount: float, store: SearchBackend) -> bool:
 
 
 def content_discounted(style: np.ndarray, content: np.ndarray, discount: float) -> np.ndarray:
-    """s - lambda c (1 - s): a candidate that shows the query's content (cosine c) in another
-    look (style score s below 1) is pushed down in proportion to both; one with the query's
-    look (s = 1) keeps its score, whatever it shows."""
+    """s - lambda c (1 - s): a candidate that shows the query's content (c: its content cosine,
+    or the share of it above the typical, ``content_beyond_typical``) in another look (style
+    score s below 1) is pushed down in proportion to both; one with the query's look (s = 1)
+    keeps its score, whatever it shows."""
     return style - discount * content * (1.0 - style)
+
+
+def typical_content(cosines: np.ndarray, z: float = STYLE_TYPICAL_CONTENT_Z) -> np.ndarray:
+    """t_q = median + z 1.4826 MAD of each row of content cosines (a query's, to a sample of the
+    collection), leaving out exact copies (cosine >= EXACT_COPY_CONTENT: the query itself): how
+    alike the query's content is to items it has nothing in common with. The median and the
+    median absolute deviation (scaled to a normal sd) ignore the query's own versions, however
+    many of a small collection they are. 1 for a row of copies."""
+    cosines = np.asarray(cosines, np.float64)
+    copies = cosines >= EXACT_COPY_CONTENT
+    only_copies = np.asarray(copies.all(axis=-1))
+    kept = np.where(copies & ~np.expand_dims(only_copies, -1), np.nan, cosines)
+    median = np.nanmedian(kept, axis=-1)
+    spread = 1.4826 * np.nanmedian(np.abs(kept - median[..., None]), axis=-1)
+    return np.asarray(np.where(only_copies, 1.0, median + z * spread), np.float32)
+
+
+def query_typical_content(store: SearchBackend, content: np.ndarray) -> np.ndarray:
+    """``typical_content`` of each query row's content cosines to a fixed random sample of the
+    collection (TYPICAL_CONTENT_SAMPLE items, ``index.relative.sample_ids``)."""
+    sample = store.vectors_of("content", sample_ids(store.ids(), TYPICAL_CONTENT_SAMPLE)).astype(np.float64)
+    rows = np.asarray(content, np.float64).reshape(-1, sample.shape[1])
+    # one product per query: its scores do not depend on which queries it is searched with
+    return typical_content(np.stack([sample @ row for row in rows]))
+
+
+def content_beyond_typical(content: np.ndarray, typical: np.ndarray | float) -> np.ndarray:
+    """c' = clip((c - t_q) / (1 - t_q), 0, 1): the share of a candidate's content cosine c above
+    what is typical for the query, the cosine that ``content_discounted`` discounts by (a
+    collection whose items all look alike in content, icons on one canvas, type, does not have
+    every candidate discounted)."""
+    t = np.minimum(np.asarray(typical, np.float32), np.float32(0.999))
+    return np.asarray(np.clip((np.asarray(content, np.float32) - t) / (1 - t), 0, 1), np.float32)
 
 
 def search_vectors(
@@ -148,20 +188,23 @@ def ranked(
 def fused_hits(
     store: SearchBackend, queries: dict[str, np.ndarray], weights: dict[str, float], discount: float, k: int
 ) -> list[list[Hit]]:
-    """Weighted cosines of every candidate (``fusion_candidates``), content-discounted, with the
-    query's near-duplicates first (``near_duplicates_first``), top ``k``."""
+    """Weighted cosines of every candidate (``fusion_candidates``), content-discounted above the
+    query's typical content cosine, with the query's near-duplicates first
+    (``near_duplicates_first``), top ``k``."""
     duplicates = finds_duplicates(discount, store)
     scored = [*weights, "content"] if discount and "content" not in weights else list(weights)
     results = []
     depth = candidates_for(k) * (DISCOUNT_DEPTH if discount else 1)
     coarse_depth = candidates_for(k) if duplicates else 0
+    typical = query_typical_content(store, queries["content"]) if discount else None
     for q, candidates in enumerate(fusion_candidates(store, queries, weights, depth, coarse_depth)):
         component_scores = {n: store.scores_of(n, candidates, queries[n][q]) for n in scored}
         fused = sum(
             (w * component_scores[n] for n, w in weights.items()), np.zeros(len(candidates), np.float32)
         )
-        if discount:
-            fused = content_discounted(fused, component_scores["content"], discount)
+        if typical is not None:
+            beyond = content_beyond_typical(component_scores["content"], typical[q])
+            fused = content_discounted(fused, beyond, discount)
         if duplicates:
             component_scores["coarse"] = coarse_scores(
                 store, queries["coarse"][q], candidates, component_scores

@@ -15,9 +15,16 @@ from stylesim.index.policy import (
     RELATIVE_Z,
     STYLE_CONTENT_DISCOUNT,
     STYLE_FUSION,
+    STYLE_TYPICAL_CONTENT_Z,
 )
 from stylesim.index.relative import relative_style, version_threshold
-from stylesim.index.search import content_discounted, query_descriptors, search_vectors
+from stylesim.index.search import (
+    content_beyond_typical,
+    content_discounted,
+    query_descriptors,
+    search_vectors,
+    typical_content,
+)
 from stylesim.index.store import IndexStore
 
 
@@ -28,6 +35,21 @@ def test_content_discount_formula():
     # s - c (1 - s), by hand
     assert out == pytest.approx([1.0, 0.5, 0.3, 0.1, -0.8])
     assert content_discounted(style, content, 0.0) == pytest.approx(style)
+
+
+def test_only_the_content_above_the_querys_typical_is_discounted():
+    # two queries: one whose other items share little content (median 0.1), one whose items all
+    # share much (median 0.5, icons on one canvas); the query itself (1.0) is left out, and one
+    # version of it (0.9) moves neither the median nor the median absolute deviation (0.1)
+    rows = np.array([[1.0, 0.0, 0.2, 0.0, 0.2, 0.1, 0.9, 0.1], [0.4, 1.0, 0.6, 0.4, 0.6, 0.5, 0.5, 0.5]])
+    spread = 1.4826 * 0.1
+    assert typical_content(rows, 2.0) == pytest.approx([0.1 + 2 * spread, 0.5 + 2 * spread])
+    assert typical_content(np.ones((1, 3)), 2.0) == pytest.approx([1.0])  # nothing but copies
+    candidates = np.array([0.1, 0.3, 0.65, 1.0])
+    # c' = clip((c - t) / (1 - t), 0, 1): nothing up to the typical, 1 for the same picture
+    assert content_beyond_typical(candidates, 0.3) == pytest.approx([0.0, 0.0, 0.5, 1.0])
+    assert content_beyond_typical(candidates, 0.7) == pytest.approx([0.0, 0.0, 0.0, 1.0])
+    assert content_beyond_typical(candidates, 1.0) == pytest.approx([0.0, 0.0, 0.0, 1.0], abs=1e-6)
 
 
 def test_style_search_discounts_the_same_photo_in_other_looks(grid_index):
@@ -55,7 +77,14 @@ def test_style_search_discounts_the_same_photo_in_other_looks(grid_index):
 
     hit = search_vectors(store, {n: v[:1] for n, v in queries.items()}, "style", 3)[0][1]
     s = sum(w * hit.scores[n] for n, w in store.fusion.items() if w > 0)  # the recorded weights
-    assert hit.score == pytest.approx(s - STYLE_CONTENT_DISCOUNT * hit.scores["content"] * (1 - s), abs=1e-5)
+    # the query's typical content cosine over the collection (all of it: under the sample size),
+    # the query itself left out
+    cosines = store.vectors_of("content", store.ids()) @ queries["content"][0]
+    others = cosines[cosines < 0.999]
+    median = np.median(others)
+    typical = median + STYLE_TYPICAL_CONTENT_Z * 1.4826 * np.median(np.abs(others - median))
+    beyond = max(0.0, (hit.scores["content"] - typical) / (1 - typical))
+    assert hit.score == pytest.approx(s - STYLE_CONTENT_DISCOUNT * beyond * (1 - s), abs=1e-5)
 
 
 def test_relative_style_formula():
