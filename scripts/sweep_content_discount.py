@@ -1,6 +1,6 @@
 """The content discount of ``--by style``: the plain content cosine against only the content
 similarity above what is typical for the query (issue 17; the latter, "query median z 4,
-lambda 2", is the default since 2026-12-06).
+lambda 1.5", is the default since 2026-12-06).
 
 Before, every candidate was discounted by its content cosine c with the query,
 s' = s - lambda c (1 - s). Where a collection's items all share content cues (icons on one
@@ -12,7 +12,7 @@ t being
 - "collection mean z": mean + z sd of the content cosines between distinct items of the set;
 - "query mean z": mean + z sd of the query's own content cosines to the other items;
 - "query median z": median + z 1.4826 MAD of the same (``index.search.typical_content``, the
-  default with z = 4, lambda = 2): the query's own versions, a fifth of a small collection of
+  default with z = 4, lambda = 1.5): the query's own versions, a fifth of a small collection of
   restyled pictures, inflate the mean and sd but not the median and MAD;
 - "query median z, sample S": over a fixed random sample of S items, as a large collection is
   sampled (TYPICAL_CONTENT_SAMPLE), the query itself left out where it is drawn.
