@@ -92,6 +92,12 @@ class SearchBackend(Protocol):
         """The content cosine above which two items are versions of one picture (inf: none)."""
         ...
 
+    def content_sample(self) -> np.ndarray:
+        """Content vectors (rows, unit length) of a fixed random sample of the items
+        (``index.relative.sample_ids`` of every id, at most TYPICAL_CONTENT_SAMPLE): what the
+        content discount takes a query's typical content cosine from."""
+        ...
+
     def prepare_queries(self, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Raw query vectors made as the stored ones were: standardised, then unit length."""
         ...

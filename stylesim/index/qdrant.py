@@ -16,7 +16,8 @@ One more point, the record (id ``RECORD_ID``, a UUID, so it never meets an item 
 so no search finds it), holds what a search needs beyond the vectors, as payload: the index
 manifest (queries are encoded with the model it names), the collection standardisation of each
 descriptor (mean and scale as base64 of little-endian float64), the version threshold of
-``--by style-relative``, the number of items, and the export's progress: the index folder and
+``--by style-relative``, the ids of the content sample of ``--by style``'s content discount, the
+number of items, and the export's progress: the index folder and
 generation exported, the highest id written so far and whether the export is complete.
 
 Exporting is resumable: items are written in ascending id order, a batch at a time, and the record
@@ -48,7 +49,8 @@ from stylesim.errors import StylesimError
 from stylesim.index.ann import candidates_for
 from stylesim.index.frames import ITEM_DTYPES, empty_frame, with_columns_of
 from stylesim.index.manifest import Manifest, differences, without_legacy_settings
-from stylesim.index.relative import query_relative
+from stylesim.index.policy import TYPICAL_CONTENT_SAMPLE
+from stylesim.index.relative import query_relative, sample_ids
 from stylesim.index.spaces import space_dim, space_names
 from stylesim.index.store import IndexStore
 
@@ -158,6 +160,8 @@ class QdrantStore:
         self.fusion: dict[str, float] = self.manifest["style_fusion"]
         self.stats = stats_from_payload(record["stats"])
         self.threshold = record.get("version_threshold")
+        self.sample: list[int] | None = record.get("content_sample")  # exports before 2026-12-06: none
+        self._content_sample: np.ndarray | None = None
         self.items = int(record["items"])
         self.local, self.exact = is_local(client), exact
         dims = {n: d.dim for n, d in self.descriptors.items()}
@@ -322,6 +326,14 @@ class QdrantStore:
     def version_threshold(self) -> float:
         return float(self.threshold) if self.threshold is not None else float("inf")
 
+    def content_sample(self) -> np.ndarray:
+        """``SearchBackend.content_sample``: the items the export recorded (the index folder's
+        own sample), their vectors read once; an older export's sample is drawn from every id."""
+        if self._content_sample is None:
+            ids = self.sample if self.sample is not None else sample_ids(self.ids(), TYPICAL_CONTENT_SAMPLE)
+            self._content_sample = self.vectors_of("content", np.asarray(ids, np.int64))
+        return self._content_sample
+
     def prepare_queries(self, raw: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Query vectors as the exported vectors were made: the collection's standardisation where
         the descriptor has one, then unit length."""
@@ -381,6 +393,7 @@ def new_record(store: IndexStore) -> dict[str, Any]:
         "manifest": store.manifest,
         "stats": stats_payload(store.stats),
         "version_threshold": threshold if np.isfinite(threshold) else None,
+        "content_sample": sample_ids(store.ids(), TYPICAL_CONTENT_SAMPLE).tolist(),
         "items": len(store),
         "index": str(Path(store.root).resolve()),
         "generation": store.generation_file,

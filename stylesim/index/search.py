@@ -39,9 +39,7 @@ from stylesim.index.policy import (
     STYLE_CONTENT_DISCOUNT,
     STYLE_FUSION,
     STYLE_TYPICAL_CONTENT_Z,
-    TYPICAL_CONTENT_SAMPLE,
 )
-from stylesim.index.relative import sample_ids
 from stylesim.index.spaces import STYLE, stacked, style_weights
 
 FUSED = {"style": STYLE_FUSION, RELATIVE: STYLE_FUSION}
@@ -118,8 +116,8 @@ def typical_content(cosines: np.ndarray, z: float = STYLE_TYPICAL_CONTENT_Z) -> 
 
 def query_typical_content(store: SearchBackend, content: np.ndarray) -> np.ndarray:
     """``typical_content`` of each query row's content cosines to a fixed random sample of the
-    collection (TYPICAL_CONTENT_SAMPLE items, ``index.relative.sample_ids``)."""
-    sample = store.vectors_of("content", sample_ids(store.ids(), TYPICAL_CONTENT_SAMPLE)).astype(np.float64)
+    collection (``SearchBackend.content_sample``)."""
+    sample = store.content_sample().astype(np.float64)
     rows = np.asarray(content, np.float64).reshape(-1, sample.shape[1])
     # one product per query: its scores do not depend on which queries it is searched with
     return typical_content(np.stack([sample @ row for row in rows]))

@@ -45,8 +45,8 @@ from stylesim.errors import IndexLockedError, StylesimError
 from stylesim.index import journal
 from stylesim.index.frames import ITEM_DTYPES, SKIP_DTYPES, empty_frame, with_columns_of
 from stylesim.index.manifest import Manifest, read_manifest
-from stylesim.index.policy import RELATIVE
-from stylesim.index.relative import query_relative
+from stylesim.index.policy import RELATIVE, TYPICAL_CONTENT_SAMPLE
+from stylesim.index.relative import query_relative, sample_ids
 from stylesim.index.segment import SEGMENTS, Segment
 from stylesim.index.spaces import STYLE, stacked, style_weights
 
@@ -112,6 +112,7 @@ class IndexStore:
         self.files: dict[str, str | None] = {"deleted": None, "stats": None, "skipped": None}
         self.generation_file: str | None = None
         self._skipped: pd.DataFrame | None = None
+        self._content_sample: tuple[tuple[int, int], np.ndarray] | None = None  # (items, next id)
         self._lock_fd: int | None = None
         self.merged_below = 0  # ids below the committed next_id at opening (open_for_writing)
         self.pending: dict[str, Any] = {
@@ -401,6 +402,14 @@ class IndexStore:
     def version_threshold(self) -> float:
         value = self.state.get("version_threshold")
         return float(value) if value is not None else float("inf")
+
+    def content_sample(self) -> np.ndarray:
+        """``SearchBackend.content_sample``, read once while the collection is unchanged."""
+        key = (len(self), int(self.state.get("next_id", 0)))
+        if self._content_sample is None or self._content_sample[0] != key:
+            sample = sample_ids(self.ids(), TYPICAL_CONTENT_SAMPLE)
+            self._content_sample = (key, self.vectors_of("content", sample))
+        return self._content_sample[1]
 
     # ------------------------------------------------------------------ writing
     def _require_writable(self) -> None:

@@ -71,6 +71,8 @@ def test_the_collection_answers_what_the_folder_answers(folder, exported, grid_d
     sha = folder.rows(ids[:2])["sha256"].tolist()
     assert np.array_equal(exported.matching("sha256", sha), folder.matching("sha256", sha))
     assert exported.version_threshold() == folder.version_threshold()
+    # the content discount's sample: the folder's, recorded by the export
+    np.testing.assert_array_equal(exported.content_sample(), folder.content_sample())
     assert exported.manifest == folder.manifest
     raw = {n: np.random.default_rng(0).normal(size=(2, d.dim)) for n, d in folder.descriptors.items()}
     for name, vectors in folder.prepare_queries(raw).items():

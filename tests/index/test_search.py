@@ -17,7 +17,7 @@ from stylesim.index.policy import (
     STYLE_FUSION,
     STYLE_TYPICAL_CONTENT_Z,
 )
-from stylesim.index.relative import relative_style, version_threshold
+from stylesim.index.relative import relative_style, sample_ids, version_threshold
 from stylesim.index.search import (
     content_beyond_typical,
     content_discounted,
@@ -50,6 +50,21 @@ def test_only_the_content_above_the_querys_typical_is_discounted():
     assert content_beyond_typical(candidates, 0.3) == pytest.approx([0.0, 0.0, 0.5, 1.0])
     assert content_beyond_typical(candidates, 0.7) == pytest.approx([0.0, 0.0, 0.0, 1.0])
     assert content_beyond_typical(candidates, 1.0) == pytest.approx([0.0, 0.0, 0.0, 1.0], abs=1e-6)
+
+
+def test_the_content_sample_is_fixed_and_follows_the_collection(grid_index, monkeypatch):
+    import stylesim.index.store as store_module
+
+    monkeypatch.setattr(store_module, "TYPICAL_CONTENT_SAMPLE", 5)
+    store = IndexStore.open(grid_index)
+    sample = store.content_sample()
+    expected = store.vectors_of("content", sample_ids(store.ids(), 5))
+    assert sample.shape == (5, store.descriptors["content"].dim)
+    np.testing.assert_array_equal(sample, expected)
+    assert IndexStore.open(grid_index).content_sample() is not sample  # another opening draws again
+    np.testing.assert_array_equal(IndexStore.open(grid_index).content_sample(), sample)  # the same items
+    store.state["items"] -= 1  # the collection changed: drawn again
+    assert store.content_sample() is not sample
 
 
 def test_style_search_discounts_the_same_photo_in_other_looks(grid_index):
