@@ -131,16 +131,21 @@ def agreement_scores(sims: dict[str, np.ndarray], colour: np.ndarray, labels: La
     return out
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+def set_arguments(description: str) -> tuple[argparse.Namespace, list[str], list[str]]:
+    """The command line of a probe over the built-in sets: (arguments, the sets chosen on, the
+    sets reported only)."""
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=description, formatter_class=formatter)
     parser.add_argument("--sets", default=CHOSEN_ON)
     parser.add_argument("--unseen", default="artwork")
     parser.add_argument("--work", type=Path, default=Path("/var/tmp/stylesim-sets"))
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    chosen, unseen = args.sets.split(","), [s for s in args.unseen.split(",") if s]
+    return args, args.sets.split(","), [s for s in args.unseen.split(",") if s]
+
+
+def main() -> int:
+    args, chosen, unseen = set_arguments(__doc__ or "")
     results = {n: s for n in chosen + unseen if (s := set_scores(n, args.work)) is not None}
     columns = list(next(iter(results.values())))
     print(f"set | {' | '.join(columns)}")

@@ -28,7 +28,6 @@ style leakage@5 (items of the query's photo among the top 5) beside.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Iterator
@@ -40,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eval_retrieval import log  # noqa: E402
-from probe_colour_richness import CHOSEN_ON, canvas_balanced_colour, pictures_of  # noqa: E402
+from probe_colour_richness import canvas_balanced_colour, pictures_of, set_arguments  # noqa: E402
 from sweep_fusion_sets import set_similarities  # noqa: E402
 
 from stylesim.evaluation.harness import Labelled  # noqa: E402
@@ -91,15 +90,7 @@ def scores(sims: dict[str, np.ndarray], labels: Labelled) -> dict[str, dict[str,
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--sets", default=CHOSEN_ON)
-    parser.add_argument("--unseen", default="artwork")
-    parser.add_argument("--work", type=Path, default=Path("/var/tmp/stylesim-sets"))
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    chosen, unseen = args.sets.split(","), [s for s in args.unseen.split(",") if s]
+    args, chosen, unseen = set_arguments(__doc__ or "")
     results: dict[str, dict[str, dict[str, float]]] = {}
     for name in chosen + unseen:
         log(f"== {name}")
