@@ -63,7 +63,7 @@ def train_decoder(
     def export(checkpoint: Path) -> None:
         record = training_record(trainer, sources)
         summary = {k: record[k] for k in ("iterations", "seconds", "settings")}
-        save_decoder(trainer.decoder, exported, weights.sha256, "zeros", summary)
+        save_decoder(trainer.exported_decoder(), exported, weights.sha256, "zeros", summary)
         write_record(work / "adain_decoder.training.json", record)
         if on_checkpoint:
             on_checkpoint(checkpoint)

@@ -38,6 +38,10 @@ Adam with the reference code's decay lr_i = lr / (1 + decay * i), the gradient's
 ``clip_factor`` times the running mean of the norms before it (g <- g min(1, k n_avg / |g|),
 n_avg <- 0.99 n_avg + 0.01 min(|g|, k n_avg)): one outlier batch otherwise enters Adam's second
 moment v with |g|^2 and, with beta2 = 0.999, damps every later step for thousands of iterations.
+With ``ema_decay`` = beta > 0 the exported decoder is the exponential moving average of the
+weights over the steps (Polyak & Juditsky 1992): theta_avg <- beta theta_avg + (1 - beta) theta
+after every step, started at the weights the run (or its resumption) began with. The average
+does not change the optimisation, so a run may turn it on or change beta when it is resumed.
 An optional first stage of
 ``reconstruction_iterations`` trains g to invert f(c) itself (t = f(c), no style term). The
 state of the run (decoder, optimiser, the random generator that picks the crops, the energies,
@@ -47,6 +51,7 @@ stopped.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -91,6 +96,7 @@ class TrainingSettings:
     history_every: int = 50  # iterations per averaged point of the loss curve
     clip_factor: float = 5.0  # gradient norm clipped at this times its running mean; 0 = off
     content_loss: str = "target"  # one of CONTENT_LOSSES (module docstring)
+    ema_decay: float = 0.0  # beta of the exported weights' moving average; 0 = the last step's weights
 
     def __post_init__(self) -> None:
         if self.content_loss not in CONTENT_LOSSES:
@@ -98,11 +104,20 @@ class TrainingSettings:
         if self.crop % 8:
             # the decoder's output is 8x relu4_1's size: another crop's layers would not line up
             raise StylesimError(f"crop {self.crop}: must be a multiple of 8")
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise StylesimError(f"moving-average decay {self.ema_decay}: must be at least 0 and below 1")
 
 
 # Settings added after the first runs, with the values that reproduce those runs: a checkpoint or
 # training record without the key was trained that way.
-SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {"clip_factor": 0.0, "content_loss": "target"}
+SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {
+    "clip_factor": 0.0,
+    "content_loss": "target",
+    "ema_decay": 0.0,
+}
+# Settings any resumed run may change: the length, the checkpoint interval, and the moving average
+# of the exported weights (none changes the steps taken).
+FREE_SETTINGS = ("iterations", "checkpoint_seconds", "ema_decay")
 # Settings a run continued from an exported decoder may change; each change starts a new leg.
 LEG_SETTINGS = ("precision", "content_loss")
 # the layers below relu4_1 that each layout content loss compares with the content's
@@ -150,6 +165,13 @@ def adain_style_loss(output: torch.Tensor, style_mean: torch.Tensor, style_std: 
     """mean (mu(F) - mu_s)^2 + mean (sigma(F) - sigma_s)^2 for one layer (eq. 13)."""
     mean, std = channel_mean_std(output)
     return torch.mean((mean - style_mean) ** 2) + torch.mean((std - style_std) ** 2)
+
+
+def moving_average(average: Sequence[torch.Tensor], weights: Sequence[torch.Tensor], decay: float) -> None:
+    """theta_avg <- decay theta_avg + (1 - decay) theta, in place, tensor by tensor."""
+    with torch.no_grad():
+        for mean, value in zip(average, weights, strict=True):
+            mean.lerp_(value.detach().to(mean.dtype), 1.0 - decay)
 
 
 def learning_rate(settings: TrainingSettings, iteration: int) -> float:
@@ -265,8 +287,10 @@ def save_checkpoint(
     optimiser: torch.optim.Optimizer,
     generator: torch.Generator,
     data: dict[str, str],
+    average: dict[str, torch.Tensor] | None = None,
 ) -> Path:
-    """Write the whole training state to ``work/checkpoint.pt`` atomically (temp, fsync, rename)."""
+    """Write the whole training state (with the weights' moving ``average`` where the run keeps one)
+    to ``work/checkpoint.pt`` atomically (temp, fsync, rename)."""
     work.mkdir(parents=True, exist_ok=True)
     blob = {
         "version": CHECKPOINT_VERSION,
@@ -276,6 +300,7 @@ def save_checkpoint(
         "decoder": decoder.state_dict(),
         "optimiser": optimiser.state_dict(),
         "generator": generator.get_state(),
+        **({"average": average} if average is not None else {}),
     }
     tmp = work / (CHECKPOINT + ".tmp")
     with open(tmp, "wb") as f:
@@ -311,7 +336,7 @@ def check_resumable(
     ``source`` (the checkpoint or training record) names what was resumed in the error."""
     saved = {**SETTINGS_BEFORE_THEY_EXISTED, **saved_settings}
     wanted = asdict(settings)
-    for key in ("iterations", "checkpoint_seconds", *may_change):
+    for key in (*FREE_SETTINGS, *may_change):
         saved.pop(key, None)
         wanted.pop(key, None)
     changed = [f"{k}: checkpoint {saved.get(k)!r}, now {v!r}" for k, v in wanted.items() if saved.get(k) != v]
@@ -380,6 +405,7 @@ class Trainer:
     state: TrainingState = field(default_factory=TrainingState)
     generator: torch.Generator = field(default_factory=torch.Generator)
     optimiser: torch.optim.Optimizer | None = None
+    average: dict[str, torch.Tensor] | None = None  # the parameters' moving average (ema_decay > 0)
 
     def data(self) -> dict[str, str]:
         return {"content": self.content.digest(), "style": self.style.digest()}
@@ -400,6 +426,7 @@ class Trainer:
             self.optimiser.load_state_dict(blob["optimiser"])
             self.generator.set_state(blob["generator"])
             self.state = TrainingState(**blob["state"])
+            self.average = blob.get("average") if self.settings.ema_decay > 0 else None
             self.state.legs = self.state.legs or first_leg(blob["settings"])  # saved before legs were kept
             return
         self.generator.manual_seed(self.settings.seed)
@@ -450,8 +477,23 @@ class Trainer:
         if not (np.isfinite(values["total"]) and np.isfinite(values["grad_norm"])):
             raise StylesimError(f"training diverged at iteration {i} (loss {values['total']}); lower --lr")
         self.optimiser.step()
+        self._average_weights()
         self.state.iteration += 1
         return values
+
+    def _average_weights(self) -> None:
+        if self.average is not None:
+            parameters = dict(self.decoder.named_parameters())
+            weights = [parameters[name] for name in self.average]
+            moving_average(list(self.average.values()), weights, self.settings.ema_decay)
+
+    def exported_decoder(self) -> AdaINDecoder:
+        """The decoder to export: the weights' moving average where the run keeps one."""
+        if self.average is None:
+            return self.decoder
+        averaged = copy.deepcopy(self.decoder)
+        averaged.load_state_dict({**self.decoder.state_dict(), **self.average})
+        return averaged
 
     def _clip_gradient(self) -> float:
         """Scale the gradient to at most clip_factor x the running mean norm (module docstring);
@@ -473,6 +515,8 @@ class Trainer:
         """Train to ``settings.iterations``, checkpointing every ``checkpoint_seconds`` and at the end
         (also when interrupted: KeyboardInterrupt is re-raised after the checkpoint)."""
         settings = asdict(self.settings)
+        if self.settings.ema_decay > 0 and self.average is None:  # the average starts here
+            self.average = {k: p.detach().clone() for k, p in self.decoder.named_parameters()}
         if not self.state.legs or leg(0, self.state.legs[-1]) != leg(0, settings):
             self.state.legs.append(leg(self.state.iteration, settings))
         window: list[dict[str, float]] = []
@@ -501,7 +545,14 @@ class Trainer:
     def _checkpoint(self, on_checkpoint: Callable[[Path], None] | None) -> None:
         assert self.optimiser is not None
         path = save_checkpoint(
-            self.work, self.settings, self.state, self.decoder, self.optimiser, self.generator, self.data()
+            self.work,
+            self.settings,
+            self.state,
+            self.decoder,
+            self.optimiser,
+            self.generator,
+            self.data(),
+            self.average,
         )
         if on_checkpoint:
             on_checkpoint(path)

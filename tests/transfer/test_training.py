@@ -29,6 +29,7 @@ from stylesim.transfer.training import (
     layout_content_loss,
     learning_rate,
     load_checkpoint,
+    moving_average,
     normalised_content_loss,
     read_warm_start,
     training_losses,
@@ -183,6 +184,44 @@ def test_resumed_run_ends_where_an_uninterrupted_one_does(encoder, folders, tmp_
     older = trainer(encoder, folders, tmp_path / "split")
     older.start(resume=True)
     assert older.state.legs == [{"from": 0, "precision": "fp32"}]
+
+
+def test_moving_average_is_the_formula():
+    average, weights = [torch.tensor([1.0, 3.0])], [torch.tensor([5.0, -1.0])]
+    moving_average(average, weights, 0.75)
+    assert torch.allclose(average[0], 0.75 * torch.tensor([1.0, 3.0]) + 0.25 * torch.tensor([5.0, -1.0]))
+
+
+def test_the_exported_decoder_is_the_weights_moving_average_and_resuming_keeps_it(encoder, folders, tmp_path):
+    averaged = TrainingSettings(**{**TINY.__dict__, "ema_decay": 0.5})
+    straight = trainer(encoder, folders, tmp_path / "straight", averaged)
+    straight.start(resume=False)
+    expected = {k: p.detach().clone() for k, p in straight.decoder.named_parameters()}  # where it starts
+
+    def follow(_: int, __: dict[str, float]) -> None:
+        for name, p in straight.decoder.named_parameters():
+            expected[name] = 0.5 * expected[name] + 0.5 * p.detach()
+
+    straight.run(on_step=follow)
+    exported = straight.exported_decoder().state_dict()
+    for name, value in expected.items():
+        assert torch.allclose(exported[name], value, atol=1e-7), name
+        assert not torch.equal(value, straight.decoder.state_dict()[name]), name  # not the last weights
+    first = trainer(
+        encoder, folders, tmp_path / "split", TrainingSettings(**{**averaged.__dict__, "iterations": 2})
+    )
+    first.start(resume=False)
+    first.run()
+    second = trainer(encoder, folders, tmp_path / "split", averaged)
+    second.start(resume=True)
+    second.run()
+    for name, value in second.exported_decoder().state_dict().items():
+        assert torch.equal(value, exported[name]), name
+    last_weights = trainer(encoder, folders, tmp_path / "split", TINY)  # a resumed run may drop the average
+    last_weights.start(resume=True)
+    assert last_weights.exported_decoder() is last_weights.decoder
+    with pytest.raises(StylesimError, match="decay 1.0"):
+        TrainingSettings(ema_decay=1.0)
 
 
 def test_resume_refuses_other_settings(encoder, folders, tmp_path):
