@@ -117,9 +117,10 @@ def typical_content(cosines: np.ndarray, z: float = STYLE_TYPICAL_CONTENT_Z) -> 
 def query_typical_content(store: SearchBackend, content: np.ndarray) -> np.ndarray:
     """``typical_content`` of each query row's content cosines to a fixed random sample of the
     collection (``SearchBackend.content_sample``)."""
-    sample = store.content_sample().astype(np.float64)
-    rows = np.asarray(content, np.float64).reshape(-1, sample.shape[1])
-    # one product per query: its scores do not depend on which queries it is searched with
+    sample = store.content_sample()
+    rows = np.asarray(content, sample.dtype).reshape(-1, sample.shape[1])
+    # one product per query (in the stored float32, no copy of the sample per search): its scores
+    # do not depend on which queries it is searched with
     return typical_content(np.stack([sample @ row for row in rows]))
 
 
