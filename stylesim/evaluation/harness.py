@@ -40,6 +40,7 @@ from stylesim.index.search import (
     content_beyond_typical,
     content_discounted,
     finds_duplicates,
+    fusion_weights,
     near_duplicates_first,
     typical_content,
 )
@@ -95,7 +96,7 @@ def stored_similarities(index_dir: Path, paths: list[str]) -> dict[str, np.ndarr
     for name in store.descriptors:
         v = store.vectors_of(name, wanted).astype(np.float64)
         sims[name] = v @ v.T
-    sims["style"] = fused_style(sims, store.fusion)
+    sims["style"] = fused_style(sims, fusion_weights("style", store))
     if finds_duplicates(STYLE_CONTENT_DISCOUNT, store):  # what the rule changes, side by side
         sims["style, no near-duplicate rule"] = sims["style"]
         sims["style"] = near_duplicates_first(sims["style"], sims)
@@ -245,13 +246,19 @@ def sweep_fusion(
     return sorted(out, key=lambda x: -x[1].get("mAP@10", 0.0))
 
 
-def default_weight_rows(
-    swept: list[tuple[tuple[float, float, float, float], dict[str, float]]],
+def discount_rows(
+    sims: dict[str, np.ndarray],
+    labels: Labelled,
+    weights: dict[str, float],
+    discounts: tuple[float, ...] = DISCOUNTS,
 ) -> list[dict[str, Any]]:
-    """The rows of a ``sweep_fusion`` result with the default weights, by content discount."""
-    default = [STYLE_FUSION[n] for n in ("gram", "adain", "colour")]
-    rows = [{"discount": w[3], **m} for w, m in swept if np.allclose(w[:3], default)]
-    return sorted(rows, key=lambda row: row["discount"])
+    """Style metrics at the weights ``--by style`` uses on the collection, by content discount
+    (without the near-duplicate rule, as ``sweep_fusion``)."""
+    rows = []
+    for discount in discounts:
+        ranking = ranking_from_scores(fused_style(sims, weights, discount))
+        rows.append({"discount": discount, **evaluate_rankings(ranking, labels.styles, labels.contents)})
+    return rows
 
 
 def evaluate_collection(
@@ -286,6 +293,8 @@ def evaluate_collection(
         log(f"indexed {built.added} images in {report['index_seconds']} s at size {size}")
         sims = stored_similarities(index_dir, labels.paths)
         store = IndexStore.open(index_dir)
+        style_weights_used = fusion_weights("style", store)
+        report["style_weights"] = style_weights_used
         report["bytes_per_item"] = {n: d.bytes_per_item for n, d in store.descriptors.items()}
         sims["thumbnail"] = thumbnail_similarity(labels.paths)
         report["bytes_per_item"]["thumbnail"] = 3 * THUMBNAIL_SIDE**2
@@ -310,7 +319,7 @@ def evaluate_collection(
         report["fusion"] = [
             {"gram": w[0], "adain": w[1], "colour": w[2], "discount": w[3], **m} for w, m in swept[:10]
         ]
-        report["discount"] = default_weight_rows(swept)
+        report["discount"] = discount_rows(sims, labels, style_weights_used)
     return report
 
 
@@ -354,8 +363,9 @@ def render_report(report: dict[str, Any]) -> str:
             )
     if "fusion" in report:
         lines.append(
-            f"fusion sweep (style mAP@10, leak@5), best first; default {STYLE_FUSION}, "
-            f"content discount {STYLE_CONTENT_DISCOUNT}"
+            "fusion sweep (style mAP@10, leak@5), best first; --by style here "
+            + ", ".join(f"{n} {w:.2f}" for n, w in report.get("style_weights", STYLE_FUSION).items())
+            + f", content discount {STYLE_CONTENT_DISCOUNT}"
         )
         for row in report["fusion"]:
             lines.append(
@@ -365,7 +375,7 @@ def render_report(report: dict[str, Any]) -> str:
             )
     if "discount" in report:
         lines.append(
-            "content discount at the default weights (style mAP@10, leak@5): "
+            "content discount at the --by style weights (style mAP@10, leak@5): "
             + ", ".join(
                 f"{row['discount']:.1f}: {row.get('mAP@10', nan):.3f} {row.get('leakage@5', nan):.3f}"
                 for row in report["discount"]

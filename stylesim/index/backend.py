@@ -92,6 +92,11 @@ class SearchBackend(Protocol):
         """The content cosine above which two items are versions of one picture (inf: none)."""
         ...
 
+    def style_agreement(self) -> float | None:
+        """How far the Gram matrices and colour agree about the collection (``index.agreement``),
+        measured at its last commit; None for an index committed before it was measured."""
+        ...
+
     def content_sample(self) -> np.ndarray:
         """Content vectors (rows, unit length) of a fixed random sample of the items
         (``index.relative.sample_ids`` of every id, at most TYPICAL_CONTENT_SAMPLE): what the

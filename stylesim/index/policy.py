@@ -37,6 +37,17 @@ STYLE_TYPICAL_CONTENT_Z: float = 4.0
 TYPICAL_CONTENT_SAMPLE = 1000
 EXACT_COPY_CONTENT = 0.999
 
+# The colour weight of ``--by style`` follows the collection (``index.agreement``): the share of
+# an item's STYLE_AGREEMENT_NEIGHBOURS nearest by the Gram matrices that colour also puts there,
+# averaged over the sample of TYPICAL_CONTENT_SAMPLE items and clipped to this range (the Gram
+# matrices take the rest, STYLE_FUSION's other weights scaled). Chosen with
+# scripts/sweep_colour_agreement.py on the seven sets, artwork and near-duplicates reported only
+# (docs/retrieval.md, "The colour weight follows the collection"): the agreement runs from 0.14
+# (icons, where any colour weight costs) to 0.5-0.6 (pattern crops, artwork crops, copies, where
+# colour weights up to 0.6 pay); a weight equal to the agreement needs no further constant.
+STYLE_AGREEMENT_NEIGHBOURS = 5
+STYLE_COLOUR_WEIGHT_RANGE = (0.1, 0.5)
+
 # Near-duplicates of the query (resized, recompressed, lightly cropped copies) rank first in
 # ``--by style``: an item is one when it shows the query's picture (content cosine >=
 # NEAR_DUPLICATE_CONTENT; different photos average 0.16), in its palette (colour cosine >=

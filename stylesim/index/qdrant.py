@@ -162,6 +162,7 @@ class QdrantStore:
         self.threshold = record.get("version_threshold")
         self.sample: list[int] | None = record.get("content_sample")  # exports before 2026-12-06: none
         self._content_sample: np.ndarray | None = None
+        self.agreement: float | None = record.get("style_agreement")  # exports before 2026-12-06: none
         self.items = int(record["items"])
         self.local, self.exact = is_local(client), exact
         dims = {n: d.dim for n, d in self.descriptors.items()}
@@ -326,6 +327,10 @@ class QdrantStore:
     def version_threshold(self) -> float:
         return float(self.threshold) if self.threshold is not None else float("inf")
 
+    def style_agreement(self) -> float | None:
+        """``SearchBackend.style_agreement``: the index folder's, recorded by the export."""
+        return self.agreement
+
     def content_sample(self) -> np.ndarray:
         """``SearchBackend.content_sample``: the items the export recorded (the index folder's
         own sample), their vectors read once; an older export's sample is drawn from every id."""
@@ -394,6 +399,7 @@ def new_record(store: IndexStore) -> dict[str, Any]:
         "stats": stats_payload(store.stats),
         "version_threshold": threshold if np.isfinite(threshold) else None,
         "content_sample": sample_ids(store.ids(), TYPICAL_CONTENT_SAMPLE).tolist(),
+        "style_agreement": store.style_agreement(),
         "items": len(store),
         "index": str(Path(store.root).resolve()),
         "generation": store.generation_file,

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from stylesim.errors import StylesimError
+from stylesim.index.agreement import colour_weighted
 from stylesim.index.ann import candidates_for
 from stylesim.index.backend import SearchBackend
 from stylesim.index.policy import (
@@ -65,6 +66,8 @@ def search_modes(store: SearchBackend) -> list[str]:
 def fusion_weights(by: str, store: SearchBackend) -> dict[str, float]:
     if by in store.descriptors:
         return {by: 1.0}
+    if by == "style":  # the colour weight follows the collection (``index.agreement``)
+        return colour_weighted(style_weights(store.descriptors, store.fusion), store.style_agreement())
     if by in FUSED:
         return style_weights(store.descriptors, store.fusion)
     raise StylesimError(f"unknown --by {by!r}; this index offers: {', '.join(search_modes(store))}")

@@ -403,6 +403,10 @@ class IndexStore:
         value = self.state.get("version_threshold")
         return float(value) if value is not None else float("inf")
 
+    def style_agreement(self) -> float | None:
+        value = self.state.get("style_agreement")
+        return float(value) if value is not None else None
+
     def content_sample(self) -> np.ndarray:
         """``SearchBackend.content_sample``, read once while the collection is unchanged."""
         key = (len(self), int(self.state.get("next_id", 0)))

@@ -34,9 +34,10 @@ import pandas as pd
 from stylesim.descriptors.standardise import Standardiser, unit_rows
 from stylesim.errors import StylesimError
 from stylesim.index import ann, journal
+from stylesim.index.agreement import collection_agreement
 from stylesim.index.frames import with_columns_of
 from stylesim.index.manifest import MANIFEST, Manifest, check_compatible, read_manifest
-from stylesim.index.policy import RELATIVE
+from stylesim.index.policy import RELATIVE, TYPICAL_CONTENT_SAMPLE
 from stylesim.index.relative import (
     Neighbours,
     Vectors,
@@ -304,6 +305,9 @@ def write_file(store: IndexStore, prefix: str, suffix: str, write: Any) -> str:
 def commit(store: IndexStore) -> None:
     """Make the writer's state the committed generation (module docstring)."""
     fault("before-files")
+    if store.pending["segments"] or store.pending["deleted"] or "style_agreement" not in store.state:
+        sample = sample_ids(store.ids(), TYPICAL_CONTENT_SAMPLE)  # the content discount's sample
+        store.state["style_agreement"] = collection_agreement(store, sample)
     files = dict(store.files)
     if store.pending["deleted"]:
         files["deleted"] = write_file(store, "deleted", ".npy", lambda p: save_array(p, store.deleted))

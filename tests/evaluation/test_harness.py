@@ -64,9 +64,9 @@ def test_harness_reports_every_descriptor_baseline_and_sweep(grid_dir):
     dims = [row["dim"] for row in report["compression"]]
     assert dims[:-1] == list(COMPRESSION_DIMS) and dims[-1] > 100_000  # the full vector last
     assert all(row["bytes_per_item"] == 2 * row["dim"] for row in report["compression"][:-1])
-    # the fusion sweep: the ten best weightings, best first, each summing to one; at the default
-    # weights one row per content discount, the default discount's being ``--by style`` itself
-    # (without the near-duplicate rule, which the sweep leaves out)
+    # the fusion sweep: the ten best weightings, best first, each summing to one; at the weights
+    # --by style uses on this collection one row per content discount, the default discount's
+    # being ``--by style`` itself (without the near-duplicate rule, which the sweep leaves out)
     best = [row["mAP@10"] for row in report["fusion"]]
     assert len(best) == 10 and best == sorted(best, reverse=True)
     assert all(abs(row["gram"] + row["adain"] + row["colour"] - 1) < 1e-9 for row in report["fusion"])
@@ -76,7 +76,7 @@ def test_harness_reports_every_descriptor_baseline_and_sweep(grid_dir):
     assert at_default["mAP@10"] == pytest.approx(plain_style) and best[0] >= plain_style
     text = render_report(report)
     assert "thumbnail" in text and "gram compression" in text and "(--by style-relative)" in text
-    assert "fusion sweep" in text and "content discount at the default weights" in text
+    assert "fusion sweep" in text and "content discount at the --by style weights" in text
 
 
 def test_eval_command_writes_json(copies, tmp_path):

@@ -13,6 +13,7 @@ from stylesim.index.policy import (
     RELATIVE_MAX_STYLE,
     RELATIVE_NEIGHBOURS,
     RELATIVE_Z,
+    STYLE_COLOUR_WEIGHT_RANGE,
     STYLE_CONTENT_DISCOUNT,
     STYLE_FUSION,
     STYLE_TYPICAL_CONTENT_Z,
@@ -91,7 +92,9 @@ def test_style_search_discounts_the_same_photo_in_other_looks(grid_index):
     assert discounted > plain + 1, (plain, discounted)  # pushed down by more than a place on average
 
     hit = search_vectors(store, {n: v[:1] for n, v in queries.items()}, "style", 3)[0][1]
-    s = sum(w * hit.scores[n] for n, w in store.fusion.items() if w > 0)  # the recorded weights
+    # colour weighs the collection's gram/colour agreement (within its range), gram the rest
+    colour = float(np.clip(store.style_agreement(), *STYLE_COLOUR_WEIGHT_RANGE))
+    s = (1 - colour) * hit.scores["gram"] + colour * hit.scores["colour"]
     # the query's typical content cosine over the collection (all of it: under the sample size),
     # the query itself left out
     cosines = store.vectors_of("content", store.ids()) @ queries["content"][0]

@@ -1,0 +1,117 @@
+"""The colour weight of ``--by style`` from how far the Gram matrices and colour agree about the
+collection (issue 17; ``index.agreement``, the default since 2026-12-06).
+
+Per set: the agreement a (the mean share of an item's 5 nearest by the Gram matrices that colour
+also ranks there, the item itself left out), and style mAP@10 at fixed colour weights 0-0.6; then
+the colour weight chosen from the agreement, w = clip(0.3 + slope (a - centre), low, high), for a
+grid of (centre, slope, low, high) ("centre 0.3, slope 1" is w = clip(a, low, high)); and the same
+with a per query (each query's own share, or a mix of the two), which the 2026-12-06 probe of a
+per-query agreement suggested is too noisy. Scored as the other sweeps score: the stored whitened
+Gram and content cosines of each set's index, today's colour recomputed from the pixels, the
+content discount and the near-duplicate rule. Mean and worst over --sets, --unseen reported only.
+Last, how a within-sample agreement would move with the sample's share of the collection (why
+the search measures it over the whole collection, not within its sample).
+
+    python scripts/sweep_colour_agreement.py [--json out.json]
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from eval_retrieval import log  # noqa: E402
+from probe_colour_richness import canvas_balanced_colour, pictures_of, set_arguments  # noqa: E402
+from sweep_fusion_sets import set_similarities  # noqa: E402
+
+from stylesim.evaluation.harness import Labelled, discounted_by_content  # noqa: E402
+from stylesim.evaluation.metrics import evaluate_rankings, ranking_from_scores  # noqa: E402
+from stylesim.index.agreement import neighbour_agreement  # noqa: E402
+from stylesim.index.search import near_duplicates_first  # noqa: E402
+
+FIXED = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
+CENTRES, SLOPES, LOWS, HIGHS = (0.25, 0.3), (0.5, 1.0, 1.5), (0.0, 0.1, 0.2), (0.5, 0.6, 0.7)
+QUERY_MIX = (0.25, 0.5, 1.0)  # share of the query's own agreement in a per-query weight
+K = 5
+
+
+def nearest(cosines: np.ndarray, k: int = K) -> np.ndarray:
+    others = cosines.copy()
+    np.fill_diagonal(others, -np.inf)
+    return np.argsort(-others, axis=1, kind="stable")[:, :k]
+
+
+def per_query_agreement(sims: dict[str, np.ndarray]) -> np.ndarray:
+    gram, colour = nearest(sims["gram"]), nearest(sims["colour"])
+    return np.array([neighbour_agreement(g[None], c[None]) for g, c in zip(gram, colour, strict=True)])
+
+
+def style_map(sims: dict[str, np.ndarray], labels: Labelled, colour: np.ndarray | float) -> float:
+    """mAP@10 of --by style with colour weight ``colour`` (one, or one per query row)."""
+    w = np.asarray(colour, np.float64).reshape(-1, 1) if np.ndim(colour) else float(colour)
+    fused = discounted_by_content((1 - w) * sims["gram"] + w * sims["colour"], sims["content"])
+    found = evaluate_rankings(
+        ranking_from_scores(near_duplicates_first(fused, sims)), labels.styles, labels.contents
+    )
+    return float(found["mAP@10"])
+
+
+def set_rows(sims: dict[str, np.ndarray], labels: Labelled) -> dict[str, float]:
+    """Every variant's mAP@10 on one set, and its agreement."""
+    queries = per_query_agreement(sims)
+    a = float(queries.mean())
+    rows = {"agreement": a, **{f"fixed {w:g}": style_map(sims, labels, w) for w in FIXED}}
+    for centre, slope, low, high in itertools.product(CENTRES, SLOPES, LOWS, HIGHS):
+        name = f"collection: centre {centre:g}, slope {slope:g}, range {low:g}-{high:g}"
+        rows[name] = style_map(sims, labels, np.clip(0.3 + slope * (a - centre), low, high))
+    for mix in QUERY_MIX:
+        own = mix * queries + (1 - mix) * a
+        rows[f"query share {mix:g}: centre 0.3, slope 1, range 0.1-0.5"] = style_map(
+            sims, labels, np.clip(own, 0.1, 0.5)
+        )
+    return rows
+
+
+def within_sample(sims: dict[str, np.ndarray], share: float, repeats: int = 5) -> float:
+    """The agreement measured within random samples of ``share`` of the set (mean of repeats)."""
+    rng, n = np.random.default_rng(0), len(sims["gram"])
+    values = []
+    for _ in range(repeats):
+        pick = np.sort(rng.choice(n, max(K + 2, int(n * share)), replace=False))
+        sub = {d: sims[d][np.ix_(pick, pick)] for d in ("gram", "colour")}
+        values.append(float(per_query_agreement(sub).mean()))
+    return float(np.mean(values))
+
+
+def main() -> int:
+    args, chosen, unseen = set_arguments(__doc__ or "")
+    results: dict[str, dict[str, float]] = {}
+    for name in chosen + unseen:
+        log(f"== {name}")
+        found = set_similarities(name, args.work, 256)
+        if found is not None:
+            sims, labels = found
+            sims = {**sims, "colour": canvas_balanced_colour(pictures_of(labels.paths))}
+            results[name] = set_rows(sims, labels)
+            results[name].update({f"agreement within {s:g}": within_sample(sims, s) for s in (0.5, 0.25)})
+    names = [n for n in chosen + unseen if n in results]
+    print(f"| variant | mean | worst | {' | '.join(names)} |")
+    print(f"| {' | '.join(['---'] * (len(names) + 3))} |")
+    for variant in next(iter(results.values())):
+        values = [results[n][variant] for n in chosen if n in results]
+        cells = " | ".join(f"{results[n][variant]:.3f}" for n in names)
+        print(f"| {variant} | {np.mean(values):.3f} | {min(values):.3f} | {cells} |")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
