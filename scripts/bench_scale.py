@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from stylesim.index.ann import recall_with_ties  # noqa: E402
-from stylesim.index.search import Hit, content_discount, fusion_weights, ranked  # noqa: E402
+from stylesim.index.search import Hit, content_discount, fused_hits, fusion_weights, ranked  # noqa: E402
 from stylesim.index.segment import exact_top  # noqa: E402
 from stylesim.index.store import IndexStore  # noqa: E402
 
@@ -170,25 +170,33 @@ def queries(store: IndexStore, count: int) -> dict[str, np.ndarray]:
     return {n: store.vectors_of(n, chosen) for n in store.descriptors}
 
 
+class EveryItem:
+    """The store, with every live item a candidate of every search: ``fused_hits`` over it is
+    the ``--by style`` rule (weights, the content discount above the query's typical content,
+    near-duplicates first) scored exactly on the whole collection."""
+
+    def __init__(self, store: IndexStore) -> None:
+        self.store, self.every = store, store.ids()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def candidates(self, space: str, queries: np.ndarray, depth: int) -> list[np.ndarray]:
+        return [self.every] * len(queries)
+
+
 def exact_fused(store: IndexStore, q: dict[str, np.ndarray], k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top ``k`` (scores, ids) of every item by the ``--by style`` score itself (weighted cosines and
-    the content discount), reading every vector."""
+    """Top ``k`` (scores, ids) of every item by the ``--by style`` score itself, reading every vector."""
     weights, discount = fusion_weights("style", store), content_discount("style", store)
-    best_scores = np.full((len(q["content"]), 0), -np.inf, np.float32)
-    best_ids = np.zeros((len(q["content"]), 0), np.int64)
-    for segment in store.segments:
-        live = store.live(segment)
-        for start in range(0, len(segment), 16_384):
-            rows = np.arange(start, min(len(segment), start + 16_384))[live[start : start + 16_384]]
-            parts = {n: q[n] @ segment.vectors(n, rows).T for n in [*weights, "content"]}
-            fused = sum(w * parts[n] for n, w in weights.items())
-            fused = fused - discount * parts["content"] * (1 - fused)
-            best_scores = np.concatenate([best_scores, fused], axis=1)
-            best_ids = np.concatenate([best_ids, np.broadcast_to(segment.ids[rows], fused.shape)], axis=1)
-            keep = np.argsort(-best_scores, axis=1)[:, :k]
-            best_scores = np.take_along_axis(best_scores, keep, axis=1)
-            best_ids = np.take_along_axis(best_ids, keep, axis=1)
-    return best_scores, best_ids
+    rows = [
+        fused_hits(EveryItem(store), {n: v[i : i + 1] for n, v in q.items()}, weights, discount, k)[0]
+        for i in range(len(q["content"]))
+    ]
+    scores = np.array([[h.score for h in row] for row in rows], np.float32)
+    return scores, np.array([[h.id for h in row] for row in rows], np.int64)
 
 
 def exact_space(store: IndexStore, space: str, q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
