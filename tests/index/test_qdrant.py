@@ -73,6 +73,8 @@ def test_the_collection_answers_what_the_folder_answers(folder, exported, grid_d
     assert exported.version_threshold() == folder.version_threshold()
     # the content discount's sample: the folder's, recorded by the export
     np.testing.assert_array_equal(exported.content_sample(), folder.content_sample())
+    # and the colour weight's agreement, measured on the folder at its commit
+    assert exported.style_agreement() == folder.style_agreement() is not None
     assert exported.manifest == folder.manifest
     raw = {n: np.random.default_rng(0).normal(size=(2, d.dim)) for n, d in folder.descriptors.items()}
     for name, vectors in folder.prepare_queries(raw).items():
