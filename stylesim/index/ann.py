@@ -40,6 +40,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ MIN_STRATUM = 20  # queries a stratum needs to be held to the target on its own
 TRAIN_ITEMS = 65_536
 MIN_POINTS_PER_LIST = 39  # FAISS's k-means warns, and clusters poorly, with fewer
 INDEX_TYPES = ("auto", "flat", "ivf", "hnsw")
+SEARCH_THREADS_FROM = 8  # queries searched together from which FAISS uses every core (search_threads)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,23 @@ class Tuning:
     value: int
     recall: float  # recall@10 measured against exact search
     factor: int = 1  # candidates taken: factor x candidates_for(k), all re-scored
+
+
+@contextmanager
+def search_threads(queries: int) -> Iterator[None]:
+    """FAISS on one thread (this thread's OpenMP setting, restored after) while searching fewer
+    than SEARCH_THREADS_FROM queries: a single query's IVF probes and candidate re-scoring are
+    too small to share, and the threads' hand-offs cost more than they save (``--by style`` at
+    100 000 items: p50 31 ms on one thread, 54-82 ms on two; docs/scale.md)."""
+    if queries >= SEARCH_THREADS_FROM:
+        yield
+        return
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def candidates_for(k: int) -> int:

@@ -29,7 +29,7 @@ import numpy as np
 
 from stylesim.errors import StylesimError
 from stylesim.index.agreement import colour_weighted
-from stylesim.index.ann import candidates_for
+from stylesim.index.ann import candidates_for, search_threads
 from stylesim.index.backend import SearchBackend
 from stylesim.index.policy import (
     EXACT_COPY_CONTENT,
@@ -174,7 +174,19 @@ def ranked(
     n_queries = len(next(iter(queries.values())))
     if len(store) == 0:
         return [[] for _ in range(n_queries)]
-    k = min(k, len(store))
+    with search_threads(n_queries):
+        return searched(store, queries, by, min(k, len(store)), weights, discount)
+
+
+def searched(
+    store: SearchBackend,
+    queries: dict[str, np.ndarray],
+    by: str,
+    k: int,
+    weights: dict[str, float],
+    discount: float,
+) -> list[list[Hit]]:
+    """``ranked`` of a non-empty collection, its weights and discount decided."""
     if by == RELATIVE:
         return search_relative(store, queries, k, weights)
     if len(weights) == 1 and not discount:

@@ -171,3 +171,19 @@ def test_relative_search_matches_plain_numpy_and_separates_looks(grid_index):
 
     plain = search_vectors(store, queries, "style", 4)
     assert same_look_in_top3(relative) > same_look_in_top3(plain)
+
+
+def test_a_few_queries_search_on_one_faiss_thread_and_the_setting_comes_back():
+    import faiss
+
+    from stylesim.index.ann import SEARCH_THREADS_FROM, search_threads
+
+    before = faiss.omp_get_max_threads()
+    with search_threads(1):
+        assert faiss.omp_get_max_threads() == 1
+    assert faiss.omp_get_max_threads() == before
+    with pytest.raises(RuntimeError), search_threads(3):
+        raise RuntimeError("a failed search")
+    assert faiss.omp_get_max_threads() == before
+    with search_threads(SEARCH_THREADS_FROM):  # a batch shares every core
+        assert faiss.omp_get_max_threads() == before
