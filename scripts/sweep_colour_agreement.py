@@ -2,7 +2,8 @@
 collection (issue 17; ``index.agreement``, the default since 2026-12-06).
 
 Per set: the agreement a (the mean share of an item's 5 nearest by the Gram matrices that colour
-also ranks there, the item itself left out), and style mAP@10 at fixed colour weights 0-0.6; then
+also ranks there, the item itself left out, corrected for chance as ``index.agreement.beyond_chance``
+does), and style mAP@10 at fixed colour weights 0-0.6; then
 the colour weight chosen from the agreement, w = clip(0.3 + slope (a - centre), low, high), for a
 grid of (centre, slope, low, high) ("centre 0.3, slope 1" is w = clip(a, low, high)); and the same
 with a per query (each query's own share, or a mix of the two), which the 2026-12-06 probe of a
@@ -33,7 +34,7 @@ from sweep_fusion_sets import set_similarities  # noqa: E402
 
 from stylesim.evaluation.harness import Labelled, discounted_by_content  # noqa: E402
 from stylesim.evaluation.metrics import evaluate_rankings, ranking_from_scores  # noqa: E402
-from stylesim.index.agreement import neighbour_agreement  # noqa: E402
+from stylesim.index.agreement import beyond_chance, neighbour_agreement  # noqa: E402
 from stylesim.index.search import near_duplicates_first  # noqa: E402
 
 FIXED = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
@@ -49,8 +50,10 @@ def nearest(cosines: np.ndarray, k: int = K) -> np.ndarray:
 
 
 def per_query_agreement(sims: dict[str, np.ndarray]) -> np.ndarray:
+    """Each item's share of shared neighbours, corrected for chance (``index.agreement``)."""
     gram, colour = nearest(sims["gram"]), nearest(sims["colour"])
-    return np.array([neighbour_agreement(g[None], c[None]) for g, c in zip(gram, colour, strict=True)])
+    shares = [neighbour_agreement(g[None], c[None]) for g, c in zip(gram, colour, strict=True)]
+    return np.array([beyond_chance(s, K, len(gram)) for s in shares])
 
 
 def style_map(sims: dict[str, np.ndarray], labels: Labelled, colour: np.ndarray | float) -> float:

@@ -1,8 +1,12 @@
 """How far the Gram matrices and the colour histogram agree about a collection, which sets the
 colour weight of ``--by style`` (policy: STYLE_COLOUR_WEIGHT_RANGE):
 
-    a = mean over sampled items x of |N_gram(x) ∩ N_colour(x)| / k,
-    N_d(x) = the k items nearest to x by descriptor d (x itself left out)
+    a = (o - c) / (1 - c),   o = mean over sampled items x of |N_gram(x) ∩ N_colour(x)| / k,
+    N_d(x) = the k items nearest to x by descriptor d (x itself left out), c = k / (n - 1)
+
+c is the overlap two unrelated neighbour lists have by chance in a collection of n items (as
+Cohen's kappa corrects agreement for chance): a folder of a dozen pictures overlaps by 0.45
+with nothing in common, a large collection by ~0.
 
 Where colour and the Gram matrices find the same neighbours (crops of one pattern, of one
 painting, copies), colour is evidence of the look and earns weight; where they find different
@@ -34,6 +38,12 @@ def neighbour_agreement(first: np.ndarray, second: np.ndarray) -> float:
     return float(np.mean(shares)) if shares else 0.0
 
 
+def beyond_chance(overlap: float, k: int, items: int) -> float:
+    """(o - c) / (1 - c), c = k / (items - 1): the overlap above what chance gives (module docstring)."""
+    chance = k / (items - 1)
+    return (overlap - chance) / (1.0 - chance)
+
+
 def without_themselves(ids: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
     """Each row's first ``k`` ids other than its query's own id (-1 where fewer)."""
     out = np.full((len(ids), k), -1, np.int64)
@@ -47,15 +57,15 @@ def collection_agreement(
     store: SearchBackend, sample: np.ndarray, k: int = STYLE_AGREEMENT_NEIGHBOURS
 ) -> float | None:
     """``a`` of the module docstring over the items ``sample`` (None when the collection lacks
-    either descriptor or has too few items for k neighbours)."""
-    if not set(AGREEMENT_DESCRIPTORS) <= set(store.descriptors) or len(store) <= k:
+    either descriptor or has too few items for more than k neighbours)."""
+    if not set(AGREEMENT_DESCRIPTORS) <= set(store.descriptors) or len(store) <= k + 1:
         return None
     sample = np.asarray(sample, np.int64)
     found = []
     for name in AGREEMENT_DESCRIPTORS:
         _, ids = store.nearest(name, store.vectors_of(name, sample), k + 1)
         found.append(without_themselves(ids, sample, k))
-    return neighbour_agreement(found[0], found[1])
+    return beyond_chance(neighbour_agreement(found[0], found[1]), k, len(store))
 
 
 def colour_weighted(weights: dict[str, float], agreement: float | None) -> dict[str, float]:

@@ -39,11 +39,12 @@ EXACT_COPY_CONTENT = 0.999
 
 # The colour weight of ``--by style`` follows the collection (``index.agreement``): the share of
 # an item's STYLE_AGREEMENT_NEIGHBOURS nearest by the Gram matrices that colour also puts there,
-# averaged over the sample of TYPICAL_CONTENT_SAMPLE items and clipped to this range (the Gram
+# averaged over the sample of TYPICAL_CONTENT_SAMPLE items, corrected for the overlap chance gives
+# in a collection of its size, and clipped to this range (the Gram
 # matrices take the rest, STYLE_FUSION's other weights scaled). Chosen with
 # scripts/sweep_colour_agreement.py on the seven sets, artwork and near-duplicates reported only
-# (docs/retrieval.md, "The colour weight follows the collection"): the agreement runs from 0.14
-# (icons, where any colour weight costs) to 0.5-0.6 (pattern crops, artwork crops, copies, where
+# (docs/retrieval.md, "The colour weight follows the collection"): the agreement runs from 0.11
+# (icons, where any colour weight costs) to 0.5-0.57 (pattern crops, artwork crops, copies, where
 # colour weights up to 0.6 pay); a weight equal to the agreement needs no further constant.
 STYLE_AGREEMENT_NEIGHBOURS = 5
 STYLE_COLOUR_WEIGHT_RANGE = (0.1, 0.5)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from stylesim import api
-from stylesim.index.agreement import colour_weighted, neighbour_agreement, without_themselves
+from stylesim.index.agreement import beyond_chance, colour_weighted, neighbour_agreement, without_themselves
 from stylesim.index.policy import STYLE_AGREEMENT_NEIGHBOURS, STYLE_COLOUR_WEIGHT_RANGE
 from stylesim.index.search import fusion_weights
 from stylesim.index.store import IndexStore
@@ -22,6 +22,9 @@ def test_agreement_is_the_mean_share_of_shared_neighbours():
     assert neighbour_agreement(first, second) == pytest.approx((2 / 3 + 0 / 2) / 2)
     found = np.array([[7, 3, 4, 5], [1, 2, 8, -1]])
     assert without_themselves(found, np.array([3, 9]), 3).tolist() == [[7, 4, 5], [1, 2, 8]]
+    # corrected for chance: 5 neighbours among 10 others overlap by half with nothing in common
+    assert beyond_chance(0.5, 5, 11) == 0.0 and beyond_chance(1.0, 5, 11) == 1.0
+    assert beyond_chance(0.3, 5, 1_000_001) == pytest.approx(0.3, abs=1e-5)
 
 
 def test_colour_weight_is_the_agreement_within_its_range_the_rest_scaled():
@@ -44,7 +47,9 @@ def brute_force_agreement(store: IndexStore) -> float:
         cosines = v @ v.T
         np.fill_diagonal(cosines, -np.inf)
         nearest.append(np.argsort(-cosines, axis=1, kind="stable")[:, :STYLE_AGREEMENT_NEIGHBOURS])
-    return float(np.mean([len(set(a) & set(b)) / len(a) for a, b in zip(*nearest, strict=True)]))
+    overlap = float(np.mean([len(set(a) & set(b)) / len(a) for a, b in zip(*nearest, strict=True)]))
+    chance = STYLE_AGREEMENT_NEIGHBOURS / (len(ids) - 1)  # unrelated lists of 5 among n - 1 share this
+    return (overlap - chance) / (1 - chance)
 
 
 def test_each_commit_records_the_collections_agreement_and_search_weighs_colour_by_it(grid_index, tmp_path):
