@@ -55,7 +55,7 @@ if TYPE_CHECKING:
         search_style_and_content,
         style_and_content,
     )
-    from stylesim.api.training import train_decoder, training_settings
+    from stylesim.api.training import recorded_ema, train_decoder, training_settings
     from stylesim.collection.decode import DEFAULT_MAX_PIXELS
     from stylesim.collection.timecode import format_time
     from stylesim.descriptors.extract import DescriptorExtractor
@@ -139,6 +139,7 @@ __all__ = [
     "search_style_and_content",
     "style_and_content",
     "styles_like",
+    "recorded_ema",
     "train_decoder",
     "training_settings",
     "uploaded_image",

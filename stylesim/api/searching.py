@@ -22,7 +22,6 @@ from stylesim.collection.timecode import format_time
 from stylesim.descriptors.extract import DescriptorExtractor
 from stylesim.errors import StylesimError, UsageError
 from stylesim.index.backend import SearchBackend
-from stylesim.index.policy import RELATIVE
 from stylesim.index.search import (
     Group,
     Hit,
@@ -299,7 +298,7 @@ def result_vectors(store: SearchBackend, ids: list[int], by: str) -> np.ndarray:
     stack of the components, whose inner products are the fused cosine): to find near-duplicates
     among results."""
     rows = np.asarray(ids, dtype=np.int64)
-    weights = fusion_weights(by if by != RELATIVE else "style", store)
+    weights = fusion_weights(by, store)  # style-relative: the stacked weights its vectors were made with
     both = stacked({n: store.vectors_of(n, rows) for n in weights}, weights)
     unit: np.ndarray = both / np.maximum(np.linalg.norm(both, axis=1, keepdims=True), 1e-12)
     return unit

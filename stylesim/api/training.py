@@ -72,6 +72,20 @@ def train_decoder(
     return exported
 
 
+def recorded_ema(work: str | Path, continue_from: str | Path | None = None) -> float:
+    """The moving-average decay of the run a ``train_decoder`` call would continue: its
+    checkpoint's in ``work``, else the training record's in ``continue_from``, else 0 (none)."""
+    from stylesim.transfer.training import SETTINGS_BEFORE_THEY_EXISTED, load_checkpoint, read_record
+
+    if (Path(work) / CHECKPOINT).is_file():
+        saved = load_checkpoint(Path(work))["settings"]
+    elif continue_from is not None:
+        saved = read_record(Path(continue_from) / "adain_decoder.training.json")["settings"]
+    else:
+        return 0.0
+    return float({**SETTINGS_BEFORE_THEY_EXISTED, **saved}["ema_decay"])
+
+
 def _image_files(folder: Path, role: str) -> list[Path]:
     if not folder.is_dir():
         raise StylesimError(f"{folder}: no such folder of {role} images")

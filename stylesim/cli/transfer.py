@@ -245,10 +245,10 @@ ContentLoss = Annotated[
 
 
 MovingAverage = Annotated[
-    float,
+    float | None,
     Opt(
         help="Export the moving average of the weights with this decay per step (e.g. 0.999; "
-        "0: the last step's weights); a resumed run may change it."
+        "0: the last step's weights). Default: as the run continued had it (0 for a new run)."
     ),
 ]
 
@@ -285,7 +285,7 @@ def train_decoder(
         float, Opt(help="Clip the gradient norm at this times its running mean (0: no clipping).")
     ] = 5.0,
     content_loss: ContentLoss = "target",
-    ema: MovingAverage = 0.0,
+    ema: MovingAverage = None,
     seed: Annotated[int, Opt(help="Seed of the crops and of the initial weights.")] = 0,
     precision: Precision = "auto",
     checkpoint_minutes: Annotated[float, Opt(help="Minutes between checkpoints.")] = 5.0,
@@ -312,7 +312,7 @@ def train_decoder(
         device, precision, iterations=iterations, crop=crop, batch=batch, learning_rate=lr,
         style_weight=style_weight, reconstruction_iterations=reconstruction, seed=seed,
         clip_factor=clip_factor, checkpoint_seconds=checkpoint_minutes * 60, content_loss=content_loss,
-        ema_decay=ema,
+        ema_decay=api.recorded_ema(work, continue_from) if ema is None else ema,
     )  # fmt: skip
     with Reporter(err, quiet) as progress, stopped_by_signals():
         progress.start("training", iterations)

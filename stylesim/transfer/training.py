@@ -361,8 +361,8 @@ class WarmStart:
     source: Path
 
 
-def read_warm_start(record_path: Path, decoder_state: dict[str, torch.Tensor]) -> WarmStart:
-    """The training record at ``record_path`` paired with the verified decoder's weights."""
+def read_record(record_path: Path) -> dict[str, Any]:
+    """A training record (``adain_decoder.training.json``): settings, iterations, energies, loss curve."""
     try:
         record = json.loads(record_path.read_text())
         _ = (record["settings"], record["iterations"], record["energies"], record["loss_curve"])
@@ -370,7 +370,13 @@ def read_warm_start(record_path: Path, decoder_state: dict[str, torch.Tensor]) -
         raise StylesimError(f"{record_path}: no training record to continue from") from None
     except (ValueError, KeyError, TypeError) as err:
         raise StylesimError(f"{record_path}: not a training record ({err})") from None
-    return WarmStart(decoder_state, record, record_path)
+    assert isinstance(record, dict)
+    return record
+
+
+def read_warm_start(record_path: Path, decoder_state: dict[str, torch.Tensor]) -> WarmStart:
+    """The training record at ``record_path`` paired with the verified decoder's weights."""
+    return WarmStart(decoder_state, read_record(record_path), record_path)
 
 
 def leg(iteration: int, settings: dict[str, Any]) -> dict[str, Any]:
@@ -426,7 +432,7 @@ class Trainer:
             self.optimiser.load_state_dict(blob["optimiser"])
             self.generator.set_state(blob["generator"])
             self.state = TrainingState(**blob["state"])
-            self.average = blob.get("average") if self.settings.ema_decay > 0 else None
+            self.average = self._on_device(blob.get("average")) if self.settings.ema_decay > 0 else None
             self.state.legs = self.state.legs or first_leg(blob["settings"])  # saved before legs were kept
             return
         self.generator.manual_seed(self.settings.seed)
@@ -480,6 +486,15 @@ class Trainer:
         self._average_weights()
         self.state.iteration += 1
         return values
+
+    def _on_device(self, average: dict[str, torch.Tensor] | None) -> dict[str, torch.Tensor] | None:
+        """A checkpoint's moving average (read onto the CPU) beside the parameters it follows."""
+        if average is None:
+            return None
+        parameters = dict(self.decoder.named_parameters())
+        if set(average) != set(parameters):
+            raise StylesimError(f"{self.work / CHECKPOINT}: its moving average is not this decoder's")
+        return {name: value.to(parameters[name].device) for name, value in average.items()}
 
     def _average_weights(self) -> None:
         if self.average is not None:

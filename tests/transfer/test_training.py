@@ -217,6 +217,13 @@ def test_the_exported_decoder_is_the_weights_moving_average_and_resuming_keeps_i
     second.run()
     for name, value in second.exported_decoder().state_dict().items():
         assert torch.equal(value, exported[name]), name
+    from stylesim import api
+
+    assert second.average is not None  # on the parameters' device, whatever the checkpoint was read onto
+    parameters = dict(second.decoder.named_parameters())
+    assert all(value.device == parameters[name].device for name, value in second.average.items())
+    assert api.recorded_ema(tmp_path / "split") == 0.5  # what --ema defaults to when resuming it
+    assert api.recorded_ema(tmp_path / "nowhere") == 0.0
     last_weights = trainer(encoder, folders, tmp_path / "split", TINY)  # a resumed run may drop the average
     last_weights.start(resume=True)
     assert last_weights.exported_decoder() is last_weights.decoder
