@@ -244,6 +244,9 @@ ContentLoss = Annotated[
 ]
 
 
+LayoutWeight = Annotated[
+    float, Opt(help="Weight of the layout content losses' terms below relu4_1 (relu3_1, relu2_1).")
+]
 MovingAverage = Annotated[
     float | None,
     Opt(
@@ -285,6 +288,7 @@ def train_decoder(
         float, Opt(help="Clip the gradient norm at this times its running mean (0: no clipping).")
     ] = 5.0,
     content_loss: ContentLoss = "target",
+    layout_weight: LayoutWeight = 1.0,
     ema: MovingAverage = None,
     seed: Annotated[int, Opt(help="Seed of the crops and of the initial weights.")] = 0,
     precision: Precision = "auto",
@@ -312,7 +316,7 @@ def train_decoder(
         device, precision, iterations=iterations, crop=crop, batch=batch, learning_rate=lr,
         style_weight=style_weight, reconstruction_iterations=reconstruction, seed=seed,
         clip_factor=clip_factor, checkpoint_seconds=checkpoint_minutes * 60, content_loss=content_loss,
-        ema_decay=api.recorded_ema(work, continue_from) if ema is None else ema,
+        layout_weight=layout_weight, ema_decay=api.recorded_ema(work, continue_from) if ema is None else ema,
     )  # fmt: skip
     with Reporter(err, quiet) as progress, stopped_by_signals():
         progress.start("training", iterations)

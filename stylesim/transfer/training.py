@@ -27,7 +27,9 @@ decoder to restore, while relu3_1 still holds them. It asks for the content's pa
 IN removes each channel's mean and spread, which the style term at relu3_1 sets, so the two
 terms do not pull against each other on the statistics. "layout-fine" adds relu2_1 the same
 way: its smaller receptive fields hold the content's tones region by region (dark fur stripes,
-not only their edges), which is what the coarse layout of a result is judged on.
+not only their edges), which is what the coarse layout of a result is judged on. ``layout_weight``
+w multiplies the terms below relu4_1 (1 unless set; a run may change it when continued from an
+exported decoder, which starts a new leg).
 
 e_l is the mean squared activation of layer l over the training data, measured once before the
 first step: the paper's VGG was rescaled so that every layer's activations have unit mean,
@@ -96,6 +98,7 @@ class TrainingSettings:
     history_every: int = 50  # iterations per averaged point of the loss curve
     clip_factor: float = 5.0  # gradient norm clipped at this times its running mean; 0 = off
     content_loss: str = "target"  # one of CONTENT_LOSSES (module docstring)
+    layout_weight: float = 1.0  # w of the layout content losses' terms below relu4_1
     ema_decay: float = 0.0  # beta of the exported weights' moving average; 0 = the last step's weights
 
     def __post_init__(self) -> None:
@@ -104,6 +107,8 @@ class TrainingSettings:
         if self.crop % 8:
             # the decoder's output is 8x relu4_1's size: another crop's layers would not line up
             raise StylesimError(f"crop {self.crop}: must be a multiple of 8")
+        if self.layout_weight < 0:
+            raise StylesimError(f"layout weight {self.layout_weight}: must be at least 0")
         if not 0.0 <= self.ema_decay < 1.0:
             raise StylesimError(f"moving-average decay {self.ema_decay}: must be at least 0 and below 1")
 
@@ -114,12 +119,13 @@ SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {
     "clip_factor": 0.0,
     "content_loss": "target",
     "ema_decay": 0.0,
+    "layout_weight": 1.0,
 }
 # Settings any resumed run may change: the length, the checkpoint interval, and the moving average
 # of the exported weights (none changes the steps taken).
 FREE_SETTINGS = ("iterations", "checkpoint_seconds", "ema_decay")
 # Settings a run continued from an exported decoder may change; each change starts a new leg.
-LEG_SETTINGS = ("precision", "content_loss")
+LEG_SETTINGS = ("precision", "content_loss", "layout_weight")
 # the layers below relu4_1 that each layout content loss compares with the content's
 LAYOUT_LAYERS: dict[str, tuple[str, ...]] = {"layout": ("relu3_1",), "layout-fine": ("relu2_1", "relu3_1")}
 GRAD_NORM_MOMENTUM = 0.99
@@ -154,11 +160,15 @@ def layout_content_loss(
     target: torch.Tensor,
     content_features: dict[str, torch.Tensor],
     layers: Sequence[str] = LAYOUT_LAYERS["layout"],
+    weight: float = 1.0,
 ) -> torch.Tensor:
-    """mean (IN(f(g(t))) - IN(t))^2 + sum_l mean (IN(phi_l(g(t))) - IN(phi_l(c)))^2 over
-    ``layers`` (module docstring)."""
+    """mean (IN(f(g(t))) - IN(t))^2 + w sum_l mean (IN(phi_l(g(t))) - IN(phi_l(c)))^2 over
+    ``layers`` (module docstring), w = ``weight``."""
     layout_terms = [normalised_content_loss(output_features[name], content_features[name]) for name in layers]
-    return normalised_content_loss(output_features[ADAIN_LAYER], target) + torch.stack(layout_terms).sum()
+    return (
+        normalised_content_loss(output_features[ADAIN_LAYER], target)
+        + weight * torch.stack(layout_terms).sum()
+    )
 
 
 def adain_style_loss(output: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor) -> torch.Tensor:
@@ -248,6 +258,7 @@ def training_losses(
     style_weight: float,
     reconstruct: bool,
     content_loss: str = "target",
+    layout_weight: float = 1.0,
 ) -> dict[str, torch.Tensor]:
     """The losses of one batch (module docstring); ``reconstruct`` trains g to invert f(c) (with
     eq. 12 whatever ``content_loss``: without the style term nothing else would fix the scale)."""
@@ -265,7 +276,8 @@ def training_losses(
     if content_loss == "normalised" and not reconstruct:
         content_term = normalised_content_loss(features[ADAIN_LAYER], target)
     elif content_loss in LAYOUT_LAYERS and not reconstruct:
-        content_term = layout_content_loss(features, target, all_content, LAYOUT_LAYERS[content_loss])
+        layers = LAYOUT_LAYERS[content_loss]
+        content_term = layout_content_loss(features, target, all_content, layers, layout_weight)
     else:
         content_term = adain_content_loss(features[ADAIN_LAYER], target) / energies[ADAIN_LAYER]
     if reconstruct:
@@ -380,12 +392,13 @@ def read_warm_start(record_path: Path, decoder_state: dict[str, torch.Tensor]) -
 
 
 def leg(iteration: int, settings: dict[str, Any]) -> dict[str, Any]:
-    """The record of a leg starting at ``iteration``: its LEG_SETTINGS (content_loss only where
-    it is not the loss every run had before the setting existed)."""
+    """The record of a leg starting at ``iteration``: its LEG_SETTINGS (each added later only
+    where it is not the value every run had before the setting existed)."""
     values = {**SETTINGS_BEFORE_THEY_EXISTED, "precision": TrainingSettings.precision, **settings}
     entry = {"from": iteration, **{key: values[key] for key in LEG_SETTINGS}}
-    if entry["content_loss"] == SETTINGS_BEFORE_THEY_EXISTED["content_loss"]:
-        del entry["content_loss"]
+    for key, before in SETTINGS_BEFORE_THEY_EXISTED.items():
+        if key in entry and entry[key] == before:
+            del entry[key]
     return entry
 
 
@@ -447,8 +460,9 @@ class Trainer:
         r = warm.record
         self.state = TrainingState(int(r["iterations"]), float(r["seconds"]), r["energies"], r["loss_curve"])
         self.state.clipped_steps = int(r.get("clipped_steps", 0))
-        loss_before = {**SETTINGS_BEFORE_THEY_EXISTED, **r["settings"]}["content_loss"]
-        same_loss = loss_before == self.settings.content_loss
+        before = {**SETTINGS_BEFORE_THEY_EXISTED, **r["settings"]}
+        now = self.settings
+        same_loss = (before["content_loss"], before["layout_weight"]) == (now.content_loss, now.layout_weight)
         # the guard from the first step, unless the loss (and so the norms' scale) changed
         self.state.grad_norm_mean = float(r.get("grad_norm_mean", 0.0)) if same_loss else 0.0
         self.state.legs = list(r.get("legs") or first_leg(r["settings"]))
@@ -475,6 +489,7 @@ class Trainer:
                 s.style_weight,
                 reconstruct=i < s.reconstruction_iterations,
                 content_loss=s.content_loss,
+                layout_weight=s.layout_weight,
             )
         self.optimiser.zero_grad(set_to_none=True)
         torch.autograd.backward(losses["total"])

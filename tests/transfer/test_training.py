@@ -109,6 +109,10 @@ def test_layout_content_loss_adds_the_contents_pattern_below_relu4_1():
     restyled = {"relu4_1": out4, "relu3_1": out3 * 7 + 2, "relu2_1": out2 * 0.2 + 5}
     refined = layout_content_loss(restyled, target, content, LAYOUT_LAYERS["layout-fine"])
     assert float(refined) == pytest.approx(float(fine), rel=1e-3)
+    # a layout weight w scales the terms below relu4_1 only
+    heavier = layout_content_loss(features, target, content, LAYOUT_LAYERS["layout-fine"], weight=3.0)
+    below = normalised_content_loss(out3, content3) + normalised_content_loss(out2, content2)
+    assert float(heavier) == pytest.approx(float(normalised_content_loss(out4, target) + 3 * below))
 
 
 def test_training_uses_the_chosen_content_loss_after_the_reconstruction_stage(encoder):
@@ -329,6 +333,12 @@ def test_a_machine_without_the_checkpoint_continues_from_the_exported_decoder(en
     ]
     with pytest.raises(StylesimError, match="content_loss"):  # but not within a run resumed exactly
         api.train_decoder(*folders, tmp_path / "f", TINY, resume=True)
+    heavier = TrainingSettings(**{**normalised.__dict__, "content_loss": "layout", "layout_weight": 3.0})
+    api.train_decoder(*folders, tmp_path / "g", heavier, continue_from=tmp_path / "f")
+    legs = json.loads((tmp_path / "g" / "adain_decoder.training.json").read_text())["legs"]
+    assert legs[-1] == {"from": 4, "precision": "fp32", "content_loss": "layout", "layout_weight": 3.0}
+    with pytest.raises(StylesimError, match="layout weight"):
+        TrainingSettings(layout_weight=-1.0)
     other = TrainingSettings(**{**TINY.__dict__, "crop": 48})
     with pytest.raises(StylesimError, match="crop"):
         api.train_decoder(*folders, tmp_path / "d", other, continue_from=tmp_path / "a")
