@@ -76,8 +76,8 @@ class Tuning:
 def search_threads(queries: int) -> Iterator[None]:
     """FAISS on one thread (this thread's OpenMP setting, restored after) while searching fewer
     than SEARCH_THREADS_FROM queries: a single query's IVF probes and candidate re-scoring are
-    too small to share, and the threads' hand-offs cost more than they save (``--by style`` at
-    100 000 items: p50 31 ms on one thread, 54-82 ms on two; docs/scale.md)."""
+    too small to share, and the threads' hand-offs cost more than they save (measured in
+    docs/scale.md, "100 000 items")."""
     if queries >= SEARCH_THREADS_FROM:
         yield
         return
