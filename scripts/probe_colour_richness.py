@@ -30,7 +30,6 @@ icon name in every theme) and the Gram matrices by the look, the two disagree.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -41,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sweep_colour_levers import pixels_of  # noqa: E402
-from sweep_fusion_sets import set_similarities  # noqa: E402
+from sweep_fusion_sets import print_set_table, set_similarities, write_json  # noqa: E402
 from sweep_style_levers import finished, style_map  # noqa: E402
 
 from stylesim.descriptors import ops  # noqa: E402
@@ -147,15 +146,12 @@ def set_arguments(description: str) -> tuple[argparse.Namespace, list[str], list
 def main() -> int:
     args, chosen, unseen = set_arguments(__doc__ or "")
     results = {n: s for n in chosen + unseen if (s := set_scores(n, args.work)) is not None}
-    columns = list(next(iter(results.values())))
-    print(f"set | {' | '.join(columns)}")
-    for name, scores in results.items():
-        print(f"{name} | {' | '.join(f'{scores[c]:.3f}' for c in columns)}")
-    for column in [c for c in columns if c.startswith(("E =", "canvas ", "agree ", "corr "))]:
+    print_set_table(results)
+    summarised = ("E =", "canvas ", "agree ", "corr ")
+    for column in [c for c in next(iter(results.values())) if c.startswith(summarised)]:
         values = [results[n][column] for n in chosen if n in results]
         print(f"{column}: mean {np.mean(values):.3f}, worst {min(values):.3f} over {', '.join(chosen)}")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1) + "\n")
+    write_json(args.json, results)
     return 0
 
 

@@ -31,10 +31,7 @@ time, in the precision this machine does fast.
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,11 +42,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from eval_retrieval import log  # noqa: E402
-from sweep_fusion_sets import (
-    SETS,  # noqa: E402
-    set_similarities,
-)
+from sweep_fusion_sets import SETS, probe_main, set_similarities  # noqa: E402
 from sweep_style_levers import DEFAULT, finished, style_map, weighted  # noqa: E402
 
 from stylesim.api.indexes import make_extractor  # noqa: E402
@@ -183,28 +176,8 @@ def set_scores(name: str, work: Path) -> dict[str, float] | None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--sets", default=SETS)
-    parser.add_argument("--work", type=Path, default=Path("/var/tmp/stylesim-sets"))
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
     torch.set_num_threads(2)
-    results = {}
-    for name in args.sets.split(","):
-        started = time.perf_counter()
-        scores = set_scores(name, args.work)
-        if scores is not None:
-            results[name] = scores
-            log(f"{name}: {time.perf_counter() - started:.0f} s")
-    columns = list(next(iter(results.values())))
-    print(f"set | {' | '.join(columns)}")
-    for name, scores in results.items():
-        print(f"{name} | {' | '.join(f'{scores[c]:.3f}' for c in columns)}")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1) + "\n")
-    return 0
+    return probe_main(__doc__ or "", set_scores, SETS)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,7 @@ discount and near-duplicate rule) with the Gram, or the Gram and AdaIN, from RGB
 
 from __future__ import annotations
 
-import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -26,9 +23,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from eval_retrieval import log  # noqa: E402
 from probe_foreground import centred_cosines  # noqa: E402
-from sweep_fusion_sets import SETS, set_similarities  # noqa: E402
+from sweep_fusion_sets import SETS, probe_main, set_similarities  # noqa: E402
 from sweep_style_levers import DEFAULT, style_map, weighted  # noqa: E402
 
 from stylesim.api.indexes import make_extractor  # noqa: E402
@@ -72,28 +68,8 @@ def set_scores(name: str, work: Path) -> dict[str, float] | None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--sets", default=f"{SETS},wallpapers,artwork")
-    parser.add_argument("--work", type=Path, default=Path("/var/tmp/stylesim-sets"))
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
     torch.set_num_threads(2)
-    results = {}
-    for name in args.sets.split(","):
-        started = time.perf_counter()
-        scores = set_scores(name, args.work)
-        if scores is not None:
-            results[name] = scores
-            log(f"{name}: {time.perf_counter() - started:.0f} s")
-    columns = list(next(iter(results.values())))
-    print(f"set | {' | '.join(columns)}")
-    for name, scores in results.items():
-        print(f"{name} | {' | '.join(f'{scores[c]:.3f}' for c in columns)}")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1) + "\n")
-    return 0
+    return probe_main(__doc__ or "", set_scores, f"{SETS},wallpapers,artwork")
 
 
 if __name__ == "__main__":

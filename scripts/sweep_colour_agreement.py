@@ -19,7 +19,6 @@ the search measures it over the whole collection, not within its sample).
 from __future__ import annotations
 
 import itertools
-import json
 import sys
 from pathlib import Path
 
@@ -30,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eval_retrieval import log  # noqa: E402
 from probe_colour_richness import canvas_balanced_colour, pictures_of, set_arguments  # noqa: E402
-from sweep_fusion_sets import set_similarities  # noqa: E402
+from sweep_fusion_sets import print_variant_table, set_similarities, write_json  # noqa: E402
 
 from stylesim.evaluation.harness import Labelled, discounted_by_content  # noqa: E402
 from stylesim.evaluation.metrics import evaluate_rankings, ranking_from_scores  # noqa: E402
@@ -104,15 +103,8 @@ def main() -> int:
             sims = {**sims, "colour": canvas_balanced_colour(pictures_of(labels.paths))}
             results[name] = set_rows(sims, labels)
             results[name].update({f"agreement within {s:g}": within_sample(sims, s) for s in (0.5, 0.25)})
-    names = [n for n in chosen + unseen if n in results]
-    print(f"| variant | mean | worst | {' | '.join(names)} |")
-    print(f"| {' | '.join(['---'] * (len(names) + 3))} |")
-    for variant in next(iter(results.values())):
-        values = [results[n][variant] for n in chosen if n in results]
-        cells = " | ".join(f"{results[n][variant]:.3f}" for n in names)
-        print(f"| {variant} | {np.mean(values):.3f} | {min(values):.3f} | {cells} |")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1) + "\n")
+    print_variant_table(results, chosen, float)
+    write_json(args.json, results)
     return 0
 
 

@@ -28,7 +28,6 @@ style leakage@5 (items of the query's photo among the top 5) beside.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eval_retrieval import log  # noqa: E402
 from probe_colour_richness import canvas_balanced_colour, pictures_of, set_arguments  # noqa: E402
-from sweep_fusion_sets import set_similarities  # noqa: E402
+from sweep_fusion_sets import print_variant_table, set_similarities, write_json  # noqa: E402
 
 from stylesim.evaluation.harness import Labelled  # noqa: E402
 from stylesim.evaluation.metrics import evaluate_rankings, ranking_from_scores  # noqa: E402
@@ -99,16 +98,10 @@ def main() -> int:
             sims, labels = found
             colour = canvas_balanced_colour(pictures_of(labels.paths))
             results[name] = scores({**sims, "colour": colour}, labels)
-    names = [n for n in chosen + unseen if n in results]
-    print(f"| variant | mean | worst | {' | '.join(names)} | grid leakage@5 |")
-    print(f"| {' | '.join(['---'] * (len(names) + 4))} |")
-    for variant in next(iter(results.values())):
-        values = [results[n][variant]["mAP@10"] for n in chosen if n in results]
-        cells = " | ".join(f"{results[n][variant]['mAP@10']:.3f}" for n in names)
-        leak = results["grid"][variant]["leakage@5"] if "grid" in results else float("nan")
-        print(f"| {variant} | {np.mean(values):.3f} | {min(values):.3f} | {cells} | {leak:.3f} |")
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1) + "\n")
+    grid = results.get("grid")
+    leakage = ("grid leakage@5", lambda v: grid[v]["leakage@5"] if grid else float("nan"))
+    print_variant_table(results, chosen, lambda cell: cell["mAP@10"], leakage)
+    write_json(args.json, results)
     return 0
 
 

@@ -15,7 +15,10 @@ import argparse
 import json
 import sys
 import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -53,6 +56,73 @@ def set_sweep(name: str, tmp: Path, size: int) -> dict[str, float] | None:
     sims, labels = found
     swept = sweep_fusion(sims, labels, discounts=(0.0, STYLE_CONTENT_DISCOUNT))
     return {",".join(f"{x:g}" for x in w): m["mAP@10"] for w, m in swept}
+
+
+def scores_per_set(
+    set_scores: Callable[[str, Path], dict[str, float] | None], names: Sequence[str], work: Path
+) -> dict[str, dict[str, float]]:
+    """``set_scores`` of every named set that is available, each one's time logged on stderr."""
+    results = {}
+    for name in names:
+        started = time.perf_counter()
+        scores = set_scores(name, work)
+        if scores is not None:
+            results[name] = scores
+            log(f"{name}: {time.perf_counter() - started:.0f} s")
+    return results
+
+
+def probe_main(
+    description: str, set_scores: Callable[[str, Path], dict[str, float] | None], sets: str
+) -> int:
+    """A probe's command line (``--sets``, default ``sets``; ``--work``; ``--json``): every set's
+    scores in a table on stdout, and in JSON when asked."""
+    parser = argparse.ArgumentParser(
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sets", default=sets)
+    parser.add_argument("--work", type=Path, default=Path("/var/tmp/stylesim-sets"))
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    results = scores_per_set(set_scores, args.sets.split(","), args.work)
+    print_set_table(results)
+    write_json(args.json, results)
+    return 0
+
+
+def print_set_table(results: Mapping[str, Mapping[str, float]]) -> None:
+    """One row per set, one column per variant (its mAP@10), on stdout."""
+    columns = list(next(iter(results.values())))
+    print(f"set | {' | '.join(columns)}")
+    for name, scores in results.items():
+        print(f"{name} | {' | '.join(f'{scores[c]:.3f}' for c in columns)}")
+
+
+def print_variant_table(
+    results: Mapping[str, Mapping[str, Any]],
+    chosen: Sequence[str],
+    score: Callable[[Any], float],
+    last: tuple[str, Callable[[str], float]] | None = None,
+) -> None:
+    """A Markdown table on stdout, one row per variant: ``score`` of its cell averaged over the
+    ``chosen`` sets, the worst of them, then every set's; ``last`` (header, value of a variant)
+    adds a final column."""
+    names = list(results)
+    header = [*names, last[0]] if last else names
+    print(f"| variant | mean | worst | {' | '.join(header)} |")
+    print(f"| {' | '.join(['---'] * (len(header) + 3))} |")
+    for variant in next(iter(results.values())):
+        values = [score(results[n][variant]) for n in chosen if n in results]
+        cells = [f"{score(results[n][variant]):.3f}" for n in names]
+        if last:
+            cells.append(f"{last[1](variant):.3f}")
+        print(f"| {variant} | {np.mean(values):.3f} | {min(values):.3f} | {' | '.join(cells)} |")
+
+
+def write_json(path: Path | None, results: object) -> None:
+    """``results`` as indented JSON at ``path`` (nothing when no path was asked for)."""
+    if path is not None:
+        path.write_text(json.dumps(results, indent=1) + "\n")
 
 
 def main() -> int:
