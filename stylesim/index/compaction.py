@@ -191,5 +191,5 @@ def refit_if_needed(store: IndexStore, force: bool = False) -> list[str]:
         store.state["version_threshold"] = version_threshold(content, collection_z(n))
     rewrite(store, list(store.segments), refit)
     store.stats.update({name: new for name, (_, new) in refit.items()})
-    store.pending["stats"] = True
+    store.pending["stats"] = store.pending["items"] = True
     return due

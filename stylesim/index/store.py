@@ -121,6 +121,7 @@ class IndexStore:
             "stats": False,
             "skipped": False,
             "deleted": False,
+            "items": False,  # items added, removed or re-standardised: the agreement is measured again
         }
 
     # ------------------------------------------------------------------ opening
@@ -447,7 +448,7 @@ class IndexStore:
         if len(fresh) == 0:
             return 0
         self.deleted = np.union1d(self.deleted, fresh)
-        self.pending["deleted"] = True
+        self.pending["deleted"] = self.pending["items"] = True
         self.state["items"] = int(self.state["items"]) - len(fresh)
         self.__dict__.pop("items", None)
         return len(fresh)

@@ -254,6 +254,7 @@ def finish_segment(store: IndexStore, writer: SegmentWriter, ids: np.ndarray) ->
     segment = writer.seal()
     store.segments.append(segment)
     store.pending["segments"].append(segment.name)
+    store.pending["items"] = True
     store.state["items"] = int(store.state["items"]) + len(ids)
     store.__dict__.pop("items", None)
 
@@ -305,7 +306,7 @@ def write_file(store: IndexStore, prefix: str, suffix: str, write: Any) -> str:
 def commit(store: IndexStore) -> None:
     """Make the writer's state the committed generation (module docstring)."""
     fault("before-files")
-    if store.pending["segments"] or store.pending["deleted"] or "style_agreement" not in store.state:
+    if store.pending["items"] or "style_agreement" not in store.state:  # not on a plain merge
         sample = sample_ids(store.ids(), TYPICAL_CONTENT_SAMPLE)  # the content discount's sample
         store.state["style_agreement"] = collection_agreement(store, sample)
     files = dict(store.files)
@@ -322,7 +323,14 @@ def commit(store: IndexStore) -> None:
     publish(store, files)
     for shard in store.pending["shards"]:
         Path(shard).unlink(missing_ok=True)
-    store.pending = {"shards": [], "segments": [], "stats": False, "skipped": False, "deleted": False}
+    store.pending = {
+        "shards": [],
+        "segments": [],
+        "stats": False,
+        "skipped": False,
+        "deleted": False,
+        "items": False,
+    }
     remove_unreferenced(store)
 
 

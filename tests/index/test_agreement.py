@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from stylesim import api
+from stylesim.index import writing
 from stylesim.index.agreement import beyond_chance, colour_weighted, neighbour_agreement, without_themselves
 from stylesim.index.policy import STYLE_AGREEMENT_NEIGHBOURS, STYLE_COLOUR_WEIGHT_RANGE
 from stylesim.index.search import fusion_weights
@@ -52,7 +53,9 @@ def brute_force_agreement(store: IndexStore) -> float:
     return (overlap - chance) / (1 - chance)
 
 
-def test_each_commit_records_the_collections_agreement_and_search_weighs_colour_by_it(grid_index, tmp_path):
+def test_each_commit_records_the_collections_agreement_and_search_weighs_colour_by_it(
+    grid_index, tmp_path, monkeypatch
+):
     store = IndexStore.open(grid_index)
     agreement = store.style_agreement()
     assert agreement is not None and agreement == pytest.approx(brute_force_agreement(store))
@@ -68,3 +71,15 @@ def test_each_commit_records_the_collections_agreement_and_search_weighs_colour_
     smaller = IndexStore.open(copy)
     assert len(smaller) == 10
     assert smaller.style_agreement() == pytest.approx(brute_force_agreement(smaller))
+    before = (smaller.style_agreement(), [s.name for s in smaller.segments])
+
+    def measured(*_: object) -> float:
+        raise AssertionError("a plain merge changes no item: the agreement is not measured again")
+
+    monkeypatch.setattr(writing, "collection_agreement", measured)
+    with IndexStore.open_for_writing(copy) as writer:
+        assert writer.compact(everything=True) >= 1  # the removed items' segments rewritten
+        writer.commit()
+    merged = IndexStore.open(copy)
+    assert [s.name for s in merged.segments] != before[1]
+    assert merged.style_agreement() == before[0]
