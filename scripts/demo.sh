@@ -19,5 +19,5 @@ stylesim search samples/oil/chelsea.jpg --by content -k 6 --index indexes/defaul
 echo "== videos whose frames show samples/photo/chelsea.jpg, with their best moments:" >&2
 stylesim search samples/photo/chelsea.jpg --by content --group-by video -k 3 --index indexes/default
 python3 scripts/search_picture.py samples/pencil/coffee.jpg --index indexes/default --out docs/search.png  # the README picture: style and content results side by side
-echo "== restyle samples/photo/chelsea.jpg in the 2 styles nearest to samples/pencil/coffee.jpg (Gatys, small and quick; open out/demo/index.html):" >&2
-stylesim restyle samples/photo/chelsea.jpg --index indexes/default --style-like samples/pencil/coffee.jpg --top 2 --size 192 --steps 60 --out out/demo
+echo "== restyle samples/photo/chelsea.jpg in the 2 styles nearest to samples/pencil/coffee.jpg (AdaIN, the shipped decoder; open out/demo/index.html):" >&2
+stylesim restyle samples/photo/chelsea.jpg --index indexes/default --style-like samples/pencil/coffee.jpg --top 2 --size 512 --out out/demo

@@ -190,6 +190,20 @@ def save_decoder(
     return DecoderFile(path, digest, encoder_sha256, padding)
 
 
+def _where_to_get(looked_at: Path) -> str:
+    """What to do when the decoder at ``looked_at`` is missing: the packaged one comes with
+    stylesim, so its absence means a damaged install; a given path is the user's own."""
+    if looked_at == DEFAULT_DECODER:
+        return (
+            "stylesim ships one there, so this install is incomplete: reinstall stylesim, or pass "
+            f"--decoder FILE.pt, or set ${DECODER_ENV}, or use --method gatys, which needs no trained weights"
+        )
+    return (
+        f"check the path given by --decoder or ${DECODER_ENV} (unset it to use the decoder stylesim "
+        "ships), or train one with 'stylesim train-decoder', or use --method gatys"
+    )
+
+
 def load_decoder(
     path: str | Path | None, encoder_sha256: str, device: torch.device | str = "cpu"
 ) -> tuple[AdaINDecoder, DecoderFile]:
@@ -197,12 +211,8 @@ def load_decoder(
     StylesimError naming the file and the problem if it does not verify."""
     file = decoder_path(path)
     if not file.is_file():
-        raise DecoderMissingError(
-            f"no AdaIN decoder is installed ({file} does not exist). "
-            "None is shipped yet: train one with 'stylesim train-decoder' and put it there "
-            f"(or pass --decoder FILE.pt, or set ${DECODER_ENV}), "
-            "or use --method gatys, which needs no trained weights"
-        )
+        missing = f"no AdaIN decoder is installed ({file} does not exist)"
+        raise DecoderMissingError(f"{missing}; {_where_to_get(file)}")
     sidecar = _sidecar(file)
     if not sidecar.is_file():
         raise StylesimError(

@@ -69,6 +69,51 @@ def test_decoder_architecture():
     assert decoder(torch.zeros((1, 512, 4, 5))).shape == (1, 3, 32, 40)
 
 
+@pytest.mark.parametrize(
+    "content_name, style_name",
+    [("chelsea", "gravel"), ("coffee", "oil:rocket"), ("rocket", "watercolour:chelsea")],
+)
+def test_the_shipped_decoder_verifies_and_restyles_real_photos(monkeypatch, content_name, style_name):
+    """The decoder that comes with stylesim (issue 14) loads from the package with its checksum
+    and passes the project's transfer check at 256 px on photos and looks it never trained on:
+    D(result, style) <= 0.6 D(content, style), structure >= 0.8 (an untrained decoder fails both)."""
+    import numpy as np
+    from PIL import Image
+    from skimage import data
+
+    from stylesim.encoding import VGG19Encoder
+    from stylesim.encoding.layers import GATYS_STYLE_LAYERS, layer_index
+    from stylesim.evaluation.sets.grid import LOOKS
+    from stylesim.transfer.adain import DECODER_ENV, DEFAULT_DECODER, adain_transfer
+    from stylesim.transfer.quality import structure_correlation, style_distance
+    from tests.conftest import photo
+
+    monkeypatch.delenv(DECODER_ENV, raising=False)
+    weights = resolve_weights()
+    decoder, file = load_decoder(None, weights.sha256)
+    assert file.path == DEFAULT_DECODER and DEFAULT_DECODER.stat().st_size <= 8 * 2**20  # fp16, <= 8 MB
+    encoder = VGG19Encoder(weights, tuple(sorted({*GATYS_STYLE_LAYERS, "relu4_1"}, key=layer_index)))
+    content = Image.fromarray(photo(content_name, 256))
+    if style_name == "gravel":
+        grey = np.stack([data.gravel()] * 3, -1)
+        style = Image.fromarray(grey).resize((256, 256), Image.Resampling.LANCZOS)
+    else:
+        look, picture = style_name.split(":")
+        style = Image.fromarray(LOOKS[look](photo(picture, 256)))
+    result = adain_transfer(encoder, decoder, content, [style], size=256)
+    assert style_distance(encoder, result, style) <= 0.6 * style_distance(encoder, content, style, 256)
+    assert structure_correlation(result, content) >= 0.8
+
+
+def test_a_missing_packaged_decoder_says_the_install_is_incomplete(tmp_path, monkeypatch):
+    from stylesim.transfer import adain as adain_module
+
+    monkeypatch.delenv(adain_module.DECODER_ENV, raising=False)
+    monkeypatch.setattr(adain_module, "DEFAULT_DECODER", tmp_path / "weights" / "adain_decoder.pt")
+    with pytest.raises(DecoderMissingError, match="this install is incomplete: reinstall stylesim"):
+        load_decoder(None, resolve_weights().sha256)
+
+
 def test_no_decoder_is_a_clear_error_and_writes_nothing(tmp_path):
     with pytest.raises(DecoderMissingError, match="no AdaIN decoder is installed"):
         load_decoder(tmp_path / "none.pt", "x")
