@@ -11,6 +11,7 @@ from torch import nn
 
 from stylesim.encoding.layers import VGG19_LAYERS, deepest_layer, layer_channels, layer_index
 from stylesim.encoding.preprocess import Preprocessing, to_model_input
+from stylesim.encoding.relu import SignBitReLU
 from stylesim.encoding.weights import WeightSource
 from stylesim.errors import StylesimError
 
@@ -58,7 +59,7 @@ class VGG19Encoder(nn.Module):
                 modules[name] = conv
                 in_channels = out_channels
             elif name.startswith("relu"):  # in place unless the convolution's own output is asked for
-                modules[name] = nn.ReLU(inplace=previous not in self.layers)
+                modules[name] = SignBitReLU(inplace=previous not in self.layers)
             else:
                 modules[name] = nn.MaxPool2d(2, 2)
             previous = name

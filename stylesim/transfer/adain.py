@@ -40,6 +40,7 @@ from stylesim.descriptors.ops import channel_mean_std
 from stylesim.encoding import VGG19Encoder
 from stylesim.encoding.device import autocast, choose_precision, frozen_in_precision
 from stylesim.encoding.preprocess import normalise_rgb
+from stylesim.encoding.relu import SignBitReLU
 from stylesim.errors import StylesimError
 from stylesim.transfer.colour import PRESERVE_METHODS, keep_luminance, match_colour_statistics
 from stylesim.transfer.image import shape_for, to_image, to_tensor
@@ -112,7 +113,7 @@ class ReflectionPad(nn.Module):
 
 def _block(c_in: int, c_out: int, relu: bool = True) -> list[nn.Module]:
     layers: list[nn.Module] = [ReflectionPad(), nn.Conv2d(c_in, c_out, 3)]
-    return layers + [nn.ReLU(inplace=True)] if relu else layers
+    return layers + [SignBitReLU(inplace=True)] if relu else layers
 
 
 def _upsample() -> nn.Module:

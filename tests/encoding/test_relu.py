@@ -1,0 +1,61 @@
+"""``SignBitReLU``: max(x, 0) through the int16 view of 16-bit floats equals ``torch.relu`` (a
+negative zero aside; in place or not, channels-last too), leaves autograd and other dtypes to
+``nn.ReLU``, and
+the encoder and decoder built with it give the same outputs as with ``nn.ReLU``."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from stylesim.encoding import VGG19Encoder, resolve_weights
+from stylesim.encoding.relu import SignBitReLU
+from stylesim.transfer.adain import AdaINDecoder
+
+
+def awkward_values(dtype: torch.dtype) -> torch.Tensor:
+    """Random activations with zeros, infinities and subnormal-sized values, channels-last."""
+    values = torch.randn((2, 8, 9, 7), generator=torch.Generator().manual_seed(0)) * 5
+    values.view(-1)[:6] = torch.tensor([0.0, float("inf"), float("-inf"), 1e-40, -1e-40, -3.0])
+    return values.to(dtype).contiguous(memory_format=torch.channels_last)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32])
+@pytest.mark.parametrize("inplace", [True, False])
+def test_equals_torch_relu_and_leaves_no_sign_bit(dtype, inplace):
+    x = awkward_values(dtype)
+    expected = torch.relu(x)
+    given = x.clone()
+    out = SignBitReLU(inplace=inplace)(given)
+    assert out.dtype == dtype and out.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(out, expected)  # -0.0 == +0.0 here: a negative zero may come out as +0.0
+    nonzero = expected != 0
+    assert torch.equal(out[nonzero].float(), expected[nonzero].float()) and not torch.signbit(out).any()
+    assert (out.data_ptr() == given.data_ptr()) == inplace
+    if not inplace:
+        assert torch.equal(given, x)  # the input is left as it was
+
+
+def test_a_tensor_that_needs_a_gradient_goes_through_nn_relu():
+    x = awkward_values(torch.bfloat16).float().requires_grad_()
+    y = x.to(torch.bfloat16)
+    SignBitReLU(inplace=False)(y).float().sum().backward()
+    assert x.grad is not None and torch.equal(x.grad, (x > 0).float())
+
+
+@torch.inference_mode()
+def test_encoder_and_decoder_outputs_are_the_same_as_with_nn_relu():
+    encoder = VGG19Encoder(resolve_weights(), ("relu1_1", "relu2_1", "relu4_1")).to(torch.bfloat16)
+    decoder = AdaINDecoder().eval().to(torch.bfloat16)
+    x = torch.rand((1, 3, 64, 48), generator=torch.Generator().manual_seed(1)).to(torch.bfloat16)
+    ours = encoder(x)
+    decoded = decoder(ours["relu4_1"].contiguous(memory_format=torch.channels_last))
+    for network in (encoder, decoder):
+        for name, module in list(network.named_modules()):
+            if isinstance(module, SignBitReLU):
+                parent = network.get_submodule(name.rpartition(".")[0]) if "." in name else network
+                setattr(parent, name.rpartition(".")[2], nn.ReLU(inplace=module.inplace))
+    plain = encoder(x)
+    assert all(torch.equal(ours[k], plain[k]) for k in plain)
+    assert torch.equal(decoded, decoder(plain["relu4_1"].contiguous(memory_format=torch.channels_last)))
