@@ -1,19 +1,20 @@
 """The README's restyle examples, rendered by the `stylesim restyle` command line itself: one
 held-out photo (scikit-image's astronaut) in two held-out styles (Van Gogh's The Starry Night from
 OpenCV's samples, the Plasma wallpaper Kokkini), with AdaIN's options one at a time, tiled with
-their commands and times into one picture.
+their titles into one picture.
 
     python scripts/adain_data.py                      # once: the held-out pictures
     python scripts/restyle_examples.py [--out docs/restyle-examples.jpg] [--size 512] [--decoder FILE]
 
 Prints each command and its wall time on stdout (a fresh process each: start-up, model load and
 the contact sheet's quality figures included, so several times the transfer itself); the
-restyled PNGs stay in a temporary folder unless --keep DIR.
+restyled PNGs (one folder per example) stay in a temporary folder unless --keep DIR.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import shlex
 import subprocess
 import sys
@@ -25,9 +26,6 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageOps
 
 HELD_OUT = Path.home() / ".cache" / "stylesim" / "adain-data" / "eval"
-CONTENT = HELD_OUT / "content" / "0000.jpg"  # astronaut (scikit-image)
-STARRY = HELD_OUT / "style" / "0000.jpg"  # The Starry Night (OpenCV samples)
-KOKKINI = HELD_OUT / "style" / "0006.jpg"  # Plasma wallpaper Kokkini
 TILE = 300  # tile height in the sheet
 CAPTION = 34
 
@@ -38,9 +36,24 @@ class Example:
     options: list[str]
 
 
-def examples(mask: Path) -> list[Example]:
+def held_out(role: str, source_part: str) -> Path:
+    """The held-out picture of ``role`` (content or style) whose source names ``source_part``
+    (scripts/adain_data.py's sources.csv)."""
+    folder = HELD_OUT / role
+    try:
+        with open(folder / "sources.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+    except FileNotFoundError:
+        sys.exit(f"{folder / 'sources.csv'}: missing; run python scripts/adain_data.py first")
+    for row in rows:
+        if source_part in row["source"]:
+            return folder / row["file"]
+    sys.exit(f"{folder / 'sources.csv'}: no {role} picture from {source_part!r}")
+
+
+def examples(starry_night: Path, kokkini_wallpaper: Path, mask: Path) -> list[Example]:
     """Each AdaIN option of `stylesim restyle` on its own, and two together."""
-    starry, kokkini = ["--style", str(STARRY)], ["--style", str(KOKKINI)]
+    starry, kokkini = ["--style", str(starry_night)], ["--style", str(kokkini_wallpaper)]
     return [
         Example("Starry Night (alpha 1)", starry),
         Example("--alpha 0.5", [*starry, "--alpha", "0.5"]),
@@ -61,13 +74,18 @@ def centre_mask(content: Path, out: Path) -> Path:
     return out
 
 
-def render(example: Example, out: Path, size: int, decoder: str | None) -> tuple[Path, float, str]:
-    """Run `stylesim restyle` for one example; (the PNG it wrote, wall seconds, the command)."""
+def render(
+    content: Path, example: Example, out: Path, size: int, decoder: str | None
+) -> tuple[Path, float, str]:
+    """Run `stylesim restyle` for one example with AdaIN; (the PNG it wrote, wall seconds, the
+    command)."""
     command = [
         "stylesim",
         "restyle",
-        str(CONTENT),
+        str(content),
         *example.options,
+        "--method",
+        "adain",
         "--size",
         str(size),
         "-o",
@@ -80,7 +98,8 @@ def render(example: Example, out: Path, size: int, decoder: str | None) -> tuple
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
-        sys.exit(f"{shlex.join(command)}: failed: {done.stderr.strip().splitlines()[-1:]}")
+        reason = (done.stderr.strip().splitlines() or ["no message on stderr"])[-1]
+        sys.exit(f"{shlex.join(command)}: failed: {reason}")
     written = [Path(line) for line in done.stdout.splitlines() if line.endswith(".png")]
     return written[0], seconds, shlex.join(command)
 
@@ -117,17 +136,19 @@ def main() -> int:
     parser.add_argument("--decoder")
     parser.add_argument("--keep", type=Path)
     args = parser.parse_args()
-    if not CONTENT.is_file():
-        sys.exit(f"{CONTENT}: missing; run python scripts/adain_data.py first")
+    content = held_out("content", "astronaut")
+    starry, kokkini = held_out("style", "starry_night"), held_out("style", "/Kokkini/")
     with tempfile.TemporaryDirectory(prefix="stylesim-examples-") as tmp:
         work = args.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        mask = centre_mask(CONTENT, work / "mask.png")
-        inputs = [tile(Image.open(p), name) for p, name in ((CONTENT, "content"), (STARRY, "style 1"))]
-        inputs += [tile(Image.open(KOKKINI), "style 2"), tile(Image.open(mask), "--mask")]
+        mask = centre_mask(content, work / "mask.png")
+        pictures = ((content, "content"), (starry, "style 1"), (kokkini, "style 2"), (mask, "--mask"))
+        inputs = [tile(Image.open(p), name) for p, name in pictures]
         results = []
-        for example in examples(mask):
-            png, seconds, command = render(example, work / "out", args.size, args.decoder)
+        for number, example in enumerate(examples(starry, kokkini, mask), 1):
+            png, seconds, command = render(
+                content, example, work / f"example-{number}", args.size, args.decoder
+            )
             print(f"{seconds:5.1f} s  {command}", flush=True)
             results.append(tile(Image.open(png), example.title))
         sheet([inputs, results[:3], results[3:]], args.out)

@@ -104,11 +104,15 @@ def check_restyle_options(
 
 def said_method(settings: RestyleSettings, quiet: bool) -> RestyleSettings:
     """``settings`` with --method auto resolved (``transfer.restyle.method_resolved``), said on stderr."""
+    from stylesim.transfer.adain import missing_decoder_message
     from stylesim.transfer.restyle import method_resolved
 
     resolved = method_resolved(settings)
     if settings.method == "auto" and not quiet:
-        err.print(f"method: {resolved.method} (--method auto: adain when a decoder is given or installed)")
+        why = "adain when a decoder is given or installed"
+        if resolved.method == "gatys":  # say why, so that an incomplete install does not pass unseen
+            why = missing_decoder_message(settings.decoder)
+        err.print(f"method: {resolved.method} (--method auto: {why})")
     return resolved
 
 

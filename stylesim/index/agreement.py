@@ -11,8 +11,9 @@ with nothing in common, a large collection by ~0.
 Where colour and the Gram matrices find the same neighbours (crops of one pattern, of one
 painting, copies), colour is evidence of the look and earns weight; where they find different
 ones (icon themes: colour follows what an icon shows; recoloured patterns: colour follows the
-palette change) it earns little. A property of the whole collection, measured when it is
-committed (``index.writing.commit``) over the items of a fixed sample, searching all of it.
+palette change) it earns little. A property of the whole collection, measured at each commit
+that adds, removes or re-standardises items (``index.writing.commit``) over the items of a fixed
+sample, searching all of it.
 """
 
 from __future__ import annotations

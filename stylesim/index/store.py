@@ -92,6 +92,18 @@ def full_disk_reported(
     return reported
 
 
+def fresh_pending() -> dict[str, Any]:
+    """What a writer has changed since the last commit: nothing yet (``index.writing.commit``)."""
+    return {
+        "shards": [],  # journal shards merged, removed after the commit
+        "segments": [],  # segments written
+        "stats": False,
+        "skipped": False,
+        "deleted": False,
+        "items": False,  # items added, removed or re-standardised: the agreement is measured again
+    }
+
+
 class IndexStore:
     """The committed state of one index (read-only), or the state a writer is building."""
 
@@ -115,14 +127,7 @@ class IndexStore:
         self._content_sample: tuple[tuple[int, int], np.ndarray] | None = None  # (items, next id)
         self._lock_fd: int | None = None
         self.merged_below = 0  # ids below the committed next_id at opening (open_for_writing)
-        self.pending: dict[str, Any] = {
-            "shards": [],
-            "segments": [],
-            "stats": False,
-            "skipped": False,
-            "deleted": False,
-            "items": False,  # items added, removed or re-standardised: the agreement is measured again
-        }
+        self.pending = fresh_pending()
 
     # ------------------------------------------------------------------ opening
     @classmethod

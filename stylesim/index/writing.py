@@ -305,6 +305,8 @@ def write_file(store: IndexStore, prefix: str, suffix: str, write: Any) -> str:
 
 def commit(store: IndexStore) -> None:
     """Make the writer's state the committed generation (module docstring)."""
+    from stylesim.index.store import fresh_pending
+
     fault("before-files")
     if store.pending["items"] or "style_agreement" not in store.state:  # not on a plain merge
         sample = sample_ids(store.ids(), TYPICAL_CONTENT_SAMPLE)  # the content discount's sample
@@ -323,14 +325,7 @@ def commit(store: IndexStore) -> None:
     publish(store, files)
     for shard in store.pending["shards"]:
         Path(shard).unlink(missing_ok=True)
-    store.pending = {
-        "shards": [],
-        "segments": [],
-        "stats": False,
-        "skipped": False,
-        "deleted": False,
-        "items": False,
-    }
+    store.pending = fresh_pending()
     remove_unreferenced(store)
 
 

@@ -191,17 +191,23 @@ def save_decoder(
     return DecoderFile(path, digest, encoder_sha256, padding)
 
 
-def _where_to_get(looked_at: Path) -> str:
-    """What to do when the decoder at ``looked_at`` is missing: the packaged one comes with
-    stylesim, so its absence means a damaged install; a given path is the user's own."""
-    if looked_at == DEFAULT_DECODER:
+def missing_decoder_message(explicit: str | Path | None) -> str:
+    """Why no decoder was found, in one line: a path the user gave (``--decoder`` or
+    ``$STYLESIM_ADAIN_DECODER``) that is not there, or, for the packaged decoder that comes with
+    stylesim, an incomplete install."""
+    file = decoder_path(explicit)
+    if explicit:
+        source, undo = "--decoder", "leave --decoder out"
+    elif os.environ.get(DECODER_ENV):
+        source, undo = f"${DECODER_ENV}", f"unset ${DECODER_ENV}"
+    else:
         return (
-            "stylesim ships one there, so this install is incomplete: reinstall stylesim, or pass "
-            f"--decoder FILE.pt, or set ${DECODER_ENV}, or use --method gatys, which needs no trained weights"
+            f"no AdaIN decoder is installed ({file} does not exist): stylesim ships one there, so this "
+            "install is incomplete; reinstall stylesim, or pass --decoder FILE.pt, or use --method gatys"
         )
     return (
-        f"check the path given by --decoder or ${DECODER_ENV} (unset it to use the decoder stylesim "
-        "ships), or train one with 'stylesim train-decoder', or use --method gatys"
+        f"no AdaIN decoder at {file} (given by {source}): the file does not exist; check the path, "
+        f"or {undo} to use the decoder stylesim ships, or use --method gatys"
     )
 
 
@@ -212,8 +218,7 @@ def load_decoder(
     StylesimError naming the file and the problem if it does not verify."""
     file = decoder_path(path)
     if not file.is_file():
-        missing = f"no AdaIN decoder is installed ({file} does not exist)"
-        raise DecoderMissingError(f"{missing}; {_where_to_get(file)}")
+        raise DecoderMissingError(missing_decoder_message(path))
     sidecar = _sidecar(file)
     if not sidecar.is_file():
         raise StylesimError(

@@ -19,7 +19,8 @@ from tests.evaluation.test_art_sets import read_rows
 
 def test_adain_set_needs_a_decoder_then_renders_every_photo_in_every_style(tmp_path, monkeypatch):
     monkeypatch.setenv(DECODER_ENV, str(tmp_path / "none.pt"))
-    with pytest.raises(DataUnavailable, match="no AdaIN decoder is installed"):
+    missing = r"renders with a decoder: no AdaIN decoder at .*none\.pt \(given by \$STYLESIM_ADAIN_DECODER\)"
+    with pytest.raises(DataUnavailable, match=missing):
         build_set("adain", tmp_path / "set")
     assert not (tmp_path / "set").exists()
 

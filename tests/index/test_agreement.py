@@ -53,7 +53,7 @@ def brute_force_agreement(store: IndexStore) -> float:
     return (overlap - chance) / (1 - chance)
 
 
-def test_each_commit_records_the_collections_agreement_and_search_weighs_colour_by_it(
+def test_commits_that_change_items_record_the_collections_agreement_and_search_weighs_colour_by_it(
     grid_index, tmp_path, monkeypatch
 ):
     store = IndexStore.open(grid_index)

@@ -27,7 +27,7 @@ from PIL import Image
 from stylesim.evaluation.sets.artwork import MIN_SIDE, designs, open_artwork
 from stylesim.evaluation.sets.debian import DataUnavailable, write_labels
 from stylesim.evaluation.sets.grid import PHOTOS, load_photo
-from stylesim.transfer.adain import DECODER_ENV, DecoderMissingError, adain_transfer, decoder_path
+from stylesim.transfer.adain import DecoderMissingError, adain_transfer
 from stylesim.transfer.restyle import RestyleSettings, prepare_models
 
 STYLES = 8
@@ -65,11 +65,8 @@ def build_adain_looks(
     DataUnavailable where no decoder is installed (checked before anything is fetched)."""
     try:
         encoder, decoder = prepare_models(RestyleSettings(method="adain", device=device))
-    except DecoderMissingError:
-        raise DataUnavailable(
-            f"no AdaIN decoder is installed ({decoder_path()} does not exist); set "
-            f"${DECODER_ENV} to a decoder file ('stylesim train-decoder' makes one)"
-        ) from None
+    except DecoderMissingError as err:
+        raise DataUnavailable(f"the adain set renders with a decoder: {err}") from None
     assert decoder is not None
     rows: list[tuple[Path, str, str]] = []
     for label, style in styles if styles is not None else artwork_styles(style_count):
