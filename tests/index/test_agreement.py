@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from stylesim import api
-from stylesim.index import writing
+from stylesim.index import compaction, writing
 from stylesim.index.agreement import beyond_chance, colour_weighted, neighbour_agreement, without_themselves
 from stylesim.index.policy import STYLE_AGREEMENT_NEIGHBOURS, STYLE_COLOUR_WEIGHT_RANGE
 from stylesim.index.search import fusion_weights
@@ -83,3 +83,9 @@ def test_commits_that_change_items_record_the_collections_agreement_and_search_w
     merged = IndexStore.open(copy)
     assert [s.name for s in merged.segments] != before[1]
     assert merged.style_agreement() == before[0]
+
+    monkeypatch.setattr(writing, "collection_agreement", lambda *_: 0.25)  # a refit moves every vector
+    with IndexStore.open_for_writing(copy) as writer:
+        assert compaction.refit_if_needed(writer, force=True)
+        writer.commit()
+    assert IndexStore.open(copy).style_agreement() == 0.25  # measured again
