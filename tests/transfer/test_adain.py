@@ -101,6 +101,7 @@ def test_the_shipped_decoder_verifies_and_restyles_real_photos(monkeypatch, cont
         look, picture = style_name.split(":")
         style = Image.fromarray(LOOKS[look](photo(picture, 256)))
     result = adain_transfer(encoder, decoder, content, [style], size=256)
+    # margins (2026-12-07, fp32 and bf16 alike): ratios 0.41 / 0.17 / 0.45, structure 0.86 / 0.95 / 0.85
     assert style_distance(encoder, result, style) <= 0.6 * style_distance(encoder, content, style, 256)
     assert structure_correlation(result, content) >= 0.8
 
