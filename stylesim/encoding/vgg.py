@@ -11,7 +11,7 @@ from torch import nn
 
 from stylesim.encoding.layers import VGG19_LAYERS, deepest_layer, layer_channels, layer_index
 from stylesim.encoding.preprocess import Preprocessing, to_model_input
-from stylesim.encoding.relu import SignBitReLU
+from stylesim.encoding.relu import NonNegativeMaxPool2d, SignBitReLU
 from stylesim.encoding.weights import WeightSource
 from stylesim.errors import StylesimError
 
@@ -60,8 +60,8 @@ class VGG19Encoder(nn.Module):
                 in_channels = out_channels
             elif name.startswith("relu"):  # in place unless the convolution's own output is asked for
                 modules[name] = SignBitReLU(inplace=previous not in self.layers)
-            else:
-                modules[name] = nn.MaxPool2d(2, 2)
+            else:  # every pool follows a ReLU
+                modules[name] = NonNegativeMaxPool2d()
             previous = name
         self.body = nn.ModuleDict(modules)
         self.requires_grad_(False)
