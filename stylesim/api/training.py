@@ -9,7 +9,7 @@ from typing import Any
 from stylesim.collection.walk import IMAGE_EXTENSIONS
 from stylesim.encoding import VGG19Encoder, choose_precision, resolve_device, resolve_weights
 from stylesim.errors import StylesimError
-from stylesim.transfer.training import CHECKPOINT, TrainingSettings, WarmStart
+from stylesim.transfer.training import CHECKPOINT, TRAINING_RECORD, TrainingSettings, WarmStart
 
 
 def training_settings(device: str = "auto", precision: str = "auto", **values: Any) -> TrainingSettings:
@@ -64,7 +64,7 @@ def train_decoder(
         record = training_record(trainer, sources)
         summary = {k: record[k] for k in ("iterations", "seconds", "settings")}
         save_decoder(trainer.exported_decoder(), exported, weights.sha256, "zeros", summary)
-        write_record(work / "adain_decoder.training.json", record)
+        write_record(work / TRAINING_RECORD, record)
         if on_checkpoint:
             on_checkpoint(checkpoint)
 
@@ -80,7 +80,7 @@ def recorded_ema(work: str | Path, continue_from: str | Path | None = None) -> f
     if (Path(work) / CHECKPOINT).is_file():
         saved = load_checkpoint(Path(work))["settings"]
     elif continue_from is not None:
-        saved = read_record(Path(continue_from) / "adain_decoder.training.json")["settings"]
+        saved = read_record(Path(continue_from) / TRAINING_RECORD)["settings"]
     else:
         return 0.0
     return float({**SETTINGS_BEFORE_THEY_EXISTED, **saved}["ema_decay"])
@@ -101,4 +101,4 @@ def _warm_start(folder: Path, encoder_sha256: str) -> WarmStart:
     from stylesim.transfer.training import read_warm_start
 
     decoder, _ = load_decoder(folder / "adain_decoder.pt", encoder_sha256)
-    return read_warm_start(folder / "adain_decoder.training.json", decoder.state_dict())
+    return read_warm_start(folder / TRAINING_RECORD, decoder.state_dict())

@@ -79,6 +79,7 @@ from stylesim.transfer.adain import ADAIN_LAYER, AdaINDecoder, adain
 from stylesim.transfer.defaults import CONTENT_LOSSES
 
 CHECKPOINT = "checkpoint.pt"
+TRAINING_RECORD = "adain_decoder.training.json"  # beside the exported decoder
 CHECKPOINT_VERSION = 1
 
 

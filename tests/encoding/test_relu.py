@@ -1,8 +1,7 @@
 """``SignBitReLU``: max(x, 0) through the int16 view of 16-bit floats equals ``torch.relu`` (a
-negative zero aside; in place or not, channels-last too), leaves autograd and other dtypes to
-``nn.ReLU``, and
-the encoder and decoder built with it give the same outputs as with ``nn.ReLU``; the same for
-``NonNegativeMaxPool2d`` against ``max_pool2d`` on ReLU outputs."""
+negative zero aside; in place or not, channels-last too) and leaves autograd and other dtypes to
+``nn.ReLU``; ``NonNegativeMaxPool2d`` equals ``max_pool2d`` on ReLU outputs; the encoder and
+decoder built with both give the same outputs as with PyTorch's own modules."""
 
 from __future__ import annotations
 
