@@ -1,7 +1,8 @@
 """Where an AdaIN restyle's time goes, against the arithmetic it needs: VGG19 to relu4_1 (once for
 the content, once for each style), the decoder, and the whole ``adain_transfer``, at one size, in
-fp32 and (where the device has bf16 units) bf16; multiply-accumulates counted from the layers'
-shapes, so the table also says how many GMAC/s the device sustains and what a time goal needs.
+fp32 and (where the device has bf16 units) bf16; the multiply-accumulates each stage executes
+counted (torch's FlopCounterMode), so the table also says how many GMAC/s the device sustains and
+what a time goal needs.
 
     python scripts/bench_adain.py [--size 512] [--repeats 5] [--device auto] [--json out.json]
 
@@ -22,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -34,21 +35,12 @@ from stylesim.encoding.device import autocast, bf16_is_fast, frozen_in_precision
 from stylesim.transfer.adain import ADAIN_LAYER, AdaINDecoder, adain_transfer  # noqa: E402
 
 
-def gmac(model: nn.Module, run: Callable[[], Any]) -> float:
-    """Multiply-accumulates of the convolutions ``run()`` calls in ``model``, in billions."""
-    total = [0]
-
-    def count(module: nn.Module, _: Any, out: torch.Tensor) -> None:
-        assert isinstance(module, nn.Conv2d)
-        kernel = module.kernel_size[0] * module.kernel_size[1] * module.in_channels // module.groups
-        total[0] += out.numel() * kernel
-
-    hooks = [m.register_forward_hook(count) for m in model.modules() if isinstance(m, nn.Conv2d)]
-    with torch.no_grad():
+def gmac(run: Callable[[], Any]) -> float:
+    """Multiply-accumulates of the convolutions ``run()`` executes, in billions (the decoder's
+    inference path does fewer than its layers list: ``transfer.convolutions``)."""
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
         run()
-    for hook in hooks:
-        hook.remove()
-    return total[0] / 1e9
+    return float(counter.get_total_flops()) / 2e9
 
 
 def median_seconds(run: Callable[[], Any], repeats: int) -> float:
@@ -64,9 +56,8 @@ def median_seconds(run: Callable[[], Any], repeats: int) -> float:
 Stage = Callable[[str], Any]  # run once in the given precision
 
 
-def stages(size: int, device: torch.device) -> tuple[nn.Module, dict[str, Stage]]:
-    """The encoder and decoder (one module, for counting) and each stage as a function of the
-    precision."""
+def stages(size: int, device: torch.device) -> dict[str, Stage]:
+    """Each stage as a function of the precision."""
     from PIL import Image
 
     from stylesim.evaluation.sets.grid import load_photo
@@ -95,12 +86,12 @@ def stages(size: int, device: torch.device) -> tuple[nn.Module, dict[str, Stage]
         "adain_transfer, style at full size": transfer(1.0),
         "adain_transfer, style at half size": transfer(0.5),
     }
-    return nn.ModuleList([encoder, decoder]), runs
+    return runs
 
 
 def measure(size: int, device: torch.device, repeats: int) -> list[dict[str, Any]]:
-    models, runs = stages(size, device)
-    work = {stage: gmac(models, partial(run, "fp32")) for stage, run in runs.items()}
+    runs = stages(size, device)
+    work = {stage: gmac(partial(run, "fp32")) for stage, run in runs.items()}
     precisions = ["fp32", "bf16"] if bf16_is_fast(device) else ["fp32"]
     rows = []
     for precision in precisions:

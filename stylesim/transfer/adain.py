@@ -43,6 +43,7 @@ from stylesim.encoding.preprocess import normalise_rgb
 from stylesim.encoding.relu import SignBitReLU
 from stylesim.errors import StylesimError
 from stylesim.transfer.colour import PRESERVE_METHODS, keep_luminance, match_colour_statistics
+from stylesim.transfer.convolutions import reflection_padded_conv, upsampled_conv
 from stylesim.transfer.image import shape_for, to_image, to_tensor
 from stylesim.transfer.losses import blend
 
@@ -142,8 +143,22 @@ class AdaINDecoder(nn.Module):
         )
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        image: torch.Tensor = self.net(features)
-        return image
+        """The layers in order while training (autograd on); at inference each convolution after
+        an upsampling runs at the resolution before it and no padded copies are made
+        (``transfer.convolutions``: the same sums, rounded differently)."""
+        if torch.is_grad_enabled():
+            image: torch.Tensor = self.net(features)
+            return image
+        x, upsampled = features, False
+        for layer in self.net:
+            if isinstance(layer, nn.Upsample):
+                upsampled = True
+            elif isinstance(layer, nn.Conv2d):
+                x = upsampled_conv(x, layer) if upsampled else reflection_padded_conv(x, layer)
+                upsampled = False
+            elif not isinstance(layer, ReflectionPad):
+                x = layer(x)
+        return x
 
 
 @dataclass
