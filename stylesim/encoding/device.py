@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import ctypes
-import ctypes.util
 import os
 import weakref
 from collections.abc import Iterator
@@ -35,9 +34,9 @@ CPU_BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
 
 
 def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when present, else CPU; anything else is passed to torch. Every network
-    that runs goes through here, so this is also where the process is set to reuse freed
-    memory (``reuse_freed_memory``)."""
+    """``auto`` picks CUDA when present, else CPU; anything else is passed to torch. Every run of a
+    network resolves its device first, so this also sets the process up to run one: freed
+    memory reused (``reuse_freed_memory``, once per process)."""
     reuse_freed_memory()
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -57,22 +56,25 @@ def resolve_device(device: str = "auto") -> torch.device:
 # glibc's mallopt parameters (malloc.h)
 M_TRIM_THRESHOLD, M_MMAP_MAX, M_ARENA_MAX = -1, -4, -8
 KEEP_FREE_BYTES = 1 << 30
+MALLOC_ENV = "STYLESIM_MALLOC"  # "system" leaves the C library's malloc as it is
 
 
 @lru_cache(maxsize=1)
 def reuse_freed_memory() -> bool:
-    """Make glibc's malloc hand freed tensor memory back to the next tensor instead of to the
-    system: no mmap for large blocks (``M_MMAP_MAX`` 0), the heap trimmed only when more than
-    ``KEEP_FREE_BYTES`` lie free at its top (``M_TRIM_THRESHOLD``), one arena for every thread
-    (``M_ARENA_MAX`` 1, so the server's worker threads reuse it too). By default glibc maps every
-    block above 32 MB (a 512² x 64 activation in bf16 is 33.5 MB) afresh and unmaps it when it is
-    freed, so each such activation paid the kernel's page faults and zeroing again, in every layer
-    of every image. The memory a run keeps is its own peak; returns whether the C library took the
-    settings (False on a C library without ``mallopt``, e.g. macOS)."""
+    """Set glibc's malloc to hand freed tensor memory to the next tensor rather than back to the
+    system: no mmap for large blocks (``M_MMAP_MAX`` 0; by default blocks above an adaptive
+    threshold of at most 32 MiB are mapped when allocated and unmapped when freed, so the next
+    one is faulted in page by page again), the heap trimmed only when more than
+    ``KEEP_FREE_BYTES`` lie free at its top (``M_TRIM_THRESHOLD``), and one arena for the threads
+    that allocate from now on (``M_ARENA_MAX`` 1: the server's worker threads share the reused
+    memory). The process keeps its peak memory. ``$STYLESIM_MALLOC=system`` leaves malloc as it
+    is. Returns whether the settings were made (False there, or on a C library without
+    ``mallopt``, e.g. macOS's)."""
+    if os.environ.get(MALLOC_ENV) == "system":
+        return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c"))
-        mallopt = libc.mallopt
-    except (OSError, AttributeError, TypeError):
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
         return False
     settings = ((M_MMAP_MAX, 0), (M_TRIM_THRESHOLD, KEEP_FREE_BYTES), (M_ARENA_MAX, 1))
     return all(mallopt(option, value) == 1 for option, value in settings)
@@ -121,7 +123,8 @@ def frozen_in_precision(network: ModuleT, precision: str) -> ModuleT:
     frozen ones it casts again on every call, which on a CPU with bf16 units costs as much as the
     convolutions. Stored in bf16 they give bit-identical outputs (autocast rounds them the same
     way) for networks whose every weighted layer autocast runs in bf16 (convolutions: VGG19, the
-    AdaIN decoder). fp32: the network itself."""
+    AdaIN decoder layer by layer; its inference path sums kernel rows of the stored bf16 weights,
+    ``transfer.convolutions``, so there it rounds twice). fp32: the network itself."""
     if precision != "bf16":
         return network
     versions = tuple(t._version for t in network.state_dict(keep_vars=True).values())

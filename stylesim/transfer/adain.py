@@ -307,7 +307,9 @@ def adain_transfer(
     weights = list(style_weights) if style_weights is not None else [1.0] * len(styles)
     device = encoder.device
     shape = shape_for(*content.size, size)
-    shape = (max(8, shape[0] // 8 * 8), max(8, shape[1] // 8 * 8))  # the decoder upsamples x8
+    # sides a multiple of 8 (the decoder upsamples x8), at least 16: the decoder's reflection
+    # padding needs 2 x 2 features
+    shape = (max(16, shape[0] // 8 * 8), max(16, shape[1] // 8 * 8))
     c = to_tensor(content, shape, device)
     style_long = max(16, round(max(shape) * style_scale))
     s = [to_tensor(img, shape_for(*img.size, style_long), device) for img in styles]

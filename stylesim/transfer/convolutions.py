@@ -17,8 +17,10 @@ Output row 2i reads u rows 2i-1, 2i, 2i+1 = x rows i-1, i, i, and row 2i+1 reads
 and the same for the columns (phase b: (W_0, W_1 + W_2, 0) or (0, W_0 + W_1, W_2) on columns
 j-1, j, j+1). So each row phase a is one convolution of the replication-padded x with a 2 x 3
 kernel whose 2 C_out outputs are the two column phases; its output rows are the output's rows
-2i + a, its channel pairs the output's columns 2j, 2j+1 (a plain copy in channels-last memory).
-6 multiply-adds per output value and input channel instead of 9, at the input's resolution.
+2i + a, its two channel halves the output's columns 2j and 2j+1 (a plain copy in channels-last
+memory). 6 multiply-adds per output value and input channel instead of 9, at the input's
+resolution (one of the three kernel columns is zero in each phase; four 2 x 2 phases would need
+4, but their outputs are shifted by a column and interleaving them cost more than it saved).
 
 Both are exact in real arithmetic; in floating point the summed kernel rows round differently.
 """
@@ -35,7 +37,7 @@ from torch import nn
 # its row k (see the module doc); _COLUMN_PHASES[b, k, t]: the same for columns, over 3 columns
 _ROW_PHASES = torch.tensor([[[1.0, 0, 0], [0, 1, 1]], [[1, 1, 0], [0, 0, 1]]])
 _COLUMN_PHASES = torch.tensor([[[1.0, 0, 0], [0, 1, 1], [0, 0, 0]], [[0, 0, 0], [1, 1, 0], [0, 0, 1]]])
-_PHASE_KERNELS: weakref.WeakKeyDictionary[nn.Conv2d, tuple[tuple[int, torch.dtype], list[torch.Tensor]]] = (
+_PHASE_KERNELS: weakref.WeakKeyDictionary[nn.Conv2d, tuple[tuple[object, ...], list[torch.Tensor]]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -65,12 +67,14 @@ def upsampled_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     c_out = conv.weight.shape[0]
     padded = _pad(x, (1, 1, 1, 1), "replicate")
     bias = None if conv.bias is None else conv.bias.repeat(2)
+    phases = [  # (n, (b, c), h, w) each: output rows 2i + a
+        F.conv2d(padded[:, :, a : a + h + 1], kernel, bias) for a, kernel in enumerate(_phase_kernels(conv))
+    ]
     out = torch.empty(
-        (n, c_out, 2 * h, 2 * w), dtype=x.dtype, device=x.device, memory_format=torch.channels_last
+        (n, c_out, 2 * h, 2 * w), dtype=phases[0].dtype, device=x.device, memory_format=torch.channels_last
     )
     rows = out.permute(0, 2, 3, 1).view(n, h, 2, w, 2 * c_out)  # [n, i, a, j, (b, c)]
-    for a, kernel in enumerate(_phase_kernels(conv)):
-        phase = F.conv2d(padded[:, :, a : a + h + 1], kernel, bias)  # (n, (b, c), h, w)
+    for a, phase in enumerate(phases):
         rows[:, :, a] = phase.permute(0, 2, 3, 1)
     return out
 
@@ -82,12 +86,15 @@ def _pad(x: torch.Tensor, pad: tuple[int, int, int, int], mode: str) -> torch.Te
 
 def _phase_kernels(conv: nn.Conv2d) -> list[torch.Tensor]:
     """The two row phases' 2 x 3 kernels, (2 C_out, C_in, 2, 3) with output channel b C_out + o,
-    computed in float32 from the conv's weight and kept until that weight changes (weights made
-    under ``torch.inference_mode`` have no version counter: theirs are computed on every call)."""
+    computed in float32 from the conv's weight and kept while that weight is the same tensor,
+    storage, device, dtype and version (an edit through ``weight.data`` is not seen; weights made
+    under ``torch.inference_mode`` have no version: theirs are computed on every call)."""
     weight = conv.weight
-    version = None if weight.is_inference() else (weight._version, weight.dtype)
+    key = None
+    if not weight.is_inference():
+        key = (id(weight), weight.data_ptr(), weight.device, weight.dtype, weight._version)
     cached = _PHASE_KERNELS.get(conv)
-    if version is not None and cached is not None and cached[0] == version:
+    if key is not None and cached is not None and cached[0] == key:
         return cached[1]
     rows, columns = _ROW_PHASES.to(weight.device), _COLUMN_PHASES.to(weight.device)
     # K[a, b, o, c, k, l] = sum_{t, s} R[a, k, t] W[o, c, t, s] C[b, l, s]
@@ -98,6 +105,6 @@ def _phase_kernels(conv: nn.Conv2d) -> list[torch.Tensor]:
         .contiguous(memory_format=torch.channels_last)
         for p in phases
     ]
-    if version is not None:
-        _PHASE_KERNELS[conv] = (version, kernels)
+    if key is not None:
+        _PHASE_KERNELS[conv] = (key, kernels)
     return kernels

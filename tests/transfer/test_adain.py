@@ -199,6 +199,8 @@ def test_adain_transfer_plumbing_with_an_untrained_decoder():
         )
     with pytest.raises(StylesimError, match="exactly two styles"):
         adain_transfer(encoder, decoder, content, styles[:1], size=64, mask=mask)
+    strip = Image.fromarray(photo("chelsea", 200)).crop((0, 0, 200, 10))  # 64 x 3 at size 64
+    assert adain_transfer(encoder, decoder, strip, styles[:1], size=64).size == (64, 16)
 
 
 def test_method_auto_uses_adain_only_when_a_decoder_is_installed(tmp_path, monkeypatch):

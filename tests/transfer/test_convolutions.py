@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from stylesim.encoding.device import frozen_in_precision
 from stylesim.transfer.adain import AdaINDecoder
 from stylesim.transfer.convolutions import reflection_padded_conv, upsampled_conv
 
@@ -38,9 +39,10 @@ def test_reflection_padded_conv_equals_padding_then_convolving(shape, layout):
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-def test_upsampled_conv_equals_upsampling_padding_then_convolving(shape):
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_upsampled_conv_equals_upsampling_padding_then_convolving(shape, layout):
     n, h, w = shape
-    x, layer = random(n, 6, h, w).contiguous(memory_format=torch.channels_last), conv(6, 5)
+    x, layer = random(n, 6, h, w).contiguous(memory_format=layout), conv(6, 5)
     out = upsampled_conv(x, layer)
     assert out.shape == (n, 5, 2 * h, 2 * w) and out.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(out, layers_reference(x, layer, True))
@@ -50,6 +52,15 @@ def test_phase_kernels_follow_a_change_of_the_weights():
     x, layer = random(1, 4, 5, 6), conv(4, 3)
     upsampled_conv(x, layer)
     layer.weight.mul_(-2.0)  # in place: the cached kernels must not be used again
+    torch.testing.assert_close(upsampled_conv(x, layer), layers_reference(x, layer, True))
+
+
+def test_phase_kernels_follow_a_weight_replaced_in_place_of_the_old_one():
+    x, layer = random(1, 4, 5, 6), conv(4, 3)
+    upsampled_conv(x, layer)
+    layer.load_state_dict({"weight": -layer.weight, "bias": layer.bias}, assign=True)  # same version
+    torch.testing.assert_close(upsampled_conv(x, layer), layers_reference(x, layer, True))
+    layer.weight = nn.Parameter(layer.weight * 3, requires_grad=False)
     torch.testing.assert_close(upsampled_conv(x, layer), layers_reference(x, layer, True))
 
 
@@ -79,3 +90,20 @@ def test_weights_made_in_inference_mode_are_used_as_they_are_now():
     upsampled_conv(x, layer)
     layer.weight.mul_(-2.0)
     torch.testing.assert_close(upsampled_conv(x, layer), layers_reference(x, layer, True))
+
+
+def test_the_decoder_as_restyling_runs_it_stays_within_bf16_rounding_of_its_layers():
+    """bf16 weights stored once (``frozen_in_precision``) under autocast, as ``adain_transfer``
+    runs the decoder: the inference path against the layer-by-layer one in the same precision,
+    both against float32."""
+    torch.manual_seed(0)
+    decoder = AdaINDecoder().eval().requires_grad_(False)
+    features = random(1, 512, 6, 5).abs().contiguous(memory_format=torch.channels_last)
+    exact = decoder(features)  # float32, layer by layer (autograd on)
+    stored = frozen_in_precision(decoder, "bf16")
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        layers = stored(features).float()
+        with torch.no_grad():
+            inference = stored(features)
+    assert inference.dtype == torch.bfloat16
+    assert (inference.float() - exact).abs().max() <= 1.5 * (layers - exact).abs().max()
