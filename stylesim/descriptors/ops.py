@@ -167,25 +167,30 @@ PLAIN_BORDER_SHARE = 0.5  # of the border pixels within PLAIN_TOLERANCE of their
 MIN_FOREGROUND_SHARE = 0.01  # less foreground than this: the picture is all canvas, every pixel counts
 
 
-def foreground_mask(pixels: torch.Tensor, plain_border_share: float = PLAIN_BORDER_SHARE) -> torch.Tensor:
-    """(N, H, W, 3) uint8 -> (N, H, W) float32: 1 where a pixel is further than PLAIN_TOLERANCE
+def foreground_mask(
+    pixels: torch.Tensor, plain_border_share: float = PLAIN_BORDER_SHARE, tolerance: int = PLAIN_TOLERANCE
+) -> torch.Tensor:
+    """(N, H, W, 3) uint8 -> (N, H, W) float32: 1 where a pixel is further than ``tolerance``
     from the background colour b (the per-channel median of the border pixels) in some channel;
     all ones for a picture whose border is not at least ``plain_border_share`` within tolerance
     of b (no plain canvas) or whose foreground would be under MIN_FOREGROUND_SHARE."""
     x = pixels.to(torch.int16)
     border = torch.cat([x[:, 0], x[:, -1], x[:, :, 0], x[:, :, -1]], dim=1)  # (N, B, 3)
     background = border.median(dim=1).values  # (N, 3)
-    plain = (border - background[:, None]).abs().amax(dim=2).le(PLAIN_TOLERANCE).float().mean(dim=1)
-    mask = (x - background[:, None, None]).abs().amax(dim=3).gt(PLAIN_TOLERANCE).float()
+    plain = (border - background[:, None]).abs().amax(dim=2).le(tolerance).float().mean(dim=1)
+    mask = (x - background[:, None, None]).abs().amax(dim=3).gt(tolerance).float()
     keep = plain.ge(plain_border_share) & mask.mean(dim=(1, 2)).ge(MIN_FOREGROUND_SHARE)
     return torch.where(keep[:, None, None], mask, torch.ones_like(mask))
 
 
-def canvas_at_most_foreground(pixels: torch.Tensor) -> torch.Tensor:
-    """(N, H, W) pixel weights w = m + (1 - m) min(1, s / (1 - s)), m the foreground mask and s
-    its share of the picture: the plain canvas a picture is drawn on weighs at most what the
-    drawing weighs (a picture that is mostly drawing is unchanged)."""
-    mask = foreground_mask(pixels)
+def canvas_at_most_foreground(
+    pixels: torch.Tensor, plain_border_share: float = PLAIN_BORDER_SHARE, tolerance: int = PLAIN_TOLERANCE
+) -> torch.Tensor:
+    """(N, H, W) pixel weights w = m + (1 - m) min(1, s / (1 - s)), m the foreground mask
+    (``foreground_mask`` with these arguments) and s its share of the picture: the plain canvas a
+    picture is drawn on weighs at most what the drawing weighs (a picture that is mostly drawing
+    is unchanged)."""
+    mask = foreground_mask(pixels, plain_border_share, tolerance)
     share = mask.mean(dim=(1, 2))
     canvas_weight = (share / (1 - share).clamp_min(1e-6)).clamp(max=1.0)
     return mask + (1 - mask) * canvas_weight[:, None, None]

@@ -1,0 +1,74 @@
+"""How flat a border must be to count as a plain canvas in the colour descriptor (issue 17).
+
+Today's colour histogram weighs a plain canvas at most as much as the drawing on it
+(``ops.canvas_at_most_foreground``): the canvas is every pixel within ``PLAIN_TOLERANCE`` (24
+levels) of the border's median colour, when at least ``PLAIN_BORDER_SHARE`` (half) of the border
+is. The pictures AdaIN restyles keep smooth regions (a sky, a wall) that pass 24 levels, so their
+palette loses those regions. This probe varies both constants and scores ``--by style`` as the
+other sweeps do (the stored Gram and content cosines of each set's index, the colour weight
+clip(a, 0.1, 0.5) from the variant's own agreement, the content discount and the near-duplicate
+rule), and the colour descriptor alone. Mean and worst over --sets, --unseen reported only.
+
+    python scripts/probe_canvas_tolerance.py [--sets ...] [--unseen ...] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from eval_retrieval import log  # noqa: E402
+from probe_colour_richness import LEVELS, pictures_of, set_arguments  # noqa: E402
+from sweep_colour_agreement import per_query_agreement, style_map  # noqa: E402
+from sweep_fusion_sets import print_variant_table, set_similarities, write_json  # noqa: E402
+
+from stylesim.descriptors import ops  # noqa: E402
+from stylesim.evaluation.harness import Labelled, centred_cosine  # noqa: E402
+
+TOLERANCES = (24, 8, 3)  # 8-bit levels
+BORDER_SHARES = (0.5, 0.8, 0.95)
+
+
+def balanced_colour(pictures: list[torch.Tensor], tolerance: int, border_share: float) -> np.ndarray:
+    """Centred cosines of the canvas-balanced 10-level histogram under the given constants."""
+    vectors = [
+        ops.colour_histogram(x, LEVELS, ops.canvas_at_most_foreground(x, border_share, tolerance))[0].numpy()
+        for x in pictures
+    ]
+    return centred_cosine(np.stack(vectors))
+
+
+def set_rows(sims: dict[str, np.ndarray], labels: Labelled) -> dict[str, float]:
+    """Every variant's mAP@10 on one set, fused and alone."""
+    pictures, rows = pictures_of(labels.paths), {}
+    for tolerance in TOLERANCES:
+        for border_share in BORDER_SHARES:
+            variant = {**sims, "colour": balanced_colour(pictures, tolerance, border_share)}
+            weight = float(np.clip(per_query_agreement(variant).mean(), 0.1, 0.5))
+            name = f"tolerance {tolerance}, border {border_share:g}"
+            rows[f"{name}: --by style"] = style_map(variant, labels, weight)
+            rows[f"{name}: colour alone"] = style_map(variant, labels, 1.0)
+    return rows
+
+
+def main() -> int:
+    args, chosen, unseen = set_arguments(__doc__ or "")
+    results: dict[str, dict[str, float]] = {}
+    for name in chosen + unseen:
+        log(f"== {name}")
+        found = set_similarities(name, args.work, 256)
+        if found is not None:
+            results[name] = set_rows(*found)
+    print_variant_table(results, chosen, float)
+    write_json(args.json, results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""A third component in the Gram matrices' share of ``--by style`` (issue 17): the coarse Gram
+matrices (the picture at 96², stored for the near-duplicate rule) or the AdaIN statistics, each
+given a share b of what today's fusion gives the Gram matrices:
+
+    style = (1 - w) ((1 - b) gram + b other) + w colour,   w = clip(a, 0.1, 0.5)
+
+with a the collection's colour agreement (``index.agreement``), then the content discount and the
+near-duplicate rule, as ``--by style`` scores. The icons are the one set where no colour weight
+lets the fusion beat the Gram matrices alone (docs/retrieval.md): a second view of the look is
+what could. Scored as the other sweeps are: the stored cosines of each set's index, today's
+colour recomputed from the pixels. Mean and worst over --sets, --unseen reported only.
+
+    python scripts/probe_style_share.py [--sets ...] [--unseen ...] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from eval_retrieval import log  # noqa: E402
+from probe_colour_richness import canvas_balanced_colour, pictures_of, set_arguments  # noqa: E402
+from sweep_colour_agreement import per_query_agreement  # noqa: E402
+from sweep_fusion_sets import print_variant_table, set_similarities, write_json  # noqa: E402
+
+from stylesim.evaluation.harness import Labelled, discounted_by_content  # noqa: E402
+from stylesim.evaluation.metrics import evaluate_rankings, ranking_from_scores  # noqa: E402
+from stylesim.index.search import near_duplicates_first  # noqa: E402
+
+SHARES = (0.1, 0.2, 0.3, 0.5)
+OTHERS = ("coarse", "adain")
+
+
+def style_map(
+    sims: dict[str, np.ndarray], labels: Labelled, colour: float, other: str, share: float
+) -> float:
+    """mAP@10 of the fusion in the module doc."""
+    looks = (1 - share) * sims["gram"] + (share * sims[other] if share else 0.0)
+    fused = discounted_by_content((1 - colour) * looks + colour * sims["colour"], sims["content"])
+    ranked = ranking_from_scores(near_duplicates_first(fused, sims))
+    return float(evaluate_rankings(ranked, labels.styles, labels.contents)["mAP@10"])
+
+
+def set_rows(sims: dict[str, np.ndarray], labels: Labelled) -> dict[str, float]:
+    """Every variant's mAP@10 on one set, the components alone, and the colour weight."""
+    colour = float(np.clip(per_query_agreement(sims).mean(), 0.1, 0.5))
+    rows = {"colour weight": colour, "today": style_map(sims, labels, colour, "gram", 0.0)}
+    for other in OTHERS:
+        rows.update({f"{other} {b:g}": style_map(sims, labels, colour, other, b) for b in SHARES})
+    for alone in ("gram", *OTHERS):
+        rows[f"{alone} alone"] = (
+            style_map(sims, labels, 0.0, alone, 0.0)
+            if alone == "gram"
+            else (style_map(sims, labels, 0.0, alone, 1.0))
+        )
+    return rows
+
+
+def main() -> int:
+    args, chosen, unseen = set_arguments(__doc__ or "")
+    results: dict[str, dict[str, float]] = {}
+    for name in chosen + unseen:
+        log(f"== {name}")
+        found = set_similarities(name, args.work, 256)
+        if found is not None:
+            sims, labels = found
+            sims = {**sims, "colour": canvas_balanced_colour(pictures_of(labels.paths))}
+            results[name] = set_rows(sims, labels)
+    print_variant_table(results, chosen, float)
+    write_json(args.json, results)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
