@@ -302,7 +302,8 @@ def train_decoder(
         Path | None,
         Opt(
             help="Folder with an exported decoder and its training record (e.g. training/adain) to "
-            "continue from when --work holds no checkpoint (Adam's moments start again)."
+            "continue from when --work holds no checkpoint (Adam's moments start again; the "
+            "precision, --content-loss, --layout-weight and --crop may differ: a new leg)."
         ),
     ] = None,
     device: Device = "auto",

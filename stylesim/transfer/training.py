@@ -126,7 +126,7 @@ SETTINGS_BEFORE_THEY_EXISTED: dict[str, Any] = {
 # of the exported weights (none changes the steps taken).
 FREE_SETTINGS = ("iterations", "checkpoint_seconds", "ema_decay")
 # Settings a run continued from an exported decoder may change; each change starts a new leg.
-LEG_SETTINGS = ("precision", "content_loss", "layout_weight")
+LEG_SETTINGS = ("precision", "content_loss", "layout_weight", "crop")
 # the layers below relu4_1 that each layout content loss compares with the content's
 LAYOUT_LAYERS: dict[str, tuple[str, ...]] = {"layout": ("relu3_1",), "layout-fine": ("relu2_1", "relu3_1")}
 GRAD_NORM_MOMENTUM = 0.99
@@ -394,10 +394,12 @@ def read_warm_start(record_path: Path, decoder_state: dict[str, torch.Tensor]) -
 
 def leg(iteration: int, settings: dict[str, Any]) -> dict[str, Any]:
     """The record of a leg starting at ``iteration``: its LEG_SETTINGS (each added later only
-    where it is not the value every run had before the setting existed)."""
-    values = {**SETTINGS_BEFORE_THEY_EXISTED, "precision": TrainingSettings.precision, **settings}
+    where it is not the value every run had before the setting existed, or before it could
+    change between legs: the crop, recorded only where it is not the default)."""
+    unrecorded = {**SETTINGS_BEFORE_THEY_EXISTED, "crop": TrainingSettings.crop}
+    values = {**unrecorded, "precision": TrainingSettings.precision, **settings}
     entry = {"from": iteration, **{key: values[key] for key in LEG_SETTINGS}}
-    for key, before in SETTINGS_BEFORE_THEY_EXISTED.items():
+    for key, before in unrecorded.items():
         if key in entry and entry[key] == before:
             del entry[key]
     return entry
@@ -455,7 +457,7 @@ class Trainer:
 
     def _continue_from(self, warm: WarmStart) -> None:
         # Another machine may lack (or have) bf16 units (the objective is the same, the arithmetic not);
-        # a run may go on with the other content loss. Either starts a new leg.
+        # a run may go on with the other content loss, or on larger crops. Each starts a new leg.
         check_resumable(warm.record["settings"], self.settings, warm.source, may_change=LEG_SETTINGS)
         self.decoder.load_state_dict(warm.decoder)  # copied into the parameters in place
         r = warm.record
@@ -463,8 +465,9 @@ class Trainer:
         self.state.clipped_steps = int(r.get("clipped_steps", 0))
         before = {**SETTINGS_BEFORE_THEY_EXISTED, **r["settings"]}
         now = self.settings
-        same_loss = (before["content_loss"], before["layout_weight"]) == (now.content_loss, now.layout_weight)
-        # the guard from the first step, unless the loss (and so the norms' scale) changed
+        objective = ("content_loss", "layout_weight", "crop")
+        same_loss = all(before[key] == getattr(now, key) for key in objective)
+        # the guard from the first step, unless the loss or the crops (so the norms' scale) changed
         self.state.grad_norm_mean = float(r.get("grad_norm_mean", 0.0)) if same_loss else 0.0
         self.state.legs = list(r.get("legs") or first_leg(r["settings"]))
         self.generator.manual_seed(self.settings.seed + self.state.iteration)  # crops not yet drawn

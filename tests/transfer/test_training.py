@@ -181,13 +181,13 @@ def test_resumed_run_ends_where_an_uninterrupted_one_does(encoder, folders, tmp_
     for name, value in straight.decoder.state_dict().items():
         assert torch.equal(value, second.decoder.state_dict()[name]), name
     assert [p["iteration"] for p in load_checkpoint(tmp_path / "split")["state"]["history"]] == [2, 4]
-    assert second.state.legs == [{"from": 0, "precision": "fp32"}]  # one precision throughout
+    assert second.state.legs == [{"from": 0, "precision": "fp32", "crop": 32}]  # one precision throughout
     blob = load_checkpoint(tmp_path / "split")
     del blob["state"]["legs"]  # a checkpoint saved before the precision record was kept
     torch.save(blob, tmp_path / "split" / "checkpoint.pt")
     older = trainer(encoder, folders, tmp_path / "split")
     older.start(resume=True)
-    assert older.state.legs == [{"from": 0, "precision": "fp32"}]
+    assert older.state.legs == [{"from": 0, "precision": "fp32", "crop": 32}]
 
 
 def test_moving_average_is_the_formula():
@@ -320,28 +320,44 @@ def test_a_machine_without_the_checkpoint_continues_from_the_exported_decoder(en
     record = json.loads((tmp_path / "c" / "adain_decoder.training.json").read_text())
     assert record["iterations"] == 4
     assert [p["iteration"] for p in record["loss_curve"]] == [2, 4]
-    assert record["legs"] == [{"from": 0, "precision": "fp32"}]
+    assert record["legs"] == [{"from": 0, "precision": "fp32", "crop": 32}]
     on_bf16 = TrainingSettings(**{**TINY.__dict__, "precision": "bf16"})  # the next machine has the units
     api.train_decoder(*folders, tmp_path / "e", on_bf16, continue_from=tmp_path / "a")
     legs = json.loads((tmp_path / "e" / "adain_decoder.training.json").read_text())["legs"]
-    assert legs == [{"from": 0, "precision": "fp32"}, {"from": 2, "precision": "bf16"}]
+    assert legs == [
+        {"from": 0, "precision": "fp32", "crop": 32},
+        {"from": 2, "precision": "bf16", "crop": 32},
+    ]
     api.train_decoder(*folders, tmp_path / "f", normalised, continue_from=tmp_path / "a")
     legs = json.loads((tmp_path / "f" / "adain_decoder.training.json").read_text())["legs"]
     assert legs == [
-        {"from": 0, "precision": "fp32"},
-        {"from": 2, "precision": "fp32", "content_loss": "normalised"},
+        {"from": 0, "precision": "fp32", "crop": 32},
+        {"from": 2, "precision": "fp32", "content_loss": "normalised", "crop": 32},
     ]
     with pytest.raises(StylesimError, match="content_loss"):  # but not within a run resumed exactly
         api.train_decoder(*folders, tmp_path / "f", TINY, resume=True)
     heavier = TrainingSettings(**{**normalised.__dict__, "content_loss": "layout", "layout_weight": 3.0})
     api.train_decoder(*folders, tmp_path / "g", heavier, continue_from=tmp_path / "f")
     legs = json.loads((tmp_path / "g" / "adain_decoder.training.json").read_text())["legs"]
-    assert legs[-1] == {"from": 4, "precision": "fp32", "content_loss": "layout", "layout_weight": 3.0}
+    assert legs[-1] == {
+        "from": 4,
+        "precision": "fp32",
+        "content_loss": "layout",
+        "layout_weight": 3.0,
+        "crop": 32,
+    }
     with pytest.raises(StylesimError, match="layout weight"):
         TrainingSettings(layout_weight=-1.0)
-    other = TrainingSettings(**{**TINY.__dict__, "crop": 48})
-    with pytest.raises(StylesimError, match="crop"):
-        api.train_decoder(*folders, tmp_path / "d", other, continue_from=tmp_path / "a")
+    larger = TrainingSettings(**{**TINY.__dict__, "crop": 48})  # a leg on larger crops
+    api.train_decoder(*folders, tmp_path / "d", larger, continue_from=tmp_path / "a")
+    record = json.loads((tmp_path / "d" / "adain_decoder.training.json").read_text())
+    assert record["legs"] == [
+        {"from": 0, "precision": "fp32", "crop": 32},
+        {"from": 2, "precision": "fp32", "crop": 48},
+    ]
+    assert record["settings"]["crop"] == 48 and record["iterations"] == 4
+    with pytest.raises(StylesimError, match="crop"):  # but not within a run resumed exactly
+        api.train_decoder(*folders, tmp_path / "d", TINY, resume=True)
 
 
 def test_adain_of_a_flat_channel_stays_bounded_under_bf16_autocast():
