@@ -140,7 +140,8 @@ class TrainingState:
     history: list[dict[str, float]] = field(default_factory=list)
     grad_norm_mean: float = 0.0  # running mean of the (clipped) gradient norms
     clipped_steps: int = 0
-    # {"from": iteration, "precision", and content_loss where not "target"} per machine or change
+    # per machine or change: {"from": iteration, "precision", and content_loss, layout_weight and
+    # crop where they are not "target", 1 and 128}
     legs: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -405,9 +406,14 @@ def leg(iteration: int, settings: dict[str, Any]) -> dict[str, Any]:
     return entry
 
 
-def first_leg(saved_settings: dict[str, Any]) -> list[dict[str, Any]]:
-    """The leg record of a run saved before it was kept: all of it with the saved settings."""
-    return [leg(0, saved_settings)]
+def recorded_legs(legs: list[dict[str, Any]], saved_settings: dict[str, Any]) -> list[dict[str, Any]]:
+    """The legs of a saved run as ``leg`` records them now. A run saved before legs were kept is
+    one leg with its saved settings; one saved before a leg could change the crop trained all
+    its legs at its saved crop (its legs name none); otherwise a leg that names no crop had 128."""
+    if not legs:
+        return [leg(0, saved_settings)]
+    crop = TrainingSettings.crop if any("crop" in entry for entry in legs) else saved_settings["crop"]
+    return [leg(entry["from"], {"crop": crop, **entry}) for entry in legs]
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -449,7 +455,7 @@ class Trainer:
             self.generator.set_state(blob["generator"])
             self.state = TrainingState(**blob["state"])
             self.average = self._on_device(blob.get("average")) if self.settings.ema_decay > 0 else None
-            self.state.legs = self.state.legs or first_leg(blob["settings"])  # saved before legs were kept
+            self.state.legs = recorded_legs(self.state.legs, blob["settings"])
             return
         self.generator.manual_seed(self.settings.seed)
         sample = torch.cat([self._sample(self.content), self._sample(self.style)])
@@ -469,7 +475,7 @@ class Trainer:
         same_loss = all(before[key] == getattr(now, key) for key in objective)
         # the guard from the first step, unless the loss or the crops (so the norms' scale) changed
         self.state.grad_norm_mean = float(r.get("grad_norm_mean", 0.0)) if same_loss else 0.0
-        self.state.legs = list(r.get("legs") or first_leg(r["settings"]))
+        self.state.legs = recorded_legs(r.get("legs", []), r["settings"])
         self.generator.manual_seed(self.settings.seed + self.state.iteration)  # crops not yet drawn
 
     def _sample(self, pool: CropPool) -> torch.Tensor:

@@ -28,10 +28,12 @@ from stylesim.transfer.training import (
     check_resumable,
     layout_content_loss,
     learning_rate,
+    leg,
     load_checkpoint,
     moving_average,
     normalised_content_loss,
     read_warm_start,
+    recorded_legs,
     training_losses,
 )
 from tests.conftest import photo
@@ -311,6 +313,11 @@ def test_a_machine_without_the_checkpoint_continues_from_the_exported_decoder(en
     switching = trainer(encoder, folders, tmp_path / "b2", normalised)
     switching.start(resume=False, warm=warm)
     assert switching.state.grad_norm_mean == 0.0  # another loss, other norms: the guard starts again
+    on_larger_crops = trainer(
+        encoder, folders, tmp_path / "b3", TrainingSettings(**{**TINY.__dict__, "crop": 48})
+    )
+    on_larger_crops.start(resume=False, warm=warm)
+    assert on_larger_crops.state.grad_norm_mean == 0.0  # so do other crops
     for name, value in decoder.state_dict().items():
         assert torch.equal(started.decoder.state_dict()[name], value), name
 
@@ -401,3 +408,16 @@ def test_train_decoder_stops_with_a_checkpoint_when_killed(folders, tmp_path):
     assert run.wait(timeout=120) == 130
     assert load_checkpoint(work)["state"]["iteration"] >= 1
     assert (work / "adain_decoder.pt").is_file()
+
+
+def test_legs_of_runs_saved_before_the_crop_could_change_keep_their_crop():
+    shipped_like = [{"from": 0, "precision": "fp32"}, {"from": 9, "precision": "bf16", "layout_weight": 3.0}]
+    assert recorded_legs(shipped_like, {"crop": 128}) == shipped_like  # 128: nothing to add
+    at_32 = recorded_legs([{"from": 0, "precision": "fp32"}], {"crop": 32})  # crops could not change then
+    assert at_32 == [{"from": 0, "precision": "fp32", "crop": 32}]
+    assert leg(0, at_32[-1]) == leg(0, {"precision": "fp32", "crop": 32})  # no new leg when it goes on
+    later = [{"from": 0, "precision": "bf16"}, {"from": 5, "precision": "bf16", "crop": 256}]
+    assert recorded_legs(later, {"crop": 256}) == later  # a leg naming no crop beside one that does: 128
+    assert recorded_legs([], {"crop": 64, "precision": "bf16"}) == [
+        {"from": 0, "precision": "bf16", "crop": 64}
+    ]
