@@ -18,40 +18,30 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eval_retrieval import log  # noqa: E402
-from probe_colour_richness import LEVELS, pictures_of, set_arguments  # noqa: E402
+from probe_colour_richness import canvas_balanced_colour, pictures_of, set_arguments  # noqa: E402
 from sweep_colour_agreement import per_query_agreement, style_map  # noqa: E402
 from sweep_fusion_sets import print_variant_table, set_similarities, write_json  # noqa: E402
 
-from stylesim.descriptors import ops  # noqa: E402
-from stylesim.evaluation.harness import Labelled, centred_cosine  # noqa: E402
+from stylesim.evaluation.harness import Labelled  # noqa: E402
 
 TOLERANCES = (24, 8, 3)  # 8-bit levels
 BORDER_SHARES = (0.5, 0.8, 0.95)
 
 
-def balanced_colour(pictures: list[torch.Tensor], tolerance: int, border_share: float) -> np.ndarray:
-    """Centred cosines of the canvas-balanced 10-level histogram under the given constants."""
-    vectors = [
-        ops.colour_histogram(x, LEVELS, ops.canvas_at_most_foreground(x, border_share, tolerance))[0].numpy()
-        for x in pictures
-    ]
-    return centred_cosine(np.stack(vectors))
-
-
 def set_rows(sims: dict[str, np.ndarray], labels: Labelled) -> dict[str, float]:
-    """Every variant's mAP@10 on one set, fused and alone."""
+    """Every variant's colour weight and mAP@10 on one set, fused and alone."""
     pictures, rows = pictures_of(labels.paths), {}
     for tolerance in TOLERANCES:
         for border_share in BORDER_SHARES:
-            variant = {**sims, "colour": balanced_colour(pictures, tolerance, border_share)}
+            variant = {**sims, "colour": canvas_balanced_colour(pictures, border_share, tolerance)}
             weight = float(np.clip(per_query_agreement(variant).mean(), 0.1, 0.5))
             name = f"tolerance {tolerance}, border {border_share:g}"
+            rows[f"{name}: colour weight"] = weight
             rows[f"{name}: --by style"] = style_map(variant, labels, weight)
             rows[f"{name}: colour alone"] = style_map(variant, labels, 1.0)
     return rows

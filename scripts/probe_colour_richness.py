@@ -99,10 +99,18 @@ def pictures_of(paths: list[str]) -> list[torch.Tensor]:
     return [torch.from_numpy(np.array(pixels_of(p)))[None] for p in paths]
 
 
-def canvas_balanced_colour(pictures: list[torch.Tensor]) -> np.ndarray:
+def canvas_balanced_colour(
+    pictures: list[torch.Tensor],
+    border_share: float = ops.PLAIN_BORDER_SHARE,
+    tolerance: int = ops.PLAIN_TOLERANCE,
+) -> np.ndarray:
     """Centred cosines of today's colour descriptor: the RGB 10-level histogram with a plain
-    canvas weighing at most what the drawing weighs (``ops.canvas_at_most_foreground``)."""
-    weighted = [ops.colour_histogram(x, LEVELS, ops.canvas_at_most_foreground(x)) for x in pictures]
+    canvas weighing at most what the drawing weighs (``ops.canvas_at_most_foreground``; its
+    constants as arguments)."""
+    weighted = [
+        ops.colour_histogram(x, LEVELS, ops.canvas_at_most_foreground(x, border_share, tolerance))
+        for x in pictures
+    ]
     return centred_cosine(np.stack([h[0].numpy() for h in weighted]))
 
 

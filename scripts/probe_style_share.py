@@ -25,39 +25,28 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eval_retrieval import log  # noqa: E402
 from probe_colour_richness import canvas_balanced_colour, pictures_of, set_arguments  # noqa: E402
-from sweep_colour_agreement import per_query_agreement  # noqa: E402
+from sweep_colour_agreement import per_query_agreement, style_map  # noqa: E402
 from sweep_fusion_sets import print_variant_table, set_similarities, write_json  # noqa: E402
 
-from stylesim.evaluation.harness import Labelled, discounted_by_content  # noqa: E402
-from stylesim.evaluation.metrics import evaluate_rankings, ranking_from_scores  # noqa: E402
-from stylesim.index.search import near_duplicates_first  # noqa: E402
+from stylesim.evaluation.harness import Labelled  # noqa: E402
 
 SHARES = (0.1, 0.2, 0.3, 0.5)
 OTHERS = ("coarse", "adain")
 
 
-def style_map(
-    sims: dict[str, np.ndarray], labels: Labelled, colour: float, other: str, share: float
-) -> float:
-    """mAP@10 of the fusion in the module doc."""
-    looks = (1 - share) * sims["gram"] + (share * sims[other] if share else 0.0)
-    fused = discounted_by_content((1 - colour) * looks + colour * sims["colour"], sims["content"])
-    ranked = ranking_from_scores(near_duplicates_first(fused, sims))
-    return float(evaluate_rankings(ranked, labels.styles, labels.contents)["mAP@10"])
+def shared(sims: dict[str, np.ndarray], other: str, share: float) -> dict[str, np.ndarray]:
+    """``sims`` with the Gram cosines replaced by (1 - share) gram + share other."""
+    return {**sims, "gram": (1 - share) * sims["gram"] + share * sims[other]}
 
 
 def set_rows(sims: dict[str, np.ndarray], labels: Labelled) -> dict[str, float]:
     """Every variant's mAP@10 on one set, the components alone, and the colour weight."""
     colour = float(np.clip(per_query_agreement(sims).mean(), 0.1, 0.5))
-    rows = {"colour weight": colour, "today": style_map(sims, labels, colour, "gram", 0.0)}
+    rows = {"colour weight": colour, "today": style_map(sims, labels, colour)}
     for other in OTHERS:
-        rows.update({f"{other} {b:g}": style_map(sims, labels, colour, other, b) for b in SHARES})
+        rows.update({f"{other} {b:g}": style_map(shared(sims, other, b), labels, colour) for b in SHARES})
     for alone in ("gram", *OTHERS):
-        rows[f"{alone} alone"] = (
-            style_map(sims, labels, 0.0, alone, 0.0)
-            if alone == "gram"
-            else (style_map(sims, labels, 0.0, alone, 1.0))
-        )
+        rows[f"{alone} alone"] = style_map(shared(sims, alone, 1.0), labels, 0.0)
     return rows
 
 
