@@ -22,10 +22,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from eval_retrieval import log  # noqa: E402
-from probe_colour_richness import canvas_balanced_colour, pictures_of, set_arguments  # noqa: E402
-from sweep_colour_agreement import per_query_agreement, style_map  # noqa: E402
-from sweep_fusion_sets import print_variant_table, set_similarities, write_json  # noqa: E402
+from probe_colour_richness import canvas_balanced_colour, pictures_of  # noqa: E402
+from sweep_colour_agreement import per_query_agreement, style_map, sweep_main  # noqa: E402
 
 from stylesim.evaluation.harness import Labelled  # noqa: E402
 
@@ -47,18 +45,5 @@ def set_rows(sims: dict[str, np.ndarray], labels: Labelled) -> dict[str, float]:
     return rows
 
 
-def main() -> int:
-    args, chosen, unseen = set_arguments(__doc__ or "")
-    results: dict[str, dict[str, float]] = {}
-    for name in chosen + unseen:
-        log(f"== {name}")
-        found = set_similarities(name, args.work, 256)
-        if found is not None:
-            results[name] = set_rows(*found)
-    print_variant_table(results, chosen, float)
-    write_json(args.json, results)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(sweep_main(__doc__ or "", set_rows, todays_colour=False))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -92,21 +93,32 @@ def within_sample(sims: dict[str, np.ndarray], share: float, repeats: int = 5) -
     return float(np.mean(values))
 
 
-def main() -> int:
-    args, chosen, unseen = set_arguments(__doc__ or "")
+def rows_and_samples(sims: dict[str, np.ndarray], labels: Labelled) -> dict[str, float]:
+    """``set_rows`` and the agreement within random halves and quarters of the set."""
+    return set_rows(sims, labels) | {f"agreement within {s:g}": within_sample(sims, s) for s in (0.5, 0.25)}
+
+
+SetRows = Callable[[dict[str, np.ndarray], Labelled], dict[str, float]]
+
+
+def sweep_main(description: str, rows_of_set: SetRows, todays_colour: bool = True) -> int:
+    """A sweep's command line (``probe_colour_richness.set_arguments``): ``rows_of_set`` of each
+    set's stored cosines (the colour replaced by today's, recomputed from the pixels, unless
+    ``todays_colour`` is False) and labels, in a variant table on stdout and in JSON."""
+    args, chosen, unseen = set_arguments(description)
     results: dict[str, dict[str, float]] = {}
     for name in chosen + unseen:
         log(f"== {name}")
         found = set_similarities(name, args.work, 256)
         if found is not None:
             sims, labels = found
-            sims = {**sims, "colour": canvas_balanced_colour(pictures_of(labels.paths))}
-            results[name] = set_rows(sims, labels)
-            results[name].update({f"agreement within {s:g}": within_sample(sims, s) for s in (0.5, 0.25)})
+            if todays_colour:
+                sims = {**sims, "colour": canvas_balanced_colour(pictures_of(labels.paths))}
+            results[name] = rows_of_set(sims, labels)
     print_variant_table(results, chosen, float)
     write_json(args.json, results)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(sweep_main(__doc__ or "", rows_and_samples))
