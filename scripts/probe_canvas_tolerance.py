@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from probe_colour_richness import canvas_balanced_colour, pictures_of  # noqa: E402
-from sweep_colour_agreement import per_query_agreement, style_map, sweep_main  # noqa: E402
+from sweep_colour_agreement import collection_colour_weight, style_map, sweep_main  # noqa: E402
 
 from stylesim.evaluation.harness import Labelled  # noqa: E402
 
@@ -37,7 +37,7 @@ def set_rows(sims: dict[str, np.ndarray], labels: Labelled) -> dict[str, float]:
     for tolerance in TOLERANCES:
         for border_share in BORDER_SHARES:
             variant = {**sims, "colour": canvas_balanced_colour(pictures, border_share, tolerance)}
-            weight = float(np.clip(per_query_agreement(variant).mean(), 0.1, 0.5))
+            weight = collection_colour_weight(variant)
             name = f"tolerance {tolerance}, border {border_share:g}"
             rows[f"{name}: colour weight"] = weight
             rows[f"{name}: --by style"] = style_map(variant, labels, weight)

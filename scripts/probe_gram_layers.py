@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from probe_style_share import shared  # noqa: E402
-from sweep_colour_agreement import per_query_agreement, style_map, sweep_main  # noqa: E402
+from sweep_colour_agreement import collection_colour_weight, style_map, sweep_main  # noqa: E402
 
 from stylesim import api  # noqa: E402
 from stylesim.collection.decode import decode_for_encoding  # noqa: E402
@@ -61,7 +61,7 @@ def set_rows(sims: dict[str, np.ndarray], labels: Labelled) -> dict[str, float]:
     """Every variant's mAP@10 on one set."""
     lower = layer_cosines(labels.paths)
     sims = {**sims, **lower}
-    colour = float(np.clip(per_query_agreement(sims).mean(), 0.1, 0.5))
+    colour = collection_colour_weight(sims)
     rows = {"today": style_map(sims, labels, colour), "stored Gram alone": style_map(sims, labels, 0.0)}
     rows |= {f"{name} alone": style_map(shared(sims, name, 1.0), labels, 0.0) for name in LAYERS}
     for name in ("relu1_1", "relu2_1"):

@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sweep_colour_agreement import per_query_agreement, style_map, sweep_main  # noqa: E402
+from sweep_colour_agreement import collection_colour_weight, style_map, sweep_main  # noqa: E402
 
 from stylesim.evaluation.harness import Labelled  # noqa: E402
 
@@ -38,7 +38,7 @@ def shared(sims: dict[str, np.ndarray], other: str, share: float) -> dict[str, n
 
 def set_rows(sims: dict[str, np.ndarray], labels: Labelled) -> dict[str, float]:
     """Every variant's mAP@10 on one set, the components alone, and the colour weight."""
-    colour = float(np.clip(per_query_agreement(sims).mean(), 0.1, 0.5))
+    colour = collection_colour_weight(sims)
     rows = {"colour weight": colour, "today": style_map(sims, labels, colour)}
     for other in OTHERS:
         rows.update({f"{other} {b:g}": style_map(shared(sims, other, b), labels, colour) for b in SHARES})

@@ -35,6 +35,7 @@ from sweep_fusion_sets import print_variant_table, set_similarities, write_json 
 from stylesim.evaluation.harness import Labelled, discounted_by_content  # noqa: E402
 from stylesim.evaluation.metrics import evaluate_rankings, ranking_from_scores  # noqa: E402
 from stylesim.index.agreement import beyond_chance, neighbour_agreement  # noqa: E402
+from stylesim.index.policy import STYLE_COLOUR_WEIGHT_RANGE  # noqa: E402
 from stylesim.index.search import near_duplicates_first  # noqa: E402
 
 FIXED = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
@@ -54,6 +55,12 @@ def per_query_agreement(sims: dict[str, np.ndarray]) -> np.ndarray:
     gram, colour = nearest(sims["gram"]), nearest(sims["colour"])
     shares = [neighbour_agreement(g[None], c[None]) for g, c in zip(gram, colour, strict=True)]
     return np.array([beyond_chance(s, K, len(gram)) for s in shares])
+
+
+def collection_colour_weight(sims: dict[str, np.ndarray]) -> float:
+    """The colour weight ``--by style`` gives this collection: its agreement, clipped to
+    ``policy.STYLE_COLOUR_WEIGHT_RANGE``."""
+    return float(np.clip(per_query_agreement(sims).mean(), *STYLE_COLOUR_WEIGHT_RANGE))
 
 
 def style_map(sims: dict[str, np.ndarray], labels: Labelled, colour: np.ndarray | float) -> float:

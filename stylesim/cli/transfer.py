@@ -281,7 +281,7 @@ def train_decoder(
         "out/adain-training"
     ),
     iterations: Annotated[int, Opt(help="Total steps (a resumed run may raise it).")] = 20_000,
-    crop: Annotated[int, Opt(help="Training crop size in pixels.")] = 128,
+    crop: Annotated[int, Opt(help="Training crop size in pixels (a continued run may change it).")] = 128,
     batch: Annotated[int, Opt(help="Content/style pairs per step.")] = 8,
     lr: Annotated[float, Opt(help="Adam learning rate, decayed as lr / (1 + 5e-5 i).")] = 1e-4,
     style_weight: Annotated[float, Opt(help="lambda of the style loss (the paper's 10).")] = 10.0,

@@ -313,11 +313,6 @@ def test_a_machine_without_the_checkpoint_continues_from_the_exported_decoder(en
     switching = trainer(encoder, folders, tmp_path / "b2", normalised)
     switching.start(resume=False, warm=warm)
     assert switching.state.grad_norm_mean == 0.0  # another loss, other norms: the guard starts again
-    on_larger_crops = trainer(
-        encoder, folders, tmp_path / "b3", TrainingSettings(**{**TINY.__dict__, "crop": 48})
-    )
-    on_larger_crops.start(resume=False, warm=warm)
-    assert on_larger_crops.state.grad_norm_mean == 0.0  # so do other crops
     for name, value in decoder.state_dict().items():
         assert torch.equal(started.decoder.state_dict()[name], value), name
 
@@ -355,7 +350,19 @@ def test_a_machine_without_the_checkpoint_continues_from_the_exported_decoder(en
     }
     with pytest.raises(StylesimError, match="layout weight"):
         TrainingSettings(layout_weight=-1.0)
-    larger = TrainingSettings(**{**TINY.__dict__, "crop": 48})  # a leg on larger crops
+
+
+def test_a_continued_run_may_go_on_with_larger_crops_as_a_new_leg(encoder, folders, tmp_path):
+    from stylesim import api
+
+    api.train_decoder(*folders, tmp_path / "a", TrainingSettings(**{**TINY.__dict__, "iterations": 2}))
+    (tmp_path / "a" / "checkpoint.pt").unlink()
+    larger = TrainingSettings(**{**TINY.__dict__, "crop": 48})
+    decoder, _ = load_decoder(tmp_path / "a" / "adain_decoder.pt", resolve_weights().sha256)
+    warm = read_warm_start(tmp_path / "a" / "adain_decoder.training.json", decoder.state_dict())
+    on_larger_crops = trainer(encoder, folders, tmp_path / "b", larger)
+    on_larger_crops.start(resume=False, warm=warm)
+    assert on_larger_crops.state.grad_norm_mean == 0.0  # other crops, other norms: the guard starts again
     api.train_decoder(*folders, tmp_path / "d", larger, continue_from=tmp_path / "a")
     record = json.loads((tmp_path / "d" / "adain_decoder.training.json").read_text())
     assert record["legs"] == [
