@@ -43,7 +43,7 @@ from stylesim.encoding.preprocess import normalise_rgb
 from stylesim.encoding.relu import SignBitReLU
 from stylesim.errors import StylesimError
 from stylesim.transfer.colour import PRESERVE_METHODS, keep_luminance, match_colour_statistics
-from stylesim.transfer.convolutions import reflection_padded_conv, upsampled_conv
+from stylesim.transfer.convolutions import pad_in_its_dtype, reflection_padded_conv, upsampled_conv
 from stylesim.transfer.image import shape_for, to_image, to_tensor
 from stylesim.transfer.losses import blend
 
@@ -103,13 +103,10 @@ def stylised_features(
 
 # ----------------------------------------------------------------------------- the decoder
 class ReflectionPad(nn.Module):
-    """Reflection padding by one pixel that keeps its input's dtype: CPU autocast runs reflection
-    padding in float32, so under bf16 every padded activation was converted to float32 and back
-    again by the next convolution (the same values: padding only copies them)."""
+    """Reflection padding by one pixel that keeps its input's dtype (``pad_in_its_dtype``)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(x.device.type, enabled=False):
-            return F.pad(x, (1, 1, 1, 1), mode="reflect")
+        return pad_in_its_dtype(x, (1, 1, 1, 1), "reflect")
 
 
 def _block(c_in: int, c_out: int, relu: bool = True) -> list[nn.Module]:

@@ -52,7 +52,7 @@ def reflection_padded_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
         (x[:, :, :, :2], (1, 0, 1, 1)),
         (x[:, :, :, -2:], (0, 1, 1, 1)),
     )
-    top, bottom, left, right = (F.conv2d(_pad(s, p, "reflect"), weight, bias) for s, p in strips)
+    top, bottom, left, right = (F.conv2d(pad_in_its_dtype(s, p, "reflect"), weight, bias) for s, p in strips)
     out[:, :, :1] = top
     out[:, :, -1:] = bottom
     out[:, :, :, :1] = left
@@ -65,7 +65,7 @@ def upsampled_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     the resolution of x (module doc); channels-last output."""
     n, _, h, w = x.shape
     c_out = conv.weight.shape[0]
-    padded = _pad(x, (1, 1, 1, 1), "replicate")
+    padded = pad_in_its_dtype(x, (1, 1, 1, 1), "replicate")
     bias = None if conv.bias is None else conv.bias.repeat(2)
     phases = [  # (n, (b, c), h, w) each: output rows 2i + a
         F.conv2d(padded[:, :, a : a + h + 1], kernel, bias) for a, kernel in enumerate(_phase_kernels(conv))
@@ -79,8 +79,10 @@ def upsampled_conv(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     return out
 
 
-def _pad(x: torch.Tensor, pad: tuple[int, int, int, int], mode: str) -> torch.Tensor:
-    with torch.autocast(x.device.type, enabled=False):  # autocast would pad in float32
+def pad_in_its_dtype(x: torch.Tensor, pad: tuple[int, int, int, int], mode: str) -> torch.Tensor:
+    """``F.pad`` keeping x's dtype: CPU autocast runs reflection and replication padding in
+    float32, so under bf16 each padded activation went to float32 and back (the same values)."""
+    with torch.autocast(x.device.type, enabled=False):
         return F.pad(x, pad, mode=mode)
 
 
