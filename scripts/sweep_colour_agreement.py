@@ -63,14 +63,23 @@ def collection_colour_weight(sims: dict[str, np.ndarray]) -> float:
     return float(np.clip(per_query_agreement(sims).mean(), *STYLE_COLOUR_WEIGHT_RANGE))
 
 
-def style_map(sims: dict[str, np.ndarray], labels: Labelled, colour: np.ndarray | float) -> float:
-    """mAP@10 of --by style with colour weight ``colour`` (one, or one per query row)."""
+def style_scores(sims: dict[str, np.ndarray], colour: np.ndarray | float) -> np.ndarray:
+    """--by style's scores (queries x items) with colour weight ``colour`` (one, or one per query
+    row): the fusion, the content discount and the near-duplicate rule."""
     w = np.asarray(colour, np.float64).reshape(-1, 1) if np.ndim(colour) else float(colour)
     fused = discounted_by_content((1 - w) * sims["gram"] + w * sims["colour"], sims["content"])
-    found = evaluate_rankings(
-        ranking_from_scores(near_duplicates_first(fused, sims)), labels.styles, labels.contents
-    )
+    return near_duplicates_first(fused, sims)
+
+
+def mean_precision(scores: np.ndarray, labels: Labelled) -> float:
+    """mAP@10 of the rankings of a score matrix (queries x the same items)."""
+    found = evaluate_rankings(ranking_from_scores(scores), labels.styles, labels.contents)
     return float(found["mAP@10"])
+
+
+def style_map(sims: dict[str, np.ndarray], labels: Labelled, colour: np.ndarray | float) -> float:
+    """mAP@10 of --by style with colour weight ``colour`` (one, or one per query row)."""
+    return mean_precision(style_scores(sims, colour), labels)
 
 
 def set_rows(sims: dict[str, np.ndarray], labels: Labelled) -> dict[str, float]:

@@ -35,7 +35,15 @@ from stylesim.descriptors.ops import gram_vector
 from stylesim.descriptors.sketch import CountSketch
 from stylesim.errors import StylesimError
 from stylesim.evaluation.metrics import average_precision_at_k, evaluate_rankings, ranking_from_scores
-from stylesim.index.policy import RELATIVE, STYLE_CONTENT_DISCOUNT, STYLE_FUSION
+from stylesim.index.expansion import expanded_matrix
+from stylesim.index.policy import (
+    EXACT_COPY_CONTENT,
+    RELATIVE,
+    STYLE_CONTENT_DISCOUNT,
+    STYLE_EXPANSION_NEIGHBOURS,
+    STYLE_EXPANSION_WEIGHT,
+    STYLE_FUSION,
+)
 from stylesim.index.search import (
     content_beyond_typical,
     content_discounted,
@@ -50,6 +58,7 @@ COMPRESSION_DIMS = (256, 512, 1024, 2048, 4096)
 DISCOUNTS = (0.0, 0.5, 1.0, 1.5, 2.0)
 THUMBNAIL_SIDE = 8
 COLOUR_BASELINE = "colour histogram"
+UNRULED_STYLE = "style, no near-duplicate rule or expansion"  # the fusion and the discount only
 
 
 @dataclass
@@ -97,12 +106,26 @@ def stored_similarities(index_dir: Path, paths: list[str]) -> dict[str, np.ndarr
         v = store.vectors_of(name, wanted).astype(np.float64)
         sims[name] = v @ v.T
     sims["style"] = fused_style(sims, fusion_weights("style", store))
-    if finds_duplicates(STYLE_CONTENT_DISCOUNT, store):  # what the rule changes, side by side
-        sims["style, no near-duplicate rule"] = sims["style"]
+    sims[UNRULED_STYLE] = sims["style"]  # as the sweeps score it: what the last steps change, side by side
+    duplicates = finds_duplicates(STYLE_CONTENT_DISCOUNT, store)
+    if duplicates:
+        sims["style"] = near_duplicates_first(sims["style"], sims)
+    sims["style"] = style_expanded(sims["style"], sims)
+    if duplicates:  # the query's near-duplicates keep at least their coarse cosine, as in the search
         sims["style"] = near_duplicates_first(sims["style"], sims)
     if "content" in store.descriptors:
         sims[RELATIVE] = relative_similarity(store, wanted)
     return sims
+
+
+def style_expanded(style: np.ndarray, sims: dict[str, np.ndarray]) -> np.ndarray:
+    """``--by style``'s last step on a square score matrix: the query expansion by each row's
+    best neighbours (``index.expansion``; exact copies by the content cosine left out), when
+    the index has the content descriptor the search expands with."""
+    if "content" not in sims:
+        return style
+    copies = sims["content"] >= EXACT_COPY_CONTENT
+    return expanded_matrix(style, copies, STYLE_EXPANSION_NEIGHBOURS, STYLE_EXPANSION_WEIGHT)
 
 
 def relative_similarity(store: IndexStore, ids: np.ndarray) -> np.ndarray:

@@ -69,7 +69,8 @@ class SearchBackend(Protocol):
 
     def scores_of(self, name: str, ids: np.ndarray, query: np.ndarray) -> np.ndarray:
         """Inner products of one query vector with items' vectors of a descriptor, in ``ids``
-        order: the exact re-scoring of candidates."""
+        order: the exact re-scoring of candidates; for a matrix of query vectors, one row of
+        products per query."""
         ...
 
     def nearest(

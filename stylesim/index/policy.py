@@ -49,6 +49,17 @@ EXACT_COPY_CONTENT = 0.999
 STYLE_AGREEMENT_NEIGHBOURS = 5
 STYLE_COLOUR_WEIGHT_RANGE = (0.1, 0.5)
 
+# ``--by style`` last adds to each candidate's score a share of its scores for the query's best
+# neighbours (``index.expansion``, average query expansion):
+#     s'(q, x) = (s(q, x) + STYLE_EXPANSION_WEIGHT mean_{j in N(q)} s(j, x)) / (1 + STYLE_EXPANSION_WEIGHT)
+# N(q) the STYLE_EXPANSION_NEIGHBOURS items s ranks first for q, exact copies of q left out.
+# Chosen with scripts/sweep_query_expansion.py on the seven sets, artwork, near-duplicates and the
+# AdaIN-restyled set reported only (docs/retrieval.md, "Query expansion"): k 2-4 and beta 0.3-1
+# form a plateau (mean mAP@10 0.747-0.750); 3 / 0.5 has the best mean and loses on no set
+# (4 / 1, as good in mean, lifts the icons more but costs the recoloured patterns 0.006).
+STYLE_EXPANSION_NEIGHBOURS = 3
+STYLE_EXPANSION_WEIGHT = 0.5
+
 # Near-duplicates of the query (resized, recompressed, lightly cropped copies) rank first in
 # ``--by style``: an item is one when it shows the query's picture (content cosine >=
 # NEAR_DUPLICATE_CONTENT; different photos average 0.16), in its palette (colour cosine >=

@@ -276,8 +276,9 @@ class QdrantStore:
         return out
 
     def scores_of(self, name: str, ids: np.ndarray, query: np.ndarray) -> np.ndarray:
-        """Inner products of one query vector with items' vectors of a search space."""
-        scores: np.ndarray = self.vectors_of(name, ids) @ np.asarray(query, np.float32)
+        """Inner products of one query vector (or each row of a matrix of them) with items'
+        vectors of a search space."""
+        scores: np.ndarray = np.asarray(query, np.float32) @ self.vectors_of(name, ids).T
         return scores
 
     # ------------------------------------------------------------------ search

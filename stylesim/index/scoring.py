@@ -1,4 +1,4 @@
-"""Exact inner products of a query with stored float16 vectors, the re-scoring step of every
+"""Exact inner products of a query (or a few) with stored float16 vectors, the re-scoring step of every
 search: s_i = <x_i, q> for the candidates' rows x_i (float16, as stored) and a float32 query q,
 accumulated in float32.
 
@@ -29,16 +29,19 @@ def scorer_for(dim: int) -> faiss.IndexScalarQuantizer:
 
 
 def inner_products(rows: np.ndarray, query: np.ndarray) -> np.ndarray:
-    """<x_i, q> (float32) for each float16 row x_i of ``rows`` (n x d) and the query q (d)."""
+    """<x_i, q> (float32) for each float16 row x_i of ``rows`` (n x d) and the query q (d): (n,);
+    for several queries (m x d) at once, (m, n)."""
     n, dim = rows.shape
     if n == 0:
-        return np.zeros(0, np.float32)
+        return np.zeros((*np.shape(query)[:-1], 0), np.float32)
+    queries = np.asarray(query, np.float32).reshape(-1, dim)
+    out = np.full((len(queries), n), np.nan, np.float32)  # a row FAISS returns no score for stays NaN
     scorer = scorer_for(dim)
     codes = np.ascontiguousarray(rows, dtype=np.float16).view(np.uint8).ravel()
     faiss.copy_array_to_vector(codes, scorer.codes)
     scorer.ntotal = n
-    scores, order = scorer.search(np.asarray(query, np.float32).reshape(1, dim), n)
-    out = np.full(n, np.nan, np.float32)  # a row FAISS returns no score for (NaN in it) stays NaN
-    found = order[0] >= 0
-    out[order[0][found]] = scores[0][found]
-    return out
+    scores, order = scorer.search(queries, n)
+    for row, (s, o) in enumerate(zip(scores, order, strict=True)):
+        found = o >= 0
+        out[row, o[found]] = s[found]
+    return out.reshape(*np.shape(query)[:-1], n)

@@ -3,7 +3,11 @@
 Fused score (``--by style``):  s(q, x) = sum_i w_i cos_i(q, x),  sum_i w_i = 1,
 then the content discount  s - lambda c'(q, x) (1 - s)  (``content_discounted``), c' the content
 cosine's share above what the query typically shares with the collection
-(``content_beyond_typical``, ``query_typical_content``; ``index.policy``).
+(``content_beyond_typical``, ``query_typical_content``; ``index.policy``), the query's
+near-duplicates first (``near_duplicates_first``), then the average query expansion
+s'(q, x) = (s(q, x) + beta mean_j s(j, x)) / (1 + beta) over the query's best neighbours j
+among the candidates (``index.expansion``), after which the query's near-duplicates keep at
+least their coarse cosine again.
 Candidates are the top k' (k' = max(10 k, 256), DISCOUNT_DEPTH times that with the content
 discount, capped by the collection size) in the stacked style space (``index.spaces``), whose
 inner product is the fused cosine itself, and for other weights the union of each weighted
@@ -31,6 +35,7 @@ from stylesim.errors import StylesimError
 from stylesim.index.agreement import colour_weighted
 from stylesim.index.ann import candidates_for, search_threads
 from stylesim.index.backend import SearchBackend
+from stylesim.index.expansion import expanded, expansion_neighbours
 from stylesim.index.policy import (
     EXACT_COPY_CONTENT,
     NEAR_DUPLICATE_COARSE,
@@ -38,6 +43,8 @@ from stylesim.index.policy import (
     NEAR_DUPLICATE_CONTENT,
     RELATIVE,
     STYLE_CONTENT_DISCOUNT,
+    STYLE_EXPANSION_NEIGHBOURS,
+    STYLE_EXPANSION_WEIGHT,
     STYLE_FUSION,
     STYLE_TYPICAL_CONTENT_Z,
 )
@@ -199,34 +206,100 @@ def searched(
     return fused_hits(store, queries, weights, discount, k)
 
 
+@dataclass(frozen=True)
+class Scoring:
+    """How a fused search scores its candidates: the weights, the content discount, and whether
+    near-duplicates come first (``finds_duplicates``)."""
+
+    weights: dict[str, float]
+    discount: float
+    duplicates: bool
+
+    @property
+    def components(self) -> list[str]:
+        """The descriptors each candidate is scored on: the weighted ones, content for the discount."""
+        return list(dict.fromkeys([*self.weights, *(["content"] if self.discount else [])]))
+
+
 def fused_hits(
     store: SearchBackend, queries: dict[str, np.ndarray], weights: dict[str, float], discount: float, k: int
 ) -> list[list[Hit]]:
     """Weighted cosines of every candidate (``fusion_candidates``), content-discounted above the
     query's typical content cosine, with the query's near-duplicates first
-    (``near_duplicates_first``), top ``k``."""
-    duplicates = finds_duplicates(discount, store)
-    scored = [*weights, "content"] if discount and "content" not in weights else list(weights)
+    (``near_duplicates_first``) and, when discounted (``--by style``), expanded by the query's
+    best neighbours (``index.expansion``), the near-duplicates first again; top ``k``."""
+    scoring = Scoring(weights, discount, finds_duplicates(discount, store))
     results = []
     depth = candidates_for(k) * (DISCOUNT_DEPTH if discount else 1)
-    coarse_depth = candidates_for(k) if duplicates else 0
+    coarse_depth = candidates_for(k) if scoring.duplicates else 0
     typical = query_typical_content(store, queries["content"]) if discount else None
     for q, candidates in enumerate(fusion_candidates(store, queries, weights, depth, coarse_depth)):
-        component_scores = {n: store.scores_of(n, candidates, queries[n][q]) for n in scored}
-        fused = sum(
-            (w * component_scores[n] for n, w in weights.items()), np.zeros(len(candidates), np.float32)
+        query = {n: v[q] for n, v in queries.items()}
+        component_scores = {n: store.scores_of(n, candidates, query[n]) for n in scoring.components}
+        fused = candidate_scores(
+            store, query, candidates, component_scores, scoring, None if typical is None else typical[q]
         )
-        if typical is not None:
-            beyond = content_beyond_typical(component_scores["content"], typical[q])
-            fused = content_discounted(fused, beyond, discount)
-        if duplicates:
-            component_scores["coarse"] = coarse_scores(
-                store, queries["coarse"][q], candidates, component_scores
-            )
+        if discount:
+            fused = with_expansion(store, fused, candidates, component_scores, scoring)
+        if scoring.duplicates:  # the query's near-duplicates keep at least their coarse cosine
             fused = near_duplicates_first(fused, component_scores)
         order = np.argsort(-fused, kind="stable")[:k]
         results.append([hit(candidates[j], fused[j], component_scores, j) for j in order])
     return results
+
+
+def candidate_scores(
+    store: SearchBackend,
+    query: dict[str, np.ndarray],
+    candidates: np.ndarray,
+    component_scores: dict[str, np.ndarray],
+    scoring: Scoring,
+    typical: float | None,
+) -> np.ndarray:
+    """One query's fused score of each candidate from its component cosines: weighted, discounted
+    by the content beyond the query's ``typical``, near-duplicates first (their coarse cosines
+    are added to ``component_scores``)."""
+    fused = sum(
+        (w * component_scores[n] for n, w in scoring.weights.items()), np.zeros(len(candidates), np.float32)
+    )
+    if typical is not None:
+        beyond = content_beyond_typical(component_scores["content"], typical)
+        fused = content_discounted(fused, beyond, scoring.discount)
+    if scoring.duplicates:
+        component_scores["coarse"] = coarse_scores(store, query["coarse"], candidates, component_scores)
+        fused = near_duplicates_first(fused, component_scores)
+    return fused
+
+
+def with_expansion(
+    store: SearchBackend,
+    fused: np.ndarray,
+    candidates: np.ndarray,
+    component_scores: dict[str, np.ndarray],
+    scoring: Scoring,
+) -> np.ndarray:
+    """``fused`` expanded by the query's STYLE_EXPANSION_NEIGHBOURS best candidates, exact copies
+    of it left out, each scored as a query with its stored vectors (``index.expansion``)."""
+    copies = component_scores["content"] >= EXACT_COPY_CONTENT
+    near = candidates[expansion_neighbours(fused, copies, STYLE_EXPANSION_NEIGHBOURS)]
+    if not len(near):
+        return fused
+    evidence = [*scoring.components, *(["coarse"] if scoring.duplicates else [])]
+    vectors = {n: store.vectors_of(n, near) for n in dict.fromkeys(evidence)}
+    theirs = {n: store.scores_of(n, candidates, vectors[n]) for n in scoring.components}
+    typical = query_typical_content(store, vectors["content"])
+    rows = [
+        candidate_scores(
+            store,
+            {n: v[i] for n, v in vectors.items()},
+            candidates,
+            {n: s[i] for n, s in theirs.items()},
+            scoring,
+            float(typical[i]),
+        )
+        for i in range(len(near))
+    ]
+    return expanded(fused, np.stack(rows), STYLE_EXPANSION_WEIGHT, copies)
 
 
 def coarse_scores(

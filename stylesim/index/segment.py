@@ -152,11 +152,11 @@ class Segment:
         return out
 
     def scores(self, name: str, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
-        """Inner products of ``query`` with rows of a descriptor's vectors (``index.scoring``),
-        in ``rows`` order (``gather``)."""
+        """Inner products of ``query`` (one vector, or one per row of a matrix) with rows of a
+        descriptor's vectors (``index.scoring``), in ``rows`` order (``gather``)."""
         found, order = self.rows_in_order(name, rows)
-        out = np.empty(len(rows), np.float32)
-        out[order] = inner_products(found, query)
+        out = np.empty((*np.shape(query)[:-1], len(rows)), np.float32)
+        out[..., order] = inner_products(found, query)
         return out
 
     @cached_property

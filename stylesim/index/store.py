@@ -326,12 +326,12 @@ class IndexStore:
         return out
 
     def scores_of(self, name: str, ids: np.ndarray, query: np.ndarray) -> np.ndarray:
-        """Inner products of one query vector with items' unit vectors of a descriptor, in ``ids``
-        order (each id must exist)."""
+        """Inner products of one query vector (or each row of a matrix of them) with items' unit
+        vectors of a descriptor, in ``ids`` order (each id must exist)."""
         ids = np.asarray(ids, np.int64)
-        out = np.zeros(len(ids), np.float32)
+        out = np.zeros((*np.shape(query)[:-1], len(ids)), np.float32)
         for segment, found, rows in self.locate(ids):
-            out[found] = segment.scores(name, rows, query)
+            out[..., found] = segment.scores(name, rows, query)
         return out
 
     def style_of(self, ids: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from stylesim.index.expansion import expanded, expanded_matrix, expansion_neighbours
 from stylesim.index.policy import (
     RELATIVE,
     RELATIVE_MAX_STYLE,
@@ -92,17 +93,53 @@ def test_style_search_discounts_the_same_photo_in_other_looks(grid_index):
     assert discounted > plain + 1, (plain, discounted)  # pushed down by more than a place on average
 
     hit = search_vectors(store, {n: v[:1] for n, v in queries.items()}, "style", 3)[0][1]
+    expected = expanded_style_score(store, {n: v[0] for n, v in queries.items()}, hit.id)
+    assert hit.score == pytest.approx(expected, abs=1e-5)
+
+
+def discounted_style_scores(store: IndexStore, query: dict[str, np.ndarray]) -> np.ndarray:
+    """--by style's score of every item for one query, written out from the policy (before the
+    query expansion): the fusion, the content discount, the near-duplicate rule."""
+    every = {n: store.vectors_of(n, store.ids()) @ query[n] for n in ("gram", "colour", "content", "coarse")}
     # colour weighs the collection's gram/colour agreement (within its range), gram the rest
-    colour = float(np.clip(store.style_agreement(), *STYLE_COLOUR_WEIGHT_RANGE))
-    s = (1 - colour) * hit.scores["gram"] + colour * hit.scores["colour"]
+    agreement = store.style_agreement()
+    assert agreement is not None  # measured when the index was committed
+    colour = float(np.clip(agreement, *STYLE_COLOUR_WEIGHT_RANGE))
+    s = (1 - colour) * every["gram"] + colour * every["colour"]
     # the query's typical content cosine over the collection (all of it: under the sample size),
     # the query itself left out
-    cosines = store.vectors_of("content", store.ids()) @ queries["content"][0]
-    others = cosines[cosines < 0.999]
+    others = every["content"][every["content"] < 0.999]
     median = np.median(others)
     typical = median + STYLE_TYPICAL_CONTENT_Z * 1.4826 * np.median(np.abs(others - median))
-    beyond = max(0.0, (hit.scores["content"] - typical) / (1 - typical))
-    assert hit.score == pytest.approx(s - STYLE_CONTENT_DISCOUNT * beyond * (1 - s), abs=1e-5)
+    beyond = np.clip((every["content"] - typical) / (1 - typical), 0, 1)
+    s = s - STYLE_CONTENT_DISCOUNT * beyond * (1 - s)
+    near = (every["content"] >= 0.5) & (every["colour"] >= 0.95) & (every["coarse"] >= 0.95)
+    return np.where(near, np.maximum(s, every["coarse"]), s)
+
+
+def expanded_style_score(store: IndexStore, query: dict[str, np.ndarray], item: int) -> float:
+    """--by style's score of ``item``: the query's discounted score plus half the mean of its three
+    best neighbours' (the query itself left out), over 1.5."""
+    ids = store.ids()
+    own = discounted_style_scores(store, query)
+    copies = store.vectors_of("content", ids) @ query["content"] >= 0.999
+    best = [int(i) for i in ids[np.argsort(-own, kind="stable")] if not copies[ids == i][0]][:3]
+    at = int(np.flatnonzero(ids == item)[0])
+    theirs = [
+        discounted_style_scores(store, {n: store.vectors_of(n, np.array([j]))[0] for n in query})[at]
+        for j in best
+    ]
+    score = (own[at] + 0.5 * np.mean(theirs)) / 1.5
+    return max(score, near_duplicate_floor(store, query, item))
+
+
+def near_duplicate_floor(store: IndexStore, query: dict[str, np.ndarray], item: int) -> float:
+    """The coarse cosine of ``item`` when it passes the near-duplicate rule's gates for the query
+    (its score is at least that after the expansion too), else -inf."""
+    names = ("content", "colour", "coarse")
+    cos = {n: float(store.vectors_of(n, np.array([item]))[0] @ query[n]) for n in names}
+    passes = cos["content"] >= 0.5 and cos["colour"] >= 0.95 and cos["coarse"] >= 0.95
+    return cos["coarse"] if passes else float("-inf")
 
 
 def test_relative_style_formula():
@@ -187,3 +224,23 @@ def test_a_few_queries_search_on_one_faiss_thread_and_the_setting_comes_back():
     assert faiss.omp_get_max_threads() == before
     with search_threads(SEARCH_THREADS_FROM):  # a batch shares every core
         assert faiss.omp_get_max_threads() == before
+
+
+def test_query_expansion_adds_the_best_neighbours_scores_leaving_out_copies():
+    scores = np.array(
+        [[1.0, 0.9, 0.2, 0.8], [0.9, 1.0, 0.3, 0.1], [0.2, 0.3, 1.0, 0.0], [0.8, 0.1, 0.0, 1.0]]
+    )
+    copies = np.eye(4, dtype=bool)
+    copies[0, 1] = True  # item 1 is an exact copy of query 0: never one of its neighbours
+    assert expansion_neighbours(scores[0], copies[0], 2).tolist() == [3, 2]
+    assert expansion_neighbours(scores[0], np.ones(4, bool), 2).tolist() == []
+    row = expanded(scores[0], scores[[3, 2]], 0.5)
+    np.testing.assert_allclose(row, (scores[0] + 0.5 * (scores[3] + scores[2]) / 2) / 1.5)
+    first = scores[0]
+    assert expanded(first, scores[[]], 0.5) is first  # no neighbours: unchanged
+    kept = expanded(scores[0], scores[[3, 2]], 0.5, copies[0])
+    np.testing.assert_allclose(kept, [1.0, 0.9, row[2], row[3]])  # the query and its copy stay first
+    matrix = expanded_matrix(scores, copies, 2, 0.5)
+    np.testing.assert_allclose(matrix[0], kept)
+    third = (scores[2] + 0.5 * (scores[1] + scores[0]) / 2) / 1.5
+    np.testing.assert_allclose(matrix[2], [third[0], third[1], 1.0, third[3]])
