@@ -66,12 +66,9 @@ def neighbour_weights(scores: np.ndarray, copies: np.ndarray, k: int, how: str) 
     return normalised
 
 
-def weighted_expansion(
-    scores: np.ndarray, w: np.ndarray, beta: float, base: np.ndarray | None = None
-) -> np.ndarray:
-    """(base + beta w @ base) / (1 + beta), base = scores unless given."""
-    base = scores if base is None else base
-    expanded: np.ndarray = (base + beta * (w @ base)) / (1 + beta)
+def weighted_expansion(scores: np.ndarray, w: np.ndarray, beta: float) -> np.ndarray:
+    """(s + beta w @ s) / (1 + beta): each row plus its neighbours' rows weighted by ``w``."""
+    expanded: np.ndarray = (scores + beta * (w @ scores)) / (1 + beta)
     return expanded
 
 

@@ -92,7 +92,9 @@ def read_labels(
 
 def stored_similarities(index_dir: Path, paths: list[str]) -> dict[str, np.ndarray]:
     """(n, n) cosine matrices per stored descriptor, rows in ``paths`` order, plus the fused
-    ``style`` as ``--by style`` scores it."""
+    ``style`` as ``--by style`` scores it and, beside it, UNRULED_STYLE: the fusion and the
+    content discount only (what the sweeps score), without the near-duplicate rule and the
+    query expansion."""
     store = IndexStore.open(index_dir)
     by_path = {p: i for i, p in zip(store.items.index, store.items["path"], strict=True)}
     missing = [p for p in paths if p not in by_path]

@@ -233,18 +233,20 @@ def fused_hits(
     depth = candidates_for(k) * (DISCOUNT_DEPTH if discount else 1)
     coarse_depth = candidates_for(k) if scoring.duplicates else 0
     typical = query_typical_content(store, queries["content"]) if discount else None
-    for q, candidates in enumerate(fusion_candidates(store, queries, weights, depth, coarse_depth)):
-        query = {n: v[q] for n, v in queries.items()}
-        component_scores = {n: store.scores_of(n, candidates, query[n]) for n in scoring.components}
-        fused = candidate_scores(
-            store, query, candidates, component_scores, scoring, None if typical is None else typical[q]
-        )
-        if discount:
-            fused = with_expansion(store, fused, candidates, component_scores, scoring)
-        if scoring.duplicates:  # the query's near-duplicates keep at least their coarse cosine
-            fused = near_duplicates_first(fused, component_scores)
-        order = np.argsort(-fused, kind="stable")[:k]
-        results.append([hit(candidates[j], fused[j], component_scores, j) for j in order])
+    found = fusion_candidates(store, queries, weights, depth, coarse_depth)
+    with search_threads(1):  # one query's re-scoring is too small to share between threads
+        for q, candidates in enumerate(found):
+            query = {n: v[q] for n, v in queries.items()}
+            component_scores = {n: store.scores_of(n, candidates, query[n]) for n in scoring.components}
+            fused = candidate_scores(
+                store, query, candidates, component_scores, scoring, None if typical is None else typical[q]
+            )
+            if discount:
+                fused = with_expansion(store, fused, candidates, component_scores, scoring)
+            if scoring.duplicates:  # the query's near-duplicates keep at least their coarse cosine
+                fused = near_duplicates_first(fused, component_scores)
+            order = np.argsort(-fused, kind="stable")[:k]
+            results.append([hit(candidates[j], fused[j], component_scores, j) for j in order])
     return results
 
 
