@@ -103,12 +103,13 @@ def canvas_balanced_colour(
     pictures: list[torch.Tensor],
     border_share: float = ops.PLAIN_BORDER_SHARE,
     tolerance: int = ops.PLAIN_TOLERANCE,
+    flat_from: float | None = ops.FLAT_BORDER_FROM,
 ) -> np.ndarray:
     """Centred cosines of today's colour descriptor: the RGB 10-level histogram with a plain
     canvas weighing at most what the drawing weighs (``ops.canvas_at_most_foreground``; its
-    constants as arguments)."""
+    constants as arguments, ``flat_from`` None for the canvas test before 2026-12-07)."""
     weighted = [
-        ops.colour_histogram(x, LEVELS, ops.canvas_at_most_foreground(x, border_share, tolerance))
+        ops.colour_histogram(x, LEVELS, ops.canvas_at_most_foreground(x, border_share, tolerance, flat_from))
         for x in pictures
     ]
     return centred_cosine(np.stack([h[0].numpy() for h in weighted]))

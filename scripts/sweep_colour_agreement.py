@@ -35,13 +35,15 @@ from sweep_fusion_sets import print_variant_table, set_similarities, write_json 
 from stylesim.evaluation.harness import Labelled, discounted_by_content  # noqa: E402
 from stylesim.evaluation.metrics import evaluate_rankings, ranking_from_scores  # noqa: E402
 from stylesim.index.agreement import beyond_chance, neighbour_agreement  # noqa: E402
-from stylesim.index.policy import STYLE_COLOUR_WEIGHT_RANGE  # noqa: E402
+from stylesim.index.palette import palette_match  # noqa: E402
+from stylesim.index.policy import PALETTE_MATCH_COSINE, PALETTE_MATCH_SHARE, STYLE_COLOUR_WEIGHT_RANGE  # noqa: E402
 from stylesim.index.search import near_duplicates_first  # noqa: E402
 
 FIXED = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 CENTRES, SLOPES, LOWS, HIGHS = (0.25, 0.3), (0.5, 1.0, 1.5), (0.0, 0.1, 0.2), (0.5, 0.6, 0.7)
 QUERY_MIX = (0.25, 0.5, 1.0)  # share of the query's own agreement in a per-query weight
 K = 5
+PALETTE = (PALETTE_MATCH_COSINE, PALETTE_MATCH_SHARE)  # today's palette match
 
 
 def nearest(cosines: np.ndarray, k: int = K) -> np.ndarray:
@@ -63,12 +65,18 @@ def collection_colour_weight(sims: dict[str, np.ndarray]) -> float:
     return float(np.clip(per_query_agreement(sims).mean(), *STYLE_COLOUR_WEIGHT_RANGE))
 
 
-def style_scores(sims: dict[str, np.ndarray], colour: np.ndarray | float) -> np.ndarray:
+def style_scores(
+    sims: dict[str, np.ndarray], colour: np.ndarray | float, palette: tuple[float, float] | None = PALETTE
+) -> np.ndarray:
     """--by style's scores (queries x items) with colour weight ``colour`` (one, or one per query
-    row): the fusion, the content discount and the near-duplicate rule."""
+    row): the fusion, the palette match (``index.palette``; ``palette`` its (tau, gamma), None
+    for none), the content discount and the near-duplicate rule."""
     w = np.asarray(colour, np.float64).reshape(-1, 1) if np.ndim(colour) else float(colour)
-    fused = discounted_by_content((1 - w) * sims["gram"] + w * sims["colour"], sims["content"])
-    return near_duplicates_first(fused, sims)
+    fusion = (1 - w) * sims["gram"] + w * sims["colour"]
+    if palette is not None:
+        tau, gamma = palette
+        fusion = fusion + palette_match(sims["colour"], sims["gram"], w, gamma, tau)
+    return near_duplicates_first(discounted_by_content(fusion, sims["content"]), sims)
 
 
 def mean_precision(scores: np.ndarray, labels: Labelled) -> float:

@@ -4,16 +4,22 @@ palette is part of a look).
     h      = joint RGB histogram, ``bins`` levels per channel, normalised to sum 1
     colour = sqrt(h)                  (Hellinger map: cosine of sqrt-histograms = Bhattacharyya)
 
-with ``background = "balanced"`` (the default) h counts each pixel p with the weight
+with ``background = "balanced-flat"`` (the default) h counts each pixel p with the weight
 
-    w_p = m_p + (1 - m_p) min(1, s / (1 - s))
+    w_p = m_p + (1 - m_p) (t min(1, s / (1 - s)) + 1 - t),   t = clip(2 f - 1, 0, 1)
 
 where m_p is 0 on a plain canvas and 1 elsewhere (canvas: within 24 levels of the border's
-median colour, anywhere in the picture, when at least half the border is; ``ops.foreground_mask``)
-and s the drawing's share of the picture: the canvas weighs at most what the drawing weighs, so
-black type on white is described by its ink and antialiasing, not by how much paper it leaves,
-and a picture without a plain border (most photos, paintings) counts every pixel alike.
-``"all"``: every pixel alike (indexes made before this default).
+median colour, anywhere in the picture, when at least half the border is; ``ops.foreground_mask``),
+s the drawing's share of the picture, and f the share of steps between neighbouring border
+pixels that are flat (within 2 levels; ``ops.flat_border``). On a flat border (f = 1: paper) the
+canvas weighs at most what the drawing weighs, so black type on white is described by its ink
+and antialiasing, not by how much paper it leaves; on a border no more than half flat (a
+pattern whose grain fills the picture, a painted sky, most photos and paintings) every pixel
+counts alike, and in between the canvas is discounted in proportion, so that a copy and its
+original never fall on opposite sides of a threshold.
+``"balanced"``: t = 1 whatever the border (indexes made 2026-12-06 to 2026-12-07: it took the
+grain of a stone or paper pattern for a canvas); ``"all"``: every pixel alike (indexes made
+before).
 
 Default 10 levels per channel (1 000 bins): finer than 8 levels, it tells apart palettes that
 share a coarse bin, and unlike a hue histogram it keeps a JPEG-recompressed copy's colours
@@ -30,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from stylesim.descriptors.base import Descriptor
 
-BACKGROUNDS = ("all", "balanced")  # how a plain canvas counts (module docstring)
+BACKGROUNDS = ("all", "balanced", "balanced-flat")  # how a plain canvas counts (module docstring)
 
 if TYPE_CHECKING:
     import torch
@@ -41,7 +47,7 @@ class ColourDescriptor(Descriptor):
     layers: tuple[str, ...] = ()
     collection_norm = "centre"
 
-    def __init__(self, bins: int = 10, dim: int | None = None, background: str = "balanced") -> None:
+    def __init__(self, bins: int = 10, dim: int | None = None, background: str = "balanced-flat") -> None:
         self.bins = bins
         self.dim = bins**3
         if dim is not None and dim != self.dim:
@@ -56,7 +62,10 @@ class ColourDescriptor(Descriptor):
         from stylesim.descriptors import ops
 
         x = torch.as_tensor(pixels)  # (N, H, W, 3): the extractor passes a batch, maybe a NumPy array
-        weights = ops.canvas_at_most_foreground(x) if self.background == "balanced" else None
+        if self.background == "all":
+            return ops.colour_histogram(x, self.bins)
+        flat_from = ops.FLAT_BORDER_FROM if self.background == "balanced-flat" else None
+        weights = ops.canvas_at_most_foreground(x, flat_from=flat_from)
         return ops.colour_histogram(x, self.bins, weights)
 
     def config(self) -> dict[str, Any]:

@@ -165,6 +165,8 @@ def colour_histogram(
 PLAIN_TOLERANCE = 24  # 8-bit levels: a pixel this close to the background colour in every channel is canvas
 PLAIN_BORDER_SHARE = 0.5  # of the border pixels within PLAIN_TOLERANCE of their median: a plain canvas
 MIN_FOREGROUND_SHARE = 0.01  # less foreground than this: the picture is all canvas, every pixel counts
+FLAT_STEP = 2  # 8-bit levels: neighbouring border pixels this close in every channel are a flat stretch
+FLAT_BORDER_FROM = 0.5  # share of flat border steps from which a canvas starts to count as one (1: fully)
 
 
 def foreground_mask(
@@ -183,14 +185,33 @@ def foreground_mask(
     return torch.where(keep[:, None, None], mask, torch.ones_like(mask))
 
 
+def flat_border(pixels: torch.Tensor) -> torch.Tensor:
+    """(N, H, W, 3) -> (N,) the share of steps between neighbouring pixels along each side of
+    the border that stay within FLAT_STEP levels in every channel (1 for paper, a flat fill or a
+    scanned page's margin; well under 1 for a texture, a painted sky, a photo's edge)."""
+    x = pixels.to(torch.int16)
+    sides = (x[:, 0], x[:, -1], x[:, :, 0], x[:, :, -1])  # (N, L, 3) each
+    steps = torch.cat([(s[:, 1:] - s[:, :-1]).abs().amax(dim=2) for s in sides], dim=1)
+    return steps.le(FLAT_STEP).float().mean(dim=1)
+
+
 def canvas_at_most_foreground(
-    pixels: torch.Tensor, plain_border_share: float = PLAIN_BORDER_SHARE, tolerance: int = PLAIN_TOLERANCE
+    pixels: torch.Tensor,
+    plain_border_share: float = PLAIN_BORDER_SHARE,
+    tolerance: int = PLAIN_TOLERANCE,
+    flat_from: float | None = None,
 ) -> torch.Tensor:
-    """(N, H, W) pixel weights w = m + (1 - m) min(1, s / (1 - s)), m the foreground mask
-    (``foreground_mask`` with these arguments) and s its share of the picture: the plain canvas a
-    picture is drawn on weighs at most what the drawing weighs (a picture that is mostly drawing
-    is unchanged)."""
+    """(N, H, W) pixel weights w = m + (1 - m) (t min(1, s / (1 - s)) + 1 - t), m the foreground
+    mask (``foreground_mask`` with these arguments), s its share of the picture and t how much of
+    a canvas the border makes: the plain canvas a picture is drawn on weighs at most what the
+    drawing weighs (a picture that is mostly drawing is unchanged). t = 1 when ``flat_from`` is
+    None; else t = clip((f - flat_from) / (1 - flat_from), 0, 1), f the border's flat share
+    (``flat_border``): a fully flat border is paper, one no flatter than ``flat_from`` (a
+    pattern's grain, a painted sky, a photo's edge) is no canvas and every pixel counts."""
     mask = foreground_mask(pixels, plain_border_share, tolerance)
     share = mask.mean(dim=(1, 2))
     canvas_weight = (share / (1 - share).clamp_min(1e-6)).clamp(max=1.0)
+    if flat_from is not None:
+        canvas = ((flat_border(pixels) - flat_from) / (1 - flat_from)).clamp(0.0, 1.0)
+        canvas_weight = canvas * canvas_weight + (1 - canvas)
     return mask + (1 - mask) * canvas_weight[:, None, None]

@@ -36,6 +36,7 @@ from stylesim.descriptors.sketch import CountSketch
 from stylesim.errors import StylesimError
 from stylesim.evaluation.metrics import average_precision_at_k, evaluate_rankings, ranking_from_scores
 from stylesim.index.expansion import expanded_matrix
+from stylesim.index.palette import with_palette_match
 from stylesim.index.policy import (
     EXACT_COPY_CONTENT,
     RELATIVE,
@@ -142,11 +143,13 @@ def fused_style(
     weights: dict[str, float] = STYLE_FUSION,
     discount: float = STYLE_CONTENT_DISCOUNT,
 ) -> np.ndarray:
-    """The ``--by style`` score matrix: weighted cosines, then the content discount above each
-    query's typical content cosine (the other items of the set as its sample)."""
+    """The ``--by style`` score matrix: weighted cosines, then, when discounted, the palette match
+    (``index.palette``) and the content discount above each query's typical content cosine (the
+    other items of the set as its sample)."""
     fused: np.ndarray = np.sum([w * sims[n] for n, w in weights.items() if n in sims], axis=0)
     if not discount or "content" not in sims:
         return fused
+    fused = with_palette_match(fused, sims, {n: w for n, w in weights.items() if n in sims})
     return discounted_by_content(fused, sims["content"], discount)
 
 

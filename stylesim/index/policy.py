@@ -49,6 +49,18 @@ EXACT_COPY_CONTENT = 0.999
 STYLE_AGREEMENT_NEIGHBOURS = 5
 STYLE_COLOUR_WEIGHT_RANGE = (0.1, 0.5)
 
+# ``--by style`` adds to the fusion, where the colour cosine c passes PALETTE_MATCH_COSINE, a
+# share of what the other components leave (``index.palette``):
+#     s = fusion + w_colour PALETTE_MATCH_SHARE clip((c - tau) / (1 - tau), 0, 1) (1 - r)
+# r the other components' fused cosine. Crops of one pattern share its palette to the last bin,
+# which a colour weight of at most 0.5 could not make count without costing the sets whose
+# palettes merely resemble each other. Chosen with scripts/sweep_palette_match.py on the seven
+# sets, artwork, near-duplicates and the AdaIN-restyled set reported only (docs/retrieval.md,
+# "Palette match"): tau 0.95-0.98 and a share of 0.5-1 form a plateau (mean mAP@10 0.756-0.757
+# against 0.750 without; the pattern crops 0.967 -> 0.997-0.999); 0.97 / 0.5 is in its middle.
+PALETTE_MATCH_COSINE = 0.97
+PALETTE_MATCH_SHARE = 0.5
+
 # ``--by style`` last adds to each candidate's score a share of its scores for the query's best
 # neighbours (``index.expansion``, average query expansion):
 #     s'(q, x) = (s(q, x) + STYLE_EXPANSION_WEIGHT mean_{j in N(q)} s(j, x)) / (1 + STYLE_EXPANSION_WEIGHT)

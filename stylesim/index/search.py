@@ -1,10 +1,11 @@
 """Nearest neighbours in one descriptor's index, or a weighted fusion of several.
 
-Fused score (``--by style``):  s(q, x) = sum_i w_i cos_i(q, x),  sum_i w_i = 1,
-then the content discount  s - lambda c'(q, x) (1 - s)  (``content_discounted``), c' the content
-cosine's share above what the query typically shares with the collection
-(``content_beyond_typical``, ``query_typical_content``; ``index.policy``), the query's
-near-duplicates first (``near_duplicates_first``), then the average query expansion
+Fused score (``--by style``):  s(q, x) = sum_i w_i cos_i(q, x),  sum_i w_i = 1, plus the palette
+match where the colour cosine is near 1 (``index.palette``), then the content discount
+s - lambda c'(q, x) (1 - s)  (``content_discounted``), c' the content cosine's share above what
+the query typically shares with the collection (``content_beyond_typical``,
+``query_typical_content``; ``index.policy``), the query's near-duplicates first
+(``near_duplicates_first``), then the average query expansion
 s'(q, x) = (s(q, x) + beta mean_j s(j, x)) / (1 + beta) over the query's best neighbours j
 among the candidates (``index.expansion``), after which the query's near-duplicates keep at
 least their coarse cosine again.
@@ -36,6 +37,7 @@ from stylesim.index.agreement import colour_weighted
 from stylesim.index.ann import candidates_for, search_threads
 from stylesim.index.backend import SearchBackend
 from stylesim.index.expansion import expanded, expansion_neighbours
+from stylesim.index.palette import with_palette_match
 from stylesim.index.policy import (
     EXACT_COPY_CONTENT,
     NEAR_DUPLICATE_COARSE,
@@ -217,8 +219,10 @@ class Scoring:
 
     @property
     def components(self) -> list[str]:
-        """The descriptors each candidate is scored on: the weighted ones, content for the discount."""
-        return list(dict.fromkeys([*self.weights, *(["content"] if self.discount else [])]))
+        """The descriptors each candidate is scored on: the weighted ones, content for the
+        discount, content and colour for the near-duplicate rule's gates (``coarse_scores``)."""
+        gates = ["content", "colour"] if self.duplicates else []
+        return list(dict.fromkeys([*self.weights, *(["content"] if self.discount else []), *gates]))
 
 
 def fused_hits(
@@ -258,12 +262,15 @@ def candidate_scores(
     scoring: Scoring,
     typical: float | None,
 ) -> np.ndarray:
-    """One query's fused score of each candidate from its component cosines: weighted, discounted
-    by the content beyond the query's ``typical``, near-duplicates first (their coarse cosines
-    are added to ``component_scores``)."""
+    """One query's fused score of each candidate from its component cosines: weighted, with the
+    palette match and discounted by the content beyond the query's ``typical`` when discounted
+    (``--by style``), near-duplicates first (their coarse cosines are added to
+    ``component_scores``)."""
     fused = sum(
         (w * component_scores[n] for n, w in scoring.weights.items()), np.zeros(len(candidates), np.float32)
     )
+    if scoring.discount:
+        fused = with_palette_match(fused, component_scores, scoring.weights)
     if typical is not None:
         beyond = content_beyond_typical(component_scores["content"], typical)
         fused = content_discounted(fused, beyond, scoring.discount)

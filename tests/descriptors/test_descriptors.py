@@ -8,6 +8,7 @@ from stylesim.collection.decode import decode_for_encoding
 from stylesim.descriptors.ops import (
     channel_mean_std,
     colour_histogram,
+    foreground_mask,
     gram_matrix,
     gram_vector,
     instance_normalise,
@@ -168,6 +169,28 @@ def test_a_plain_canvas_weighs_at_most_what_the_drawing_weighs_in_the_colour_his
     assert np.allclose(*histograms(cat), atol=1e-6)
 
 
+def test_a_canvas_counts_as_one_as_far_as_its_border_is_flat():
+    """A deep-field photo's dark sky and a brick wall's mortar-grey edge are mostly near their
+    border's median colour, as a canvas is, but not flat: the sky (a border 38 % flat) counts
+    every pixel, the bricks (66 %) are discounted a third of the way. A silhouette on white
+    (100 %) keeps its canvas balanced."""
+    from stylesim.descriptors.colour import ColourDescriptor
+
+    def histogram(picture: np.ndarray, background: str) -> np.ndarray:
+        pixels = torch.from_numpy(np.ascontiguousarray(picture))[None]
+        return ColourDescriptor(background=background).from_features({}, pixels)[0].numpy()
+
+    sky, bricks, horse = photo("hubble_deep_field", 256), photo("brick", 256), photo("horse", 256)
+    for picture in (sky, bricks):  # the test before took both for drawings on a canvas
+        assert float(foreground_mask(torch.from_numpy(picture)[None]).mean()) < 0.25
+    assert np.allclose(histogram(sky, "balanced-flat"), histogram(sky, "all"), atol=1e-6)
+    assert not np.allclose(histogram(sky, "balanced"), histogram(sky, "all"), atol=1e-3)
+    flat, old, every = (histogram(bricks, b) for b in ("balanced-flat", "balanced", "all"))
+    assert float(flat @ every) > float(old @ every) + 0.01 and float(flat @ old) > float(every @ old) + 0.01
+    assert np.allclose(histogram(horse, "balanced-flat"), histogram(horse, "balanced"), atol=1e-6)
+    assert not np.allclose(histogram(horse, "balanced-flat"), histogram(horse, "all"), atol=1e-3)
+
+
 def test_an_index_made_before_the_balanced_colour_keeps_counting_every_pixel():
     from stylesim.descriptors import build_descriptors
     from stylesim.index.manifest import without_legacy_settings
@@ -176,7 +199,10 @@ def test_an_index_made_before_the_balanced_colour_keeps_counting_every_pixel():
     assert build_descriptors(without_legacy_settings(before)["descriptors"])["colour"].config() == {
         "bins": 8, "dim": 512, "background": "all"
     }  # fmt: skip
-    assert build_descriptors()["colour"].config()["background"] == "balanced"
+    assert build_descriptors()["colour"].config()["background"] == "balanced-flat"
+    balanced = {"descriptors": {"colour": {"bins": 10, "dim": 1000, "background": "balanced"}}}
+    kept = build_descriptors(without_legacy_settings(balanced)["descriptors"])["colour"]
+    assert kept.config()["background"] == "balanced"  # made 2026-12-06/07: no flatness test
 
 
 def test_network_sees_luminance_only_colour_histogram_sees_colour(extractor):

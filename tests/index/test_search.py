@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from stylesim.index.expansion import expanded, expanded_matrix, expansion_neighbours
+from stylesim.index.palette import palette_match, with_palette_match
 from stylesim.index.policy import (
     RELATIVE,
     RELATIVE_MAX_STYLE,
@@ -97,15 +98,39 @@ def test_style_search_discounts_the_same_photo_in_other_looks(grid_index):
     assert hit.score == pytest.approx(expected, abs=1e-5)
 
 
-def discounted_style_scores(store: IndexStore, query: dict[str, np.ndarray]) -> np.ndarray:
+def test_style_search_adds_the_palette_match(grid_index):
+    """A query whose colour vector is another photo's in another look: that item's palette
+    matches exactly, and its score is the written-out formula with the palette term."""
+    store = IndexStore.open(grid_index)
+    photos = [Path(p).stem for p in store.items["path"]]
+    looks = [Path(p).parent.name for p in store.items["path"]]
+    q = 0
+    x = next(i for i in range(len(photos)) if photos[i] != photos[q] and looks[i] != looks[q])
+    ids = store.ids()
+    query = {n: store.vectors_of(n, ids[[q]])[0] for n in ("gram", "adain", "colour", "content", "coarse")}
+    query["colour"] = store.vectors_of("colour", ids[[x]])[0]
+    hits = search_vectors(store, {n: v[None] for n, v in query.items()}, "style", len(ids))[0]
+    hit = next(h for h in hits if h.id == ids[x])
+    assert hit.scores["colour"] == pytest.approx(1.0, abs=1e-3)
+    assert hit.score == pytest.approx(expanded_style_score(store, query, hit.id), abs=1e-5)
+    without = discounted_style_scores(store, query, palette=False)[x]
+    assert discounted_style_scores(store, query)[x] > without + 0.05  # the term is there, and large
+
+
+def discounted_style_scores(
+    store: IndexStore, query: dict[str, np.ndarray], palette: bool = True
+) -> np.ndarray:
     """--by style's score of every item for one query, written out from the policy (before the
-    query expansion): the fusion, the content discount, the near-duplicate rule."""
+    query expansion): the fusion, the palette match, the content discount, the near-duplicate rule."""
     every = {n: store.vectors_of(n, store.ids()) @ query[n] for n in ("gram", "colour", "content", "coarse")}
     # colour weighs the collection's gram/colour agreement (within its range), gram the rest
     agreement = store.style_agreement()
     assert agreement is not None  # measured when the index was committed
     colour = float(np.clip(agreement, *STYLE_COLOUR_WEIGHT_RANGE))
     s = (1 - colour) * every["gram"] + colour * every["colour"]
+    # the palette match: above a colour cosine of 0.97, colour takes half of what the Gram leaves
+    if palette:
+        s = s + colour * 0.5 * np.clip((every["colour"] - 0.97) / 0.03, 0, 1) * (1 - every["gram"])
     # the query's typical content cosine over the collection (all of it: under the sample size),
     # the query itself left out
     others = every["content"][every["content"] < 0.999]
@@ -244,3 +269,36 @@ def test_query_expansion_adds_the_best_neighbours_scores_leaving_out_copies():
     np.testing.assert_allclose(matrix[0], kept)
     third = (scores[2] + 0.5 * (scores[1] + scores[0]) / 2) / 1.5
     np.testing.assert_allclose(matrix[2], [third[0], third[1], 1.0, third[3]])
+
+
+def test_the_palette_match_takes_a_share_of_what_the_other_components_leave():
+    colour = np.array([0.5, 0.97, 0.985, 1.0, 1.0])
+    gram = np.array([0.2, 0.2, 0.2, 0.2, 1.0])
+    term = palette_match(colour, gram, 0.4, share=0.5, threshold=0.97)
+    # below or at the threshold nothing; halfway to 1 half the share; a full match and a Gram
+    # cosine of 1 leave nothing to add
+    np.testing.assert_allclose(term, [0.0, 0.0, 0.4 * 0.5 * 0.5 * 0.8, 0.4 * 0.5 * 0.8, 0.0], atol=1e-12)
+    weights = {"gram": 0.6, "adain": 0.0, "colour": 0.4}
+    scores = {"gram": gram, "adain": np.full(5, -1.0), "colour": colour}  # adain weighs 0: not in r
+    fused = 0.6 * gram + 0.4 * colour
+    np.testing.assert_allclose(with_palette_match(fused, scores, weights), fused + term)
+    assert with_palette_match(fused, scores, {"colour": 1.0}) is fused  # nothing else weighed
+    assert with_palette_match(fused, scores, {"gram": 1.0}) is fused  # no colour
+    # the score stays at most 1 for any Gram cosine, as long as w_colour (1 + share) <= 1
+    grid = np.linspace(-1, 1, 41)
+    for w in (0.1, 0.5):
+        top = (1 - w) * grid + w * 1.0 + palette_match(np.ones_like(grid), grid, w)
+        assert top.max() <= 1.0 + 1e-12
+
+
+def test_style_search_without_colour_in_the_fusion_still_checks_near_duplicates(grid_index):
+    """An index whose manifest weighs colour 0 still has the colour descriptor the
+    near-duplicate rule reads: each candidate's colour cosine is computed for the rule."""
+    store = IndexStore.open(grid_index)
+    store.fusion = {"gram": 1.0, "adain": 0.0, "colour": 0.0}
+    ids = store.ids()[:2]
+    queries = {n: store.vectors_of(n, ids) for n in query_descriptors("style", store)}
+    assert "colour" in queries  # asked of the query for the near-duplicate rule
+    hits = search_vectors(store, queries, "style", 3)
+    assert [row[0].id for row in hits] == ids.tolist()  # each item finds itself first
+    assert all("colour" in h.scores for row in hits for h in row)
