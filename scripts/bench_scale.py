@@ -172,8 +172,9 @@ def queries(store: IndexStore, count: int) -> dict[str, np.ndarray]:
 
 class EveryItem:
     """The store, with every live item a candidate of every search: ``fused_hits`` over it is
-    the ``--by style`` rule (weights, the content discount above the query's typical content,
-    near-duplicates first) scored exactly on the whole collection."""
+    the ``--by style`` rule (weights, the palette match, the content discount above the query's
+    typical content, near-duplicates first, the query expansion) scored exactly on the whole
+    collection."""
 
     def __init__(self, store: IndexStore) -> None:
         self.store, self.every = store, store.ids()
@@ -192,7 +193,9 @@ def exact_fused(store: IndexStore, q: dict[str, np.ndarray], k: int) -> tuple[np
     """Top ``k`` (scores, ids) of every item by the ``--by style`` score itself, reading every vector."""
     weights, discount = fusion_weights("style", store), content_discount("style", store)
     rows = [
-        fused_hits(EveryItem(store), {n: v[i : i + 1] for n, v in q.items()}, weights, discount, k)[0]
+        fused_hits(
+            EveryItem(store), {n: v[i : i + 1] for n, v in q.items()}, weights, discount, k, palette=True
+        )[0]
         for i in range(len(q["content"]))
     ]
     scores = np.array([[h.score for h in row] for row in rows], np.float32)

@@ -75,7 +75,7 @@ def style_scores(
     fusion = (1 - w) * sims["gram"] + w * sims["colour"]
     if palette is not None:
         tau, gamma = palette
-        fusion = fusion + palette_match(sims["colour"], sims["gram"], w, gamma, tau)
+        fusion = fusion + palette_match(sims["colour"], sims["gram"], w, share=gamma, threshold=tau)
     return near_duplicates_first(discounted_by_content(fusion, sims["content"]), sims)
 
 

@@ -1,5 +1,5 @@
 """The palette match of ``--by style`` and the flat-border canvas test of the colour histogram
-(issue 17; ``index.palette``, ``ops.foreground_mask``; the defaults since 2026-12-07).
+(issue 17; ``index.palette``, ``ops.canvas_at_most_foreground``; the defaults since 2026-12-07).
 
 The crops of one GIMP pattern share its palette to the last bin: the colour histogram alone finds
 them (0.99) where ``--by style`` did not (0.96), and a colour weight that would reach them costs

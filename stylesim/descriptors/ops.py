@@ -211,7 +211,7 @@ def canvas_at_most_foreground(
     mask = foreground_mask(pixels, plain_border_share, tolerance)
     share = mask.mean(dim=(1, 2))
     canvas_weight = (share / (1 - share).clamp_min(1e-6)).clamp(max=1.0)
-    if flat_from is not None:
-        canvas = ((flat_border(pixels) - flat_from) / (1 - flat_from)).clamp(0.0, 1.0)
-        canvas_weight = canvas * canvas_weight + (1 - canvas)
+    if flat_from is not None:  # t: how far the border makes the plain colour a canvas
+        canvas_likeness = ((flat_border(pixels) - flat_from) / (1 - flat_from)).clamp(0.0, 1.0)
+        canvas_weight = canvas_likeness * canvas_weight + (1 - canvas_likeness)
     return mask + (1 - mask) * canvas_weight[:, None, None]

@@ -142,14 +142,17 @@ def fused_style(
     sims: dict[str, np.ndarray],
     weights: dict[str, float] = STYLE_FUSION,
     discount: float = STYLE_CONTENT_DISCOUNT,
+    palette: bool = True,
 ) -> np.ndarray:
-    """The ``--by style`` score matrix: weighted cosines, then, when discounted, the palette match
-    (``index.palette``) and the content discount above each query's typical content cosine (the
-    other items of the set as its sample)."""
-    fused: np.ndarray = np.sum([w * sims[n] for n, w in weights.items() if n in sims], axis=0)
+    """The ``--by style`` score matrix: weighted cosines with the palette match (``index.palette``;
+    none when not ``palette``), then the content discount above each query's typical content
+    cosine (the other items of the set as its sample)."""
+    present = {n: w for n, w in weights.items() if n in sims}
+    fused: np.ndarray = np.sum([w * sims[n] for n, w in present.items()], axis=0)
+    if palette:
+        fused = with_palette_match(fused, sims, present)
     if not discount or "content" not in sims:
         return fused
-    fused = with_palette_match(fused, sims, {n: w for n, w in weights.items() if n in sims})
     return discounted_by_content(fused, sims["content"], discount)
 
 
@@ -258,13 +261,15 @@ def sweep_fusion(
     sims: dict[str, np.ndarray], labels: Labelled, discounts: tuple[float, ...] = DISCOUNTS
 ) -> list[tuple[tuple[float, float, float, float], dict[str, float]]]:
     """Style metrics of every weighting w_gram + w_adain + w_colour = 1 on a 0.1 grid, each
-    with every content discount in ``discounts``, best first."""
+    with every content discount in ``discounts``, best first: the plain weighted cosines, without
+    the palette match (which is made for ``--by style``'s colour weights, at most 0.5)."""
     out: list[tuple[tuple[float, float, float, float], dict[str, float]]] = []
     for g in range(11):
         for a in range(11 - g):
             w = (g / 10, a / 10, (10 - g - a) / 10)
             for discount in discounts:
-                fused = fused_style(sims, dict(zip(("gram", "adain", "colour"), w, strict=True)), discount)
+                weights = dict(zip(("gram", "adain", "colour"), w, strict=True))
+                fused = fused_style(sims, weights, discount, palette=False)
                 out.append(
                     (
                         (*w, discount),
@@ -280,8 +285,8 @@ def discount_rows(
     weights: dict[str, float],
     discounts: tuple[float, ...] = DISCOUNTS,
 ) -> list[dict[str, Any]]:
-    """Style metrics at the weights ``--by style`` uses on the collection, by content discount
-    (without the near-duplicate rule, as ``sweep_fusion``)."""
+    """Style metrics at the weights ``--by style`` uses on the collection, with its palette match,
+    by content discount (without the near-duplicate rule, as ``sweep_fusion``)."""
     rows = []
     for discount in discounts:
         ranking = ranking_from_scores(fused_style(sims, weights, discount))

@@ -41,8 +41,8 @@ def palette_match(
 def with_palette_match(
     fused: np.ndarray, scores: dict[str, np.ndarray], weights: dict[str, float]
 ) -> np.ndarray:
-    """``fused`` (the weighted sum of ``scores`` by ``weights``) plus the palette-match term; unchanged
-    when the weights give no weight to colour or to nothing else."""
+    """``fused`` (the weighted sum of ``scores`` by ``weights``) plus the palette-match term;
+    unchanged when the weights give colour no weight, or weigh nothing but colour."""
     colour_weight = weights.get("colour", 0.0)
     others = {n: w for n, w in weights.items() if n != "colour" and w}
     if not colour_weight or not others:

@@ -11,9 +11,11 @@ among the candidates (``index.expansion``), after which the query's near-duplica
 least their coarse cosine again.
 Candidates are the top k' (k' = max(10 k, 256), DISCOUNT_DEPTH times that with the content
 discount, capped by the collection size) in the stacked style space (``index.spaces``), whose
-inner product is the fused cosine itself, and for other weights the union of each weighted
-component's top k'; every candidate is then scored exactly on every component, so an item that
-is second-best on all components is not lost.
+inner product is the weighted sum itself, and for other weights the union of each weighted
+component's top k'; with them, the top max(10 k, 256) of the coarse space (the query's small
+copies) and of the colour space (the palette match can lift an item the weighted sum ranks far
+down); every candidate is then scored exactly on every component, so an item that is
+second-best on all components is not lost.
 
 Relative score (``--by style-relative``), for collections that hold several versions of the
 same pictures (restyled variants, filter sets): each item's fused style vector
@@ -205,17 +207,19 @@ def searched(
             [Hit(int(i), float(s)) for s, i in zip(srow, irow, strict=True) if i >= 0]
             for srow, irow in zip(scores, ids, strict=True)
         ]
-    return fused_hits(store, queries, weights, discount, k)
+    return fused_hits(store, queries, weights, discount, k, palette=by == "style")
 
 
 @dataclass(frozen=True)
 class Scoring:
-    """How a fused search scores its candidates: the weights, the content discount, and whether
-    near-duplicates come first (``finds_duplicates``)."""
+    """How a fused search scores its candidates: the weights, the content discount, whether
+    near-duplicates come first (``finds_duplicates``) and whether the palette match is added
+    (``index.palette``: ``--by style`` with colour among the weights)."""
 
     weights: dict[str, float]
     discount: float
     duplicates: bool
+    palette: bool = False
 
     @property
     def components(self) -> list[str]:
@@ -226,18 +230,25 @@ class Scoring:
 
 
 def fused_hits(
-    store: SearchBackend, queries: dict[str, np.ndarray], weights: dict[str, float], discount: float, k: int
+    store: SearchBackend,
+    queries: dict[str, np.ndarray],
+    weights: dict[str, float],
+    discount: float,
+    k: int,
+    palette: bool = False,
 ) -> list[list[Hit]]:
-    """Weighted cosines of every candidate (``fusion_candidates``), content-discounted above the
-    query's typical content cosine, with the query's near-duplicates first
-    (``near_duplicates_first``) and, when discounted (``--by style``), expanded by the query's
-    best neighbours (``index.expansion``), the near-duplicates first again; top ``k``."""
-    scoring = Scoring(weights, discount, finds_duplicates(discount, store))
+    """Weighted cosines of every candidate (``fusion_candidates``), with the palette match when
+    ``palette``, content-discounted above the query's typical content cosine, with the query's
+    near-duplicates first (``near_duplicates_first``) and, when discounted (``--by style``),
+    expanded by the query's best neighbours (``index.expansion``), the near-duplicates first
+    again; top ``k``."""
+    scoring = Scoring(weights, discount, finds_duplicates(discount, store), palette and "colour" in weights)
     results = []
     depth = candidates_for(k) * (DISCOUNT_DEPTH if discount else 1)
-    coarse_depth = candidates_for(k) if scoring.duplicates else 0
+    extra = candidates_for(k)  # how deep the coarse and colour spaces are searched besides
+    extra_depths = {"coarse": extra if scoring.duplicates else 0, "colour": extra if scoring.palette else 0}
     typical = query_typical_content(store, queries["content"]) if discount else None
-    found = fusion_candidates(store, queries, weights, depth, coarse_depth)
+    found = fusion_candidates(store, queries, weights, depth, extra_depths)
     with search_threads(1):  # one query's re-scoring is too small to share between threads
         for q, candidates in enumerate(found):
             query = {n: v[q] for n, v in queries.items()}
@@ -263,13 +274,12 @@ def candidate_scores(
     typical: float | None,
 ) -> np.ndarray:
     """One query's fused score of each candidate from its component cosines: weighted, with the
-    palette match and discounted by the content beyond the query's ``typical`` when discounted
-    (``--by style``), near-duplicates first (their coarse cosines are added to
-    ``component_scores``)."""
+    palette match (``scoring.palette``), discounted by the content beyond the query's ``typical``
+    (when given), near-duplicates first (their coarse cosines are added to ``component_scores``)."""
     fused = sum(
         (w * component_scores[n] for n, w in scoring.weights.items()), np.zeros(len(candidates), np.float32)
     )
-    if scoring.discount:
+    if scoring.palette:
         fused = with_palette_match(fused, component_scores, scoring.weights)
     if typical is not None:
         beyond = content_beyond_typical(component_scores["content"], typical)
@@ -344,18 +354,21 @@ def fusion_candidates(
     queries: dict[str, np.ndarray],
     weights: dict[str, float],
     depth: int,
-    coarse_depth: int = 0,
+    extra_depths: dict[str, int] | None = None,
 ) -> list[np.ndarray]:
     """Per query, the top ``depth`` ids of the stacked style space when ``weights`` are its
-    own, else the union of each weighted component's; and the top ``coarse_depth`` of the coarse
-    space, where a small copy of the query is found that the style space ranks far down."""
+    own, else the union of each weighted component's; and the top ``extra_depths[name]`` of
+    further spaces not searched already: coarse, where a small copy of the query is found that
+    the style space ranks far down; colour, where an item whose palette matches the query's (the
+    palette match can lift it) is found that the stacked space ranks far down."""
     depth = min(len(store), depth)
     if weights == style_weights(store.descriptors, store.fusion):
-        found = [store.candidates(STYLE, stacked(queries, weights), depth)]
+        found, searched = [store.candidates(STYLE, stacked(queries, weights), depth)], set()
     else:
-        found = [store.candidates(n, queries[n], depth) for n in weights]
-    if coarse_depth:
-        found.append(store.candidates("coarse", queries["coarse"], min(len(store), coarse_depth)))
+        found, searched = [store.candidates(n, queries[n], depth) for n in weights], set(weights)
+    for name, extra in (extra_depths or {}).items():
+        if extra and name not in searched:
+            found.append(store.candidates(name, queries[name], min(len(store), extra)))
     return [np.unique(np.concatenate(per_query)) for per_query in zip(*found, strict=True)]
 
 

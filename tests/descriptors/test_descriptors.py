@@ -165,7 +165,7 @@ def test_a_plain_canvas_weighs_at_most_what_the_drawing_weighs_in_the_colour_his
     # how much paper a drawing leaves does not change its palette; counted alike, it does
     assert float(small[0] @ large[0]) > 0.99
     assert float(small[1] @ large[1]) < 0.97
-    cat = np.ascontiguousarray(photo("chelsea", 96))  # no plain canvas: every pixel counts alike
+    cat = np.array(photo("chelsea", 96))  # no plain canvas: every pixel counts alike
     assert np.allclose(*histograms(cat), atol=1e-6)
 
 
@@ -180,7 +180,7 @@ def test_a_canvas_counts_as_one_as_far_as_its_border_is_flat():
         pixels = torch.from_numpy(np.ascontiguousarray(picture))[None]
         return ColourDescriptor(background=background).from_features({}, pixels)[0].numpy()
 
-    sky, bricks, horse = photo("hubble_deep_field", 256), photo("brick", 256), photo("horse", 256)
+    sky, bricks, horse = (np.array(photo(name, 256)) for name in ("hubble_deep_field", "brick", "horse"))
     for picture in (sky, bricks):  # the test before took both for drawings on a canvas
         assert float(foreground_mask(torch.from_numpy(picture)[None]).mean()) < 0.25
     assert np.allclose(histogram(sky, "balanced-flat"), histogram(sky, "all"), atol=1e-6)

@@ -128,7 +128,8 @@ def discounted_style_scores(
     assert agreement is not None  # measured when the index was committed
     colour = float(np.clip(agreement, *STYLE_COLOUR_WEIGHT_RANGE))
     s = (1 - colour) * every["gram"] + colour * every["colour"]
-    # the palette match: above a colour cosine of 0.97, colour takes half of what the Gram leaves
+    # the palette match: above a colour cosine of 0.97, colour takes half of what the Gram
+    # matrices leave (the other components' fused cosine: adain weighs 0)
     if palette:
         s = s + colour * 0.5 * np.clip((every["colour"] - 0.97) / 0.03, 0, 1) * (1 - every["gram"])
     # the query's typical content cosine over the collection (all of it: under the sample size),
@@ -302,3 +303,37 @@ def test_style_search_without_colour_in_the_fusion_still_checks_near_duplicates(
     hits = search_vectors(store, queries, "style", 3)
     assert [row[0].id for row in hits] == ids.tolist()  # each item finds itself first
     assert all("colour" in h.scores for row in hits for h in row)
+
+
+class SpacesSearched:
+    """An index store that records which spaces a search asks for candidates, and whose colour
+    weight has not been measured (``style_agreement`` None: ``--by style`` then takes its
+    candidates from the stacked style space)."""
+
+    def __init__(self, store: IndexStore) -> None:
+        self.store, self.spaces = store, []
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.store, name)
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def style_agreement(self) -> None:
+        return None
+
+    def candidates(self, space: str, queries: np.ndarray, depth: int) -> list[np.ndarray]:
+        self.spaces.append(space)
+        return self.store.candidates(space, queries, depth)
+
+
+def test_style_search_also_takes_candidates_from_colour_for_the_palette_match(grid_index):
+    """An item whose palette matches the query's can be lifted from far down the stacked
+    ranking: colour's own nearest are candidates too; other modes do not ask for them."""
+    store = SpacesSearched(IndexStore.open(grid_index))
+    queries = {n: store.vectors_of(n, store.ids()[:1]) for n in query_descriptors("style", store)}
+    search_vectors(store, queries, "style", 3)
+    assert store.spaces == ["style", "coarse", "colour"]
+    store.spaces.clear()
+    search_vectors(store, queries, "style+content", 3, weights={"gram": 0.5, "colour": 0.2, "content": 0.3})
+    assert store.spaces == ["gram", "colour", "content"]  # no palette match: nothing besides
