@@ -35,6 +35,7 @@ from stylesim.descriptors.ops import gram_vector
 from stylesim.descriptors.sketch import CountSketch
 from stylesim.errors import StylesimError
 from stylesim.evaluation.metrics import average_precision_at_k, evaluate_rankings, ranking_from_scores
+from stylesim.index.ann import candidates_for
 from stylesim.index.expansion import expanded_matrix
 from stylesim.index.palette import with_palette_match
 from stylesim.index.policy import (
@@ -123,12 +124,14 @@ def stored_similarities(index_dir: Path, paths: list[str]) -> dict[str, np.ndarr
 
 def style_expanded(style: np.ndarray, sims: dict[str, np.ndarray]) -> np.ndarray:
     """``--by style``'s last step on a square score matrix: the query expansion by each row's
-    best neighbours (``index.expansion``; exact copies by the content cosine left out), when
-    the index has the content descriptor the search expands with."""
+    best neighbours (``index.expansion``; exact copies by the content cosine left out) of each
+    row's best items as the search re-ranks them for 10 results, when the index has the content
+    descriptor the search expands with."""
     if "content" not in sims:
         return style
     copies = sims["content"] >= EXACT_COPY_CONTENT
-    return expanded_matrix(style, copies, STYLE_EXPANSION_NEIGHBOURS, STYLE_EXPANSION_WEIGHT)
+    depth = candidates_for(10)  # the items the search re-ranks for its first 10 results
+    return expanded_matrix(style, copies, STYLE_EXPANSION_NEIGHBOURS, STYLE_EXPANSION_WEIGHT, depth)
 
 
 def relative_similarity(store: IndexStore, ids: np.ndarray) -> np.ndarray:

@@ -14,6 +14,9 @@ s' on the scale of s. Exact copies of the query keep max(s, s') (the query's own
 first); the search then applies the near-duplicate rule once more, so that the query's other
 copies keep at least their coarse cosine.
 
+The search re-ranks a query's best max(10 k, 256) candidates by s (k the results asked for) and
+takes its results from them; the evaluation does the same for k = 10.
+
 Pure functions over score arrays: the search applies them to each query's candidates
 (``index.search``), the evaluation to its square score matrices.
 """
@@ -45,12 +48,19 @@ def expanded(
     return result.astype(scores.dtype, copy=False)
 
 
-def expanded_matrix(scores: np.ndarray, copies: np.ndarray, k: int, beta: float) -> np.ndarray:
+def expanded_matrix(
+    scores: np.ndarray, copies: np.ndarray, k: int, beta: float, depth: int | None = None
+) -> np.ndarray:
     """s' of a square score matrix (row q: query q's scores for the same items, as the evaluation
-    computes them); ``copies`` (n, n) marks each row's exact copies of its query."""
-    return np.stack(
+    computes them); ``copies`` (n, n) marks each row's exact copies of its query. With ``depth``,
+    as the search re-ranks only a query's best ``depth`` items by s: the others -inf."""
+    out = np.stack(
         [
             expanded(row, scores[expansion_neighbours(row, copy, k)], beta, copy)
             for row, copy in zip(scores, copies, strict=True)
         ]
     )
+    if depth is not None and depth < scores.shape[1]:
+        below = np.argsort(-scores, axis=1, kind="stable")[:, depth:]
+        np.put_along_axis(out, below, -np.inf, axis=1)
+    return out

@@ -7,8 +7,9 @@ the query typically shares with the collection (``content_beyond_typical``,
 ``query_typical_content``; ``index.policy``), the query's near-duplicates first
 (``near_duplicates_first``), then the average query expansion
 s'(q, x) = (s(q, x) + beta mean_j s(j, x)) / (1 + beta) over the query's best neighbours j
-among the candidates (``index.expansion``), after which the query's near-duplicates keep at
-least their coarse cosine again.
+among the candidates (``index.expansion``) of the query's best max(10 k, 256) candidates by s,
+from which the results come, after which the query's near-duplicates keep at least their coarse
+cosine again.
 Candidates are the top k' (k' = max(10 k, 256), DISCOUNT_DEPTH times that with the content
 discount, capped by the collection size) in the stacked style space (``index.spaces``), whose
 inner product is the weighted sum itself, and for other weights the union of each weighted
@@ -256,8 +257,8 @@ def fused_hits(
             fused = candidate_scores(
                 store, query, candidates, component_scores, scoring, None if typical is None else typical[q]
             )
-            if discount:
-                fused = with_expansion(store, fused, candidates, component_scores, scoring)
+            if discount:  # the best candidates_for(k) are re-ranked: the top k come from them
+                fused = with_expansion(store, fused, candidates, component_scores, scoring, candidates_for(k))
             if scoring.duplicates:  # the query's near-duplicates keep at least their coarse cosine
                 fused = near_duplicates_first(fused, component_scores)
             order = np.argsort(-fused, kind="stable")[:k]
@@ -296,29 +297,34 @@ def with_expansion(
     candidates: np.ndarray,
     component_scores: dict[str, np.ndarray],
     scoring: Scoring,
+    depth: int,
 ) -> np.ndarray:
-    """``fused`` expanded by the query's STYLE_EXPANSION_NEIGHBOURS best candidates, exact copies
-    of it left out, each scored as a query with its stored vectors (``index.expansion``)."""
+    """``fused`` of the query's best ``depth`` candidates expanded by its STYLE_EXPANSION_NEIGHBOURS
+    best, exact copies of it left out, each scored as a query with its stored vectors
+    (``index.expansion``); the candidates below those -inf: they are not results."""
     copies = component_scores["content"] >= EXACT_COPY_CONTENT
     near = candidates[expansion_neighbours(fused, copies, STYLE_EXPANSION_NEIGHBOURS)]
     if not len(near):
         return fused
+    top = np.argsort(-fused, kind="stable")[:depth]
     evidence = [*scoring.components, *(["coarse"] if scoring.duplicates else [])]
     vectors = {n: store.vectors_of(n, near) for n in dict.fromkeys(evidence)}
-    theirs = {n: store.scores_of(n, candidates, vectors[n]) for n in scoring.components}
+    theirs = {n: store.scores_of(n, candidates[top], vectors[n]) for n in scoring.components}
     typical = query_typical_content(store, vectors["content"])
     rows = [
         candidate_scores(
             store,
             {n: v[i] for n, v in vectors.items()},
-            candidates,
+            candidates[top],
             {n: s[i] for n, s in theirs.items()},
             scoring,
             float(typical[i]),
         )
         for i in range(len(near))
     ]
-    return expanded(fused, np.stack(rows), STYLE_EXPANSION_WEIGHT, copies)
+    out = np.full_like(fused, -np.inf)
+    out[top] = expanded(fused[top], np.stack(rows), STYLE_EXPANSION_WEIGHT, copies[top])
+    return out
 
 
 def coarse_scores(

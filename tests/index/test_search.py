@@ -270,6 +270,11 @@ def test_query_expansion_adds_the_best_neighbours_scores_leaving_out_copies():
     np.testing.assert_allclose(matrix[0], kept)
     third = (scores[2] + 0.5 * (scores[1] + scores[0]) / 2) / 1.5
     np.testing.assert_allclose(matrix[2], [third[0], third[1], 1.0, third[3]])
+    # as the search re-ranks only a query's best items by s: the others are no results
+    deep = expanded_matrix(scores, copies, 2, 0.5, depth=2)
+    np.testing.assert_allclose(deep[0], [matrix[0, 0], matrix[0, 1], -np.inf, -np.inf])
+    np.testing.assert_allclose(deep[2], [-np.inf, matrix[2, 1], matrix[2, 2], -np.inf])
+    assert np.array_equal(expanded_matrix(scores, copies, 2, 0.5, depth=4), matrix)
 
 
 def test_the_palette_match_takes_a_share_of_what_the_other_components_leave():
@@ -311,7 +316,7 @@ class SpacesSearched:
     candidates from the stacked style space)."""
 
     def __init__(self, store: IndexStore) -> None:
-        self.store, self.spaces = store, []
+        self.store, self.spaces = store, list[str]()
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.store, name)
