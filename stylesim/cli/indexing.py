@@ -29,6 +29,7 @@ from stylesim.cli.options import (
     SampleScenes,
 )
 from stylesim.cli.progress import Reporter, show_index_steps
+from stylesim.cli.signals import stopped_by_signals
 from stylesim.errors import UsageError
 
 if TYPE_CHECKING:
@@ -129,7 +130,7 @@ def index(
     check_layout_options(index_type, memory)
     sampling = sampling_from(scenes, every, keyframes, max_gap)
     show_index_steps(err, quiet)
-    with Reporter(err, quiet) as progress:
+    with Reporter(err, quiet) as progress, stopped_by_signals():
         progress.start("indexing", None)
         try:
             report = api.build_index(

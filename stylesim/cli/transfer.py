@@ -3,11 +3,9 @@ train-decoder`` (train the AdaIN decoder on this machine)."""
 
 from __future__ import annotations
 
-import signal
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,6 +14,7 @@ import typer
 from stylesim.cli.app import app, at_least, choice, err, reports_errors
 from stylesim.cli.options import PRECISIONS, Device, IndexDir, Precision, Quiet
 from stylesim.cli.progress import Reporter
+from stylesim.cli.signals import stopped_by_signals
 from stylesim.errors import UsageError
 from stylesim.transfer import defaults as gatys_defaults  # shown in --help without importing torch
 
@@ -219,22 +218,6 @@ def report_restyle(outputs: list[RestyleOutput], sheet: Path) -> None:
     err.print(MEASURES)
     err.print(f"contact sheet: {sheet}")
     sys.stdout.write("".join(f"{o.path}\n" for o in outputs))
-
-
-@contextmanager
-def stopped_by_signals() -> Iterator[None]:
-    """SIGTERM and SIGINT raise KeyboardInterrupt, so ``kill PID`` makes a training run write its
-    checkpoint and stop (a job started in the background with ``&`` ignores SIGINT otherwise)."""
-
-    def stop(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
 
 
 ContentLoss = Annotated[
