@@ -69,9 +69,12 @@ class Decoded:
 
 
 def die_with_parent() -> None:
-    """In a worker: ignore Ctrl-C (the parent decides), and let the kernel end this process when
-    the parent dies, even by ``kill -9`` (Linux PR_SET_PDEATHSIG; elsewhere a no-op)."""
+    """In a worker: ignore Ctrl-C (the parent decides), die at once on SIGTERM (a forked worker
+    inherits the parent's handler that turns it into KeyboardInterrupt, ``cli.signals``), and let
+    the kernel end this process when the parent dies, even by ``kill -9`` (Linux
+    PR_SET_PDEATHSIG; elsewhere a no-op)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
