@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from stylesim.api import SearchBackend
 
 BY_HELP = (
-    "style: the look (gram, adain and colour fused; the same picture in other looks discounted; "
-    "expanded by the query's best neighbours); "
+    "style: the look (gram, adain and colour fused, colour counting more where two palettes all but "
+    "coincide; the same picture in other looks discounted; expanded by the query's best neighbours); "
     "style-relative: each item's look against the other versions of its picture in the index; "
     "content: what the picture shows; gram, adain or colour: one descriptor."
 )

@@ -245,9 +245,12 @@ def fused_hits(
     again; top ``k``."""
     scoring = Scoring(weights, discount, finds_duplicates(discount, store), palette and "colour" in weights)
     results = []
-    depth = candidates_for(k) * (DISCOUNT_DEPTH if discount else 1)
-    extra = candidates_for(k)  # how deep the coarse and colour spaces are searched besides
-    extra_depths = {"coarse": extra if scoring.duplicates else 0, "colour": extra if scoring.palette else 0}
+    shallow = candidates_for(k)  # the coarse and colour spaces' depth; the items the expansion re-ranks
+    depth = shallow * (DISCOUNT_DEPTH if discount else 1)
+    extra_depths = {
+        "coarse": shallow if scoring.duplicates else 0,
+        "colour": shallow if scoring.palette else 0,
+    }
     typical = query_typical_content(store, queries["content"]) if discount else None
     found = fusion_candidates(store, queries, weights, depth, extra_depths)
     with search_threads(1):  # one query's re-scoring is too small to share between threads
@@ -257,8 +260,8 @@ def fused_hits(
             fused = candidate_scores(
                 store, query, candidates, component_scores, scoring, None if typical is None else typical[q]
             )
-            if discount:  # the best candidates_for(k) are re-ranked: the top k come from them
-                fused = with_expansion(store, fused, candidates, component_scores, scoring, candidates_for(k))
+            if discount:  # the best ``shallow`` are re-ranked: the top k come from them
+                fused = with_expansion(store, fused, candidates, component_scores, scoring, shallow)
             if scoring.duplicates:  # the query's near-duplicates keep at least their coarse cosine
                 fused = near_duplicates_first(fused, component_scores)
             order = np.argsort(-fused, kind="stable")[:k]
